@@ -1,0 +1,90 @@
+/**
+ * The tuigate command: a JSON-RPC 2.0 gateway for terminal UIs.
+ *
+ * ```sh
+ * deno task start            # stdio
+ * deno task start serve      # WebSocket
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
+import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
+import { Gateway } from "./src/lifecycle/gateway.ts";
+import { setupLogging } from "./src/lifecycle/logging.ts";
+import { EXIT_CODES } from "./src/lifecycle/process_lifecycle.ts";
+import { RotatingFileSink } from "./src/lifecycle/rotating_file_sink.ts";
+import { runStdio } from "./src/lifecycle/run_stdio.ts";
+import { parseSettings, type Settings, USAGE, UsageError } from "./src/lifecycle/settings.ts";
+import { VERSION } from "./src/version.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes text to a stream without ever waiting more than `timeoutMs`. */
+async function say(stream: { write(p: Uint8Array): Promise<number> }, text: string, timeoutMs = 200): Promise<void> {
+  const bytes = encoder.encode(text);
+  const write = (async () => {
+    let offset = 0;
+    while (offset < bytes.length) offset += await stream.write(bytes.subarray(offset));
+  })().catch(() => {});
+  await Promise.race([write, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+}
+
+/** Builds the gateway the command serves, with every built-in feature. */
+export function buildGateway(settings: Settings): Gateway {
+  const gateway = new Gateway({
+    settings: { ...settings, token: settings.token === undefined ? undefined : "(hidden)" },
+    maxInflight: settings.maxInflight,
+    maxQueued: settings.maxQueued,
+  });
+  if (settings.testHooks) registerTestHooks(gateway);
+  return gateway;
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseSettings(args, { env: Deno.env.toObject() });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      await say(Deno.stderr, `tuigate: ${error.message} (see --help)\n`);
+      return EXIT_CODES.USAGE;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    await say(Deno.stdout, USAGE);
+    return EXIT_CODES.OK;
+  }
+  if (parsed.version) {
+    await say(Deno.stdout, `tuigate ${VERSION}\n`);
+    return EXIT_CODES.OK;
+  }
+  const settings = parsed.settings;
+  const stderr = new AsyncLineSink(Deno.stderr);
+  const file = settings.logFile === undefined
+    ? undefined
+    : new RotatingFileSink(settings.logFile, { maxBytes: settings.logFileMaxBytes, keep: settings.logFileKeep });
+  await setupLogging(stderr, { level: settings.logLevel, file });
+  const logger = getLogger(["tuigate", "main"]);
+  for (const warning of parsed.warnings) logger.warn(warning);
+
+  const gateway = buildGateway(settings);
+  return await runStdio(gateway, {
+    graceSeconds: settings.graceSeconds,
+    crashLog: settings.crashLog,
+    exitOnSigint: settings.exitOnSigint,
+    framing: settings.framing,
+    maxFrameBytes: settings.maxFrameBytes,
+    outBufferBytes: settings.outBufferBytes,
+    stallTimeoutSeconds: settings.stallTimeoutSeconds,
+    stderr,
+  });
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  Deno.exit(code);
+}

@@ -1,0 +1,96 @@
+/**
+ * The methods every gateway has: `gateway.ping`, `gateway.info`,
+ * `gateway.shutdown`, `client.capabilities` and `rpc.discover`.
+ *
+ * @module
+ */
+
+import { JsonRpcError } from "../protocol/json_rpc_error.ts";
+import { buildOpenRpcDocument } from "../protocol/openrpc.ts";
+import type { Gateway } from "./gateway.ts";
+
+const OBJECT = { type: "object" };
+
+/** Registers the built-in methods on a gateway. */
+export function registerBuiltinMethods(gateway: Gateway): void {
+  gateway.register({
+    name: "gateway.ping",
+    summary: "Answers at once; params, if any, are echoed back",
+    jsonSchema: {
+      params: { description: "Anything; echoed back as `echo`" },
+      result: {
+        type: "object",
+        properties: { pong: { const: true }, time: { type: "number" }, echo: {} },
+        required: ["pong", "time"],
+      },
+    },
+    handler: (params) => params === undefined ? { pong: true, time: Date.now() } : { pong: true, time: Date.now(), echo: params },
+  });
+  gateway.register({
+    name: "gateway.info",
+    summary: "Version, pid, uptime, Deno version, effective settings and counters",
+    jsonSchema: { params: OBJECT, result: OBJECT },
+    handler: (_params, context) => gateway.info(context.peer),
+  });
+  gateway.register({
+    name: "gateway.shutdown",
+    summary: "Replies, then shuts the gateway down through the orderly path (exit 0)",
+    jsonSchema: {
+      params: OBJECT,
+      result: { type: "object", properties: { ok: { const: true } }, required: ["ok"] },
+    },
+    handler: () => {
+      setTimeout(() => gateway.requestShutdown(), 0);
+      return { ok: true };
+    },
+  });
+  gateway.register({
+    name: "client.capabilities",
+    summary: "The client announces what it supports, for example {\"serverRequests\": true}",
+    jsonSchema: {
+      params: {
+        type: "object",
+        properties: { serverRequests: { type: "boolean" } },
+        additionalProperties: true,
+      },
+      result: { type: "object", properties: { capabilities: OBJECT }, required: ["capabilities"] },
+    },
+    handler: (params, context) => {
+      if (typeof params !== "object" || params === null || Array.isArray(params)) {
+        throw JsonRpcError.from("INVALID_PARAMS", { reason: "params must be an object" });
+      }
+      context.peer.clientCapabilities = { ...context.peer.clientCapabilities, ...params };
+      return { capabilities: context.peer.clientCapabilities };
+    },
+  });
+  gateway.register({
+    name: "rpc.discover",
+    summary: "The OpenRPC 1.3 document describing every method",
+    jsonSchema: { params: OBJECT, result: OBJECT },
+    handler: () =>
+      buildOpenRpcDocument(gateway.dispatcher.methods(), {
+        title: gateway.name,
+        version: gateway.version,
+        description: "tuigate JSON-RPC 2.0 gateway",
+      }),
+  });
+}
+
+/** Registers `debug.block`, which busy-loops the main isolate; only for tests (`--test-hooks`). */
+export function registerTestHooks(gateway: Gateway): void {
+  gateway.register({
+    name: "debug.block",
+    summary: "Test only: blocks the main isolate for `ms` milliseconds",
+    jsonSchema: { params: { type: "object", properties: { ms: { type: "number" } } }, result: OBJECT },
+    handler: (params) => {
+      const ms = Number((params as { ms?: number } | undefined)?.ms ?? 1000);
+      setTimeout(() => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          // Busy on purpose: the watchdog must end the process from its own thread.
+        }
+      }, 50);
+      return { blocking: ms };
+    },
+  });
+}

@@ -1,0 +1,314 @@
+/**
+ * The process around a gateway: signals, the grace period, the watchdogs,
+ * uncaught errors, and the exit ledger. Every exit goes through
+ * {@linkcode ProcessLifecycle.shutdown}.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { AsyncLineSink } from "./async_line_sink.ts";
+import { type ExitLedger, type ExitReason } from "./exit_ledger.ts";
+
+const logger = getLogger(["tuigate", "lifecycle"]);
+
+/** Exit codes of the gateway process. */
+export const EXIT_CODES = {
+  /** Every orderly exit. */
+  OK: 0,
+  /** A bad flag or environment value. */
+  USAGE: 2,
+  /** An unexpected error ended the gateway. */
+  CRASH: 70,
+  /** The session store could not be opened or used (locked, corrupt, read-only). */
+  STORE_UNAVAILABLE: 73,
+} as const;
+
+/** The states of a {@linkcode ProcessLifecycle}. */
+export enum LifecycleState {
+  /** Made, not started. */
+  Idle = "idle",
+  /** Serving. */
+  Running = "running",
+  /** Shutting down; the grace timer runs. */
+  Draining = "draining",
+  /** Writing the ledger and exiting. */
+  Exiting = "exiting",
+}
+
+/** Options for {@linkcode ProcessLifecycle}. */
+export interface ProcessLifecycleOptions {
+  /**
+   * Milliseconds from the start of a shutdown to a forced exit.
+   * @default {1000}
+   */
+  graceMs?: number;
+  /** Where log lines and `[tuigate-exit]` go. */
+  stderr?: AsyncLineSink;
+  /**
+   * Whether SIGINT shuts down (by default it is ignored: the TUI owns Ctrl+C).
+   * @default {false}
+   */
+  exitOnSigint?: boolean;
+  /**
+   * Whether to start the watchdog worker.
+   * @default {true}
+   */
+  watchdog?: boolean;
+  /**
+   * Milliseconds past the grace period after which the watchdog kills the process.
+   * @default {250}
+   */
+  watchdogMarginMs?: number;
+  /**
+   * Interval of the parent-death check, in ms; 0 disables it.
+   * @default {500}
+   */
+  parentCheckMs?: number;
+  /** Requests in flight, for the ledger. */
+  inflight?: () => number;
+  /** Fields added to every ledger line (epoch, version, …). */
+  meta?: Record<string, unknown>;
+  /**
+   * Whether to call `Deno.exit` at the end (tests of the library may turn it off).
+   * @default {true}
+   */
+  exit?: boolean;
+}
+
+/** Details of a shutdown. */
+export interface ShutdownDetails {
+  /** The signal that caused it. */
+  signal?: string;
+  /** The error that caused a crash. */
+  error?: unknown;
+}
+
+/** A step of the orderly drain; it gets the reason and should finish within the grace period. */
+export type DrainStep = (reason: ExitReason) => Promise<void> | void;
+
+const isWindows = Deno.build.os === "windows";
+
+/**
+ * Owns the process: installs signal and error handlers, starts the
+ * watchdogs, and performs every exit: drain within the grace period, append
+ * one ledger line, print `[tuigate-exit] <reason>`, exit.
+ */
+export class ProcessLifecycle {
+  #ledger: ExitLedger;
+  #graceMs: number;
+  #stderr: AsyncLineSink | undefined;
+  #exitOnSigint: boolean;
+  #watchdogEnabled: boolean;
+  #marginMs: number;
+  #parentCheckMs: number;
+  #inflight: () => number;
+  #meta: Record<string, unknown>;
+  #callExit: boolean;
+  #state = LifecycleState.Idle;
+  #startedAt = Date.now();
+  #drains: DrainStep[] = [];
+  #finalizers: (() => void)[] = [];
+  #worker: Worker | undefined;
+  #parentTimer: ReturnType<typeof setInterval> | undefined;
+  #initialParent = 0;
+  #reason: ExitReason | undefined;
+  #details: ShutdownDetails = {};
+  #signalListeners: [Deno.Signal, () => void][] = [];
+  #exited!: (code: number) => void;
+  /** Resolves with the exit code once the exit is under way. */
+  readonly exited: Promise<number> = new Promise((resolve) => (this.#exited = resolve));
+
+  /** Makes a lifecycle writing to `ledger`. */
+  constructor(ledger: ExitLedger, options: ProcessLifecycleOptions = {}) {
+    this.#ledger = ledger;
+    this.#graceMs = options.graceMs ?? 1000;
+    this.#stderr = options.stderr;
+    this.#exitOnSigint = options.exitOnSigint ?? false;
+    this.#watchdogEnabled = options.watchdog ?? true;
+    this.#marginMs = options.watchdogMarginMs ?? 250;
+    this.#parentCheckMs = options.parentCheckMs ?? 500;
+    this.#inflight = options.inflight ?? (() => 0);
+    this.#meta = options.meta ?? {};
+    this.#callExit = options.exit ?? true;
+  }
+
+  /** The current state. */
+  get state(): LifecycleState {
+    return this.#state;
+  }
+
+  /** The grace period in ms. */
+  get graceMs(): number {
+    return this.#graceMs;
+  }
+
+  /** Adds a step awaited during the orderly drain (flush output, close a store, stop jobs). */
+  onDrain(step: DrainStep): void {
+    this.#drains.push(step);
+  }
+
+  /** Adds a synchronous step run just before exit, whatever the path (for example killing job groups). */
+  onExit(finalizer: () => void): void {
+    this.#finalizers.push(finalizer);
+  }
+
+  /** Tells the watchdog about a process group to kill if it has to end the process. */
+  trackProcessGroup(pgid: number, alive: boolean): void {
+    this.#worker?.postMessage({ type: "group", pgid, alive });
+  }
+
+  /** Installs signal and error handlers and starts the watchdogs. */
+  start(): void {
+    if (this.#state !== LifecycleState.Idle) return;
+    this.#state = LifecycleState.Running;
+    const signals: Deno.Signal[] = isWindows ? ["SIGINT", "SIGBREAK"] : ["SIGTERM", "SIGHUP", "SIGINT"];
+    for (const signal of signals) {
+      const listener = () => this.#onSignal(signal);
+      try {
+        Deno.addSignalListener(signal, listener);
+        this.#signalListeners.push([signal, listener]);
+      } catch (error) {
+        logger.warn("Cannot listen for {signal}: {error}", { signal, error });
+      }
+    }
+    globalThis.addEventListener("unhandledrejection", this.#onRejection);
+    globalThis.addEventListener("error", this.#onError);
+    if (this.#parentCheckMs > 0 && !isWindows) {
+      this.#initialParent = Deno.ppid;
+      this.#parentTimer = setInterval(() => {
+        if (Deno.ppid !== this.#initialParent) this.shutdown("parent-exited");
+      }, this.#parentCheckMs);
+      Deno.unrefTimer(this.#parentTimer as unknown as number);
+    }
+    if (this.#watchdogEnabled) this.#startWatchdog();
+  }
+
+  #startWatchdog(): void {
+    try {
+      const worker = new Worker(new URL("./watchdog_worker.ts", import.meta.url), { type: "module" });
+      worker.postMessage({
+        type: "config",
+        config: {
+          graceMs: this.#graceMs,
+          marginMs: this.#marginMs,
+          ledgerPath: this.#ledger.path,
+          startedAt: this.#startedAt,
+          ...this.#meta,
+        },
+      });
+      this.#worker = worker;
+    } catch (error) {
+      logger.warn("Watchdog worker not started: {error}", { error });
+    }
+  }
+
+  #onSignal(signal: Deno.Signal): void {
+    if (signal === "SIGINT" && !this.#exitOnSigint) {
+      logger.debug("Ignored SIGINT (the TUI owns Ctrl+C; --exit-on-sigint changes this)");
+      return;
+    }
+    logger.info("Received {signal}", { signal });
+    this.shutdown("signal", { signal });
+  }
+
+  #onRejection = (event: PromiseRejectionEvent): void => {
+    event.preventDefault();
+    logger.error("Unhandled rejection: {error}", { error: event.reason });
+    void this.#ledger.append({
+      event: "error",
+      time: new Date().toISOString(),
+      pid: Deno.pid,
+      reason: "unhandled-rejection",
+      error: event.reason instanceof Error ? event.reason : String(event.reason),
+      ...this.#meta,
+    });
+  };
+
+  #onError = (event: ErrorEvent): void => {
+    event.preventDefault();
+    logger.error("Uncaught error: {error}", { error: event.error });
+    void this.#ledger.append({
+      event: "error",
+      time: new Date().toISOString(),
+      pid: Deno.pid,
+      reason: "uncaught-error",
+      error: event.error instanceof Error ? event.error : String(event.error ?? event.message),
+      ...this.#meta,
+    });
+  };
+
+  /**
+   * Starts the orderly exit: runs the drain steps, bounded by the grace
+   * period, then exits. Later calls are ignored (a later crash still wins
+   * the exit code). Idempotent.
+   */
+  shutdown(reason: ExitReason, details: ShutdownDetails = {}): void {
+    if (this.#state === LifecycleState.Exiting) return;
+    if (this.#state === LifecycleState.Draining) {
+      logger.debug("Already shutting down ({first}); ignored {reason}", { first: this.#reason, reason });
+      return;
+    }
+    this.#state = LifecycleState.Draining;
+    this.#reason = reason;
+    this.#details = details;
+    this.#worker?.postMessage({ type: "arm", reason });
+    const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceMs);
+    const drains = this.#drains.map(async (step) => {
+      try {
+        await step(reason);
+      } catch (error) {
+        logger.error("A shutdown step failed: {error}", { error });
+      }
+    });
+    void Promise.all(drains).then(() => {
+      clearTimeout(grace);
+      return this.#exit(reason);
+    });
+  }
+
+  async #exit(reason: ExitReason): Promise<void> {
+    if (this.#state === LifecycleState.Exiting) return;
+    this.#state = LifecycleState.Exiting;
+    for (const finalizer of this.#finalizers) {
+      try {
+        finalizer();
+      } catch (error) {
+        logger.error("An exit step failed: {error}", { error });
+      }
+    }
+    clearInterval(this.#parentTimer);
+    const crashed = this.#reason === "crash";
+    const code = crashed ? EXIT_CODES.CRASH : EXIT_CODES.OK;
+    const entry = {
+      event: "exit" as const,
+      time: new Date().toISOString(),
+      pid: Deno.pid,
+      reason,
+      ...(reason !== this.#reason ? { trigger: this.#reason } : {}),
+      ...(this.#details.signal ? { signal: this.#details.signal } : {}),
+      ...(this.#details.error !== undefined ? { error: this.#details.error } : {}),
+      uptimeMs: Date.now() - this.#startedAt,
+      inflight: this.#inflight(),
+      exitCode: code,
+      ...this.#meta,
+    };
+    const detail = reason !== this.#reason ? ` (after ${this.#reason}${this.#details.signal ? ` ${this.#details.signal}` : ""})` : this.#details.signal ? ` (${this.#details.signal})` : "";
+    this.#stderr?.writeLine(`[tuigate-exit] ${reason}${detail}`);
+    await Promise.all([
+      this.#ledger.append(entry, 150),
+      this.#stderr?.flush(80),
+    ]);
+    this.#exited(code);
+    if (this.#callExit) Deno.exit(code);
+    this.#cleanup();
+  }
+
+  #cleanup(): void {
+    for (const [signal, listener] of this.#signalListeners) Deno.removeSignalListener(signal, listener);
+    this.#signalListeners = [];
+    globalThis.removeEventListener("unhandledrejection", this.#onRejection);
+    globalThis.removeEventListener("error", this.#onError);
+    this.#worker?.terminate();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Runs a gateway as a process on stdio: the transport, the lifecycle
+ * (signals, grace, watchdogs, ledger) and the wiring between them.
+ *
+ * @module
+ */
+
+import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
+import { AsyncLineSink } from "./async_line_sink.ts";
+import { ExitLedger } from "./exit_ledger.ts";
+import type { Gateway } from "./gateway.ts";
+import { ProcessLifecycle } from "./process_lifecycle.ts";
+import { defaultStateDir } from "./settings.ts";
+
+/** Options for {@linkcode runStdio}. */
+export interface RunStdioOptions {
+  /**
+   * Seconds from a shutdown request to a forced exit.
+   * @default {1}
+   */
+  graceSeconds?: number;
+  /**
+   * The exit ledger's path.
+   * @default {"$XDG_STATE_HOME/tuigate/exits.jsonl"}
+   */
+  crashLog?: string;
+  /**
+   * Whether SIGINT shuts down.
+   * @default {false}
+   */
+  exitOnSigint?: boolean;
+  /**
+   * The stdio framing.
+   * @default {"line"}
+   */
+  framing?: Framing;
+  /**
+   * The longest frame accepted, in bytes.
+   * @default {16777216}
+   */
+  maxFrameBytes?: number;
+  /**
+   * The bound on queued output, in bytes.
+   * @default {8388608}
+   */
+  outBufferBytes?: number;
+  /**
+   * Seconds control frames may wait for room before the reader counts as gone.
+   * @default {10}
+   */
+  stallTimeoutSeconds?: number;
+  /**
+   * The stderr line sink (shared with the logger).
+   * @default {new AsyncLineSink(Deno.stderr)}
+   */
+  stderr?: AsyncLineSink;
+  /**
+   * Whether to start the watchdog worker.
+   * @default {true}
+   */
+  watchdog?: boolean;
+  /** Called with the lifecycle before serving starts, to add drain and exit steps. */
+  setup?: (lifecycle: ProcessLifecycle, transport: StdioTransport) => void;
+}
+
+/**
+ * Serves a gateway on stdin/stdout until the TUI goes away, a signal
+ * arrives or `gateway.shutdown` is called; then exits the process with a
+ * ledger line. Resolves with the exit code (the process exits first).
+ *
+ * @example
+ * ```ts
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * await runStdio(new Gateway(), { graceSeconds: 2 });
+ * ```
+ */
+export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promise<number> {
+  const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
+  const crashLog = options.crashLog ?? `${defaultStateDir(Deno.env.toObject())}/exits.jsonl`;
+  const transport = new StdioTransport(gateway, {
+    framing: options.framing,
+    maxFrameBytes: options.maxFrameBytes,
+    outBufferBytes: options.outBufferBytes,
+    stallTimeoutMs: (options.stallTimeoutSeconds ?? 10) * 1000,
+  });
+  const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {
+    graceMs: (options.graceSeconds ?? 1) * 1000,
+    stderr,
+    exitOnSigint: options.exitOnSigint,
+    watchdog: options.watchdog,
+    inflight: () => gateway.dispatcher.stats().inflight,
+    meta: { epoch: gateway.epoch, version: gateway.version },
+  });
+  lifecycle.onDrain(async (reason) => {
+    transport.stopReading();
+    if (reason === "stdout-peer-gone" || reason === "stdout-stalled" || reason === "crash") {
+      transport.close(reason);
+      return;
+    }
+    transport.peer.beginClose(reason);
+    await gateway.dispatcher.idle();
+    await transport.drained();
+  });
+  gateway.onShutdownRequest((reason) => lifecycle.shutdown(reason));
+  void transport.ended.then((end) => {
+    lifecycle.shutdown(end.reason, end.reason === "crash" ? { error: end.error } : {});
+  });
+  options.setup?.(lifecycle, transport);
+  transport.start();
+  lifecycle.start();
+  return lifecycle.exited;
+}

@@ -1,0 +1,296 @@
+/**
+ * Command-line flags and environment variables, parsed into settings.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** The gateway's effective settings. */
+export interface Settings {
+  /** `"stdio"` or `"serve"`. */
+  mode: "stdio" | "serve";
+  /** Seconds between a shutdown request and a forced exit. */
+  graceSeconds: number;
+  /** The longest frame accepted, in bytes. */
+  maxFrameBytes: number;
+  /** The bound on queued output per peer, in bytes. */
+  outBufferBytes: number;
+  /** Seconds control frames may wait for room before the peer counts as stalled. */
+  stallTimeoutSeconds: number;
+  /** Handlers that may run at once. */
+  maxInflight: number;
+  /** Requests that may wait for a slot. */
+  maxQueued: number;
+  /** The exit ledger's path. */
+  crashLog: string;
+  /** Whether SIGINT shuts the gateway down (by default it is ignored). */
+  exitOnSigint: boolean;
+  /** The lowest log level written. */
+  logLevel: LogLevelName;
+  /** An optional log file. */
+  logFile: string | undefined;
+  /** The log file's size bound before rotation, in bytes. */
+  logFileMaxBytes: number;
+  /** How many rotated log files are kept. */
+  logFileKeep: number;
+  /** `"line"` or `"lsp"` framing on stdio. */
+  framing: "line" | "lsp";
+  /** The folder of the session store and the exit ledger. */
+  stateDir: string;
+  /** `"sqlite"` for the durable store, `"memory"` for none. */
+  state: "sqlite" | "memory";
+  /** Whether test-only methods (such as `debug.block`) are registered. */
+  testHooks: boolean;
+  /** Maximum concurrent jobs. */
+  maxJobs: number;
+  /** Serve mode: the address to listen on. */
+  listen: { hostname: string; port: number };
+  /** Serve mode: the bearer token, if given. */
+  token: string | undefined;
+  /** Serve mode: where the token is written. */
+  tokenFile: string;
+  /** Serve mode: browser origins allowed. */
+  allowOrigins: string[];
+  /** Serve mode: whether a non-loopback address may be bound. */
+  allowRemote: boolean;
+  /** Serve mode: whether jobs are allowed over WebSocket. */
+  allowJobs: boolean;
+  /** Serve mode: where the listening address is written as JSON. */
+  readyFile: string | undefined;
+  /** Mirror every frame the stdio peer receives to this WebSocket URL. */
+  mirrorUrl: string | undefined;
+}
+
+/** Names of log levels. */
+export type LogLevelName = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+const LOG_LEVELS: readonly LogLevelName[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+/** A bad flag or environment value; main prints its message and exits 2. */
+export class UsageError extends Error {
+  /** Makes a usage error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The result of {@linkcode parseSettings}. */
+export interface ParsedSettings {
+  /** The settings. */
+  settings: Settings;
+  /** Values that were invalid but have a safe fallback, one line each. */
+  warnings: string[];
+  /** Whether `--help` was given. */
+  help: boolean;
+  /** Whether `--version` was given. */
+  version: boolean;
+}
+
+/** Options for {@linkcode parseSettings}. */
+export interface ParseSettingsOptions {
+  /**
+   * Environment variables.
+   * @default {Deno.env.toObject()}
+   */
+  env?: Record<string, string | undefined>;
+  /**
+   * The home folder, for the default state folder.
+   * @default {env.HOME}
+   */
+  home?: string;
+}
+
+/** The default state folder: `$XDG_STATE_HOME/tuigate`, else `~/.local/state/tuigate`. */
+export function defaultStateDir(env: Record<string, string | undefined>): string {
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg !== undefined && xdg !== "" && xdg.startsWith("/")) return `${xdg}/tuigate`;
+  const home = env.HOME ?? env.USERPROFILE ?? ".";
+  return `${home}/.local/state/tuigate`;
+}
+
+/** The usage text printed by `--help`. */
+export const USAGE = `Usage: tuigate [serve] [options]
+
+A JSON-RPC 2.0 gateway for terminal UIs: newline-delimited JSON on stdio,
+or WebSocket with "serve".
+
+Options:
+  --grace SECONDS             shutdown grace period (env TUIGATE_SHUTDOWN_GRACE_S, default 1)
+  --max-frame-bytes N         longest frame accepted (env TUIGATE_MAX_FRAME_BYTES, default 16777216)
+  --out-buffer-bytes N        bound on queued output per peer (env TUIGATE_OUT_BUFFER_BYTES, default 8388608)
+  --stall-timeout SECONDS     a reader stalled this long counts as gone (env TUIGATE_STALL_TIMEOUT_S, default 10)
+  --max-inflight N            handlers running at once (env TUIGATE_MAX_INFLIGHT, default 64)
+  --max-queued N              requests waiting for a slot (env TUIGATE_MAX_QUEUED, default 1024)
+  --crash-log PATH            exit ledger (env TUIGATE_CRASH_LOG, default STATE_DIR/exits.jsonl)
+  --exit-on-sigint            shut down on SIGINT (by default SIGINT is ignored)
+  --log-level LEVEL           trace|debug|info|warning|error|fatal (env TUIGATE_LOG_LEVEL, default info)
+  --log-file PATH             also log to a file (env TUIGATE_LOG_FILE)
+  --log-file-max-bytes N      rotate the log file at this size (env TUIGATE_LOG_FILE_MAX_BYTES, default 10485760)
+  --log-file-keep N           rotated log files kept (env TUIGATE_LOG_FILE_KEEP, default 3)
+  --framing line|lsp          stdio framing (env TUIGATE_FRAMING, default line)
+  --state-dir DIR             state folder (env TUIGATE_STATE_DIR, default $XDG_STATE_HOME/tuigate)
+  --state sqlite|memory       session store (env TUIGATE_STATE, default sqlite)
+  --max-jobs N                concurrent jobs (env TUIGATE_MAX_JOBS, default 16)
+  --listen HOST:PORT          serve: address (env TUIGATE_LISTEN, default 127.0.0.1:0)
+  --token TOKEN               serve: bearer token (env TUIGATE_TOKEN, default random)
+  --token-file PATH           serve: where the token is written (default STATE_DIR/token)
+  --allow-origin ORIGIN       serve: a browser origin allowed (repeatable)
+  --allow-remote              serve: allow binding a non-loopback address
+  --allow-jobs                serve: allow jobs over WebSocket
+  --ready-file PATH           serve: write the listening address here as JSON
+  --mirror URL                mirror frames the stdio peer receives to ws://HOST:PORT/PATH (env TUIGATE_MIRROR_URL)
+  --test-hooks                register test-only methods (debug.block)
+  --help                      print this text
+  --version                   print the version
+`;
+
+function integer(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new UsageError(`Invalid value for ${name}: "${raw}" is not a whole number`);
+  }
+  const value = Number(raw.trim());
+  if (value < min) throw new UsageError(`Invalid value for ${name}: ${value} is below ${min}`);
+  return value;
+}
+
+function seconds(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw.trim());
+  if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`Invalid value for ${name}: "${raw}" is not a number of seconds`);
+  }
+  return value;
+}
+
+/**
+ * Parses arguments and environment into settings. Throws a
+ * {@linkcode UsageError} for a bad flag; an invalid grace period falls back
+ * to the default with a warning.
+ */
+export function parseSettings(args: string[], options: ParseSettingsOptions = {}): ParsedSettings {
+  const env = options.env ?? {};
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        "grace": { type: "string" },
+        "max-frame-bytes": { type: "string" },
+        "out-buffer-bytes": { type: "string" },
+        "stall-timeout": { type: "string" },
+        "max-inflight": { type: "string" },
+        "max-queued": { type: "string" },
+        "crash-log": { type: "string" },
+        "exit-on-sigint": { type: "boolean" },
+        "log-level": { type: "string" },
+        "log-file": { type: "string" },
+        "log-file-max-bytes": { type: "string" },
+        "log-file-keep": { type: "string" },
+        "framing": { type: "string" },
+        "state-dir": { type: "string" },
+        "state": { type: "string" },
+        "max-jobs": { type: "string" },
+        "listen": { type: "string" },
+        "token": { type: "string" },
+        "token-file": { type: "string" },
+        "allow-origin": { type: "string", multiple: true },
+        "allow-remote": { type: "boolean" },
+        "allow-jobs": { type: "boolean" },
+        "ready-file": { type: "string" },
+        "mirror": { type: "string" },
+        "test-hooks": { type: "boolean" },
+        "help": { type: "boolean", short: "h" },
+        "version": { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== "serve")) {
+    throw new UsageError(`Unknown command "${positionals.join(" ")}": the only command is "serve"`);
+  }
+  const warnings: string[] = [];
+
+  const graceRaw = values.grace ?? env.TUIGATE_SHUTDOWN_GRACE_S;
+  let graceSeconds = 1;
+  if (graceRaw !== undefined) {
+    const value = Number(graceRaw.trim());
+    if (graceRaw.trim() === "" || !Number.isFinite(value) || value < 0 || value > 3600) {
+      warnings.push(`Invalid grace period "${graceRaw}": using the default of 1 s`);
+    } else {
+      graceSeconds = value;
+    }
+  }
+
+  const logLevel = (values["log-level"] ?? env.TUIGATE_LOG_LEVEL ?? "info").toLowerCase();
+  const level = logLevel === "warn" ? "warning" : logLevel;
+  if (!LOG_LEVELS.includes(level as LogLevelName)) {
+    throw new UsageError(`Invalid value for --log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const framing = values.framing ?? env.TUIGATE_FRAMING ?? "line";
+  if (framing !== "line" && framing !== "lsp") {
+    throw new UsageError(`Invalid value for --framing: "${framing}" is not "line" or "lsp"`);
+  }
+  const state = values.state ?? env.TUIGATE_STATE ?? "sqlite";
+  if (state !== "sqlite" && state !== "memory") {
+    throw new UsageError(`Invalid value for --state: "${state}" is not "sqlite" or "memory"`);
+  }
+  const stateDir = values["state-dir"] ?? env.TUIGATE_STATE_DIR ?? defaultStateDir({ HOME: options.home, ...env });
+  const listen = parseListen(values.listen ?? env.TUIGATE_LISTEN ?? "127.0.0.1:0");
+  const mirrorUrl = values.mirror ?? env.TUIGATE_MIRROR_URL;
+  if (mirrorUrl !== undefined && mirrorUrl !== "" && !/^wss?:\/\/[^/]+/.test(mirrorUrl)) {
+    throw new UsageError(`Invalid value for --mirror: "${mirrorUrl}" is not a ws:// or wss:// URL`);
+  }
+
+  const settings: Settings = {
+    mode: positionals[0] === "serve" ? "serve" : "stdio",
+    graceSeconds,
+    maxFrameBytes: integer("--max-frame-bytes", values["max-frame-bytes"] ?? env.TUIGATE_MAX_FRAME_BYTES, 16 * 1024 * 1024, 64),
+    outBufferBytes: integer("--out-buffer-bytes", values["out-buffer-bytes"] ?? env.TUIGATE_OUT_BUFFER_BYTES, 8 * 1024 * 1024, 1024),
+    stallTimeoutSeconds: seconds("--stall-timeout", values["stall-timeout"] ?? env.TUIGATE_STALL_TIMEOUT_S, 10),
+    maxInflight: integer("--max-inflight", values["max-inflight"] ?? env.TUIGATE_MAX_INFLIGHT, 64, 1),
+    maxQueued: integer("--max-queued", values["max-queued"] ?? env.TUIGATE_MAX_QUEUED, 1024, 0),
+    crashLog: values["crash-log"] ?? env.TUIGATE_CRASH_LOG ?? `${stateDir}/exits.jsonl`,
+    exitOnSigint: values["exit-on-sigint"] ?? false,
+    logLevel: level as LogLevelName,
+    logFile: values["log-file"] ?? env.TUIGATE_LOG_FILE,
+    logFileMaxBytes: integer("--log-file-max-bytes", values["log-file-max-bytes"] ?? env.TUIGATE_LOG_FILE_MAX_BYTES, 10 * 1024 * 1024, 1024),
+    logFileKeep: integer("--log-file-keep", values["log-file-keep"] ?? env.TUIGATE_LOG_FILE_KEEP, 3, 0),
+    framing,
+    stateDir,
+    state,
+    testHooks: values["test-hooks"] ?? false,
+    maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
+    listen,
+    token: values.token ?? env.TUIGATE_TOKEN,
+    tokenFile: values["token-file"] ?? `${stateDir}/token`,
+    allowOrigins: values["allow-origin"] ?? [],
+    allowRemote: values["allow-remote"] ?? false,
+    allowJobs: values["allow-jobs"] ?? false,
+    readyFile: values["ready-file"],
+    mirrorUrl: mirrorUrl === "" ? undefined : mirrorUrl,
+  };
+  return { settings, warnings, help: values.help ?? false, version: values.version ?? false };
+}
+
+function parseListen(raw: string): { hostname: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(raw.trim());
+  if (match === null) {
+    throw new UsageError(`Invalid value for --listen: "${raw}" is not HOST:PORT`);
+  }
+  const port = Number(match[2]);
+  if (port > 65535) throw new UsageError(`Invalid value for --listen: port ${port} is above 65535`);
+  const hostname = match[1].startsWith("[") ? match[1].slice(1, -1) : match[1];
+  return { hostname, port };
+}

@@ -1,0 +1,540 @@
+/**
+ * Routes JSON-RPC frames to method handlers: batches, notifications,
+ * cancellation, timeouts, a concurrency limit with an overload error, and
+ * sequential methods.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { ERROR_CODES } from "./error_codes.ts";
+import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
+import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
+import type { MethodContext, MethodDefinition } from "./method.ts";
+import { idKey, type InflightRequest, type Peer, PeerState } from "./peer.ts";
+import { runInContext } from "./request_scope.ts";
+
+const logger = getLogger(["tuigate", "dispatcher"]);
+
+/** Options for {@linkcode Dispatcher}. */
+export interface DispatcherOptions {
+  /**
+   * Handlers that may run at once.
+   * @default {64}
+   */
+  maxInflight?: number;
+  /**
+   * Requests that may wait for a free slot; beyond that they are refused with -32000.
+   * @default {1024}
+   */
+  maxQueued?: number;
+  /**
+   * The `retryAfterMs` hint sent with an overload error.
+   * @default {100}
+   */
+  retryAfterMs?: number;
+}
+
+/** Counters reported by {@linkcode Dispatcher.stats}. */
+export interface DispatcherStats {
+  /** Handlers running now. */
+  inflight: number;
+  /** Requests waiting for a slot now. */
+  queued: number;
+  /** Requests received. */
+  requests: number;
+  /** Notifications received. */
+  notifications: number;
+  /** Error responses sent. */
+  errors: number;
+  /** Requests refused with the overload error. */
+  overloaded: number;
+  /** Requests cancelled. */
+  cancelled: number;
+  /** Requests that timed out. */
+  timedOut: number;
+}
+
+type Respond = (text: string) => void;
+
+interface Call {
+  peer: Peer;
+  definition: MethodDefinition;
+  message: JsonRpcRequest;
+  respond: Respond | undefined;
+  record: InflightRequest | undefined;
+  dropped: boolean;
+}
+
+const CANCEL_METHOD = "$/cancelRequest";
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Serialises an error response. */
+export function errorFrame(id: JsonRpcId, error: JsonRpcErrorObject): string {
+  try {
+    return JSON.stringify({ jsonrpc: "2.0", id, error });
+  } catch {
+    return JSON.stringify({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message } });
+  }
+}
+
+/**
+ * The method registry and router. One dispatcher serves every peer of a
+ * gateway; its limits are gateway-wide.
+ *
+ * @example
+ * ```ts
+ * import { Dispatcher, Peer } from "@tuigate/tuigate";
+ * const dispatcher = new Dispatcher();
+ * dispatcher.register({ name: "hello", handler: () => "world" });
+ * const peer = new Peer();
+ * dispatcher.handleText('{"jsonrpc":"2.0","id":1,"method":"hello"}', peer);
+ * ```
+ */
+export class Dispatcher {
+  #methods = new Map<string, MethodDefinition>();
+  #maxInflight: number;
+  #maxQueued: number;
+  #retryAfterMs: number;
+  #running = 0;
+  #queue: Call[] = [];
+  #queueHead = 0;
+  #sequential = new Map<string, { busy: boolean; waiting: Call[] }>();
+  #sequentialWaiting = 0;
+  #idleWaiters: (() => void)[] = [];
+  #stats = { requests: 0, notifications: 0, errors: 0, overloaded: 0, cancelled: 0, timedOut: 0 };
+
+  /** Makes an empty dispatcher. */
+  constructor(options: DispatcherOptions = {}) {
+    this.#maxInflight = options.maxInflight ?? 64;
+    this.#maxQueued = options.maxQueued ?? 1024;
+    this.#retryAfterMs = options.retryAfterMs ?? 100;
+  }
+
+  /** Registers a method. Throws a `TypeError` if the name is taken. */
+  register(definition: MethodDefinition<never, unknown> | MethodDefinition): void {
+    const method = definition as MethodDefinition;
+    if (this.#methods.has(method.name)) {
+      throw new TypeError(`Cannot register method "${method.name}": the name is already registered`);
+    }
+    this.#methods.set(method.name, method);
+  }
+
+  /** The registered methods, in registration order. */
+  methods(): MethodDefinition[] {
+    return [...this.#methods.values()];
+  }
+
+  /** Current counters. */
+  stats(): DispatcherStats {
+    return { inflight: this.#running, queued: this.#waiting(), ...this.#stats };
+  }
+
+  /** The limits in force. */
+  get limits(): { maxInflight: number; maxQueued: number } {
+    return { maxInflight: this.#maxInflight, maxQueued: this.#maxQueued };
+  }
+
+  /** Resolves when no handler is running or waiting. */
+  idle(): Promise<void> {
+    if (this.#running === 0 && this.#waiting() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Handles one frame of UTF-8 bytes from a peer. The bytes are decoded before this returns. */
+  handleBytes(bytes: Uint8Array, peer: Peer): void {
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      this.#sendError(peer, null, "PARSE_ERROR", { reason: "The frame is not valid UTF-8" });
+      return;
+    }
+    this.handleText(text, peer);
+  }
+
+  /** Handles one frame of text from a peer. */
+  handleText(text: string, peer: Peer): void {
+    peer.framesIn++;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      this.#sendError(peer, null, "PARSE_ERROR", { reason: (error as Error).message });
+      return;
+    }
+    if (!Array.isArray(value)) {
+      this.#handleMessage(value, peer, (frame) => void peer.sendFrame(frame));
+      return;
+    }
+    if (value.length === 0) {
+      this.#sendError(peer, null, "INVALID_REQUEST", { reason: "A batch must not be empty" });
+      return;
+    }
+    this.#handleBatch(value, peer);
+  }
+
+  /** Answers a frame that exceeded the size limit. */
+  rejectOversize(peer: Peer, bytes: number, limit: number): void {
+    this.#sendError(
+      peer,
+      null,
+      "INVALID_REQUEST",
+      { limit, bytes },
+      `Frame of ${bytes} bytes exceeds the limit of ${limit} bytes`,
+    );
+  }
+
+  /** Answers a frame whose header block (LSP framing) could not be read. */
+  rejectHeader(peer: Peer, reason: string): void {
+    this.#sendError(peer, null, "PARSE_ERROR", { reason });
+  }
+
+  #handleBatch(values: unknown[], peer: Peer): void {
+    const parts: string[] = [];
+    let outstanding = values.length;
+    const settle = () => {
+      if (--outstanding === 0 && parts.length > 0) {
+        void peer.sendFrame(`[${parts.join(",")}]`);
+      }
+    };
+    for (const value of values) {
+      let answered = false;
+      const done = this.#handleMessage(value, peer, (frame) => {
+        if (answered) return;
+        answered = true;
+        parts.push(frame);
+        settle();
+      });
+      if (!done) {
+        // No response will come for this member (a notification or a response).
+        settle();
+      }
+    }
+  }
+
+  /** Returns whether a response will be produced through `respond`. */
+  #handleMessage(value: unknown, peer: Peer, respond: Respond): boolean {
+    const classified = classifyMessage(value);
+    switch (classified.kind) {
+      case "invalid":
+        this.#stats.errors++;
+        respond(errorFrame(classified.id, {
+          code: ERROR_CODES.INVALID_REQUEST.code,
+          message: ERROR_CODES.INVALID_REQUEST.message,
+          data: { reason: classified.reason },
+        }));
+        return true;
+      case "response":
+        peer.handleResponse(classified.message);
+        return false;
+      case "notification":
+        this.#stats.notifications++;
+        this.#handleNotification(classified.message, peer);
+        return false;
+      case "request":
+        this.#stats.requests++;
+        this.#handleRequest(classified.message, peer, respond);
+        return true;
+    }
+  }
+
+  #handleNotification(message: JsonRpcRequest, peer: Peer): void {
+    if (message.method === CANCEL_METHOD) {
+      const params = message.params as { id?: unknown } | undefined;
+      const id = params && !Array.isArray(params) ? params.id : undefined;
+      if (typeof id === "string" || typeof id === "number") this.cancel(peer, id);
+      return;
+    }
+    const definition = this.#methods.get(message.method);
+    if (definition === undefined) {
+      logger.debug("Ignored notification for unknown method {method}", { method: message.method });
+      return;
+    }
+    if (definition.requires !== undefined && !peer.grants(definition.requires)) return;
+    this.#admit({ peer, definition, message, respond: undefined, record: undefined, dropped: false });
+  }
+
+  #handleRequest(message: JsonRpcRequest & { id: JsonRpcId }, peer: Peer, respond: Respond): void {
+    const id = message.id;
+    const definition = this.#methods.get(message.method);
+    if (definition === undefined) {
+      this.#stats.errors++;
+      respond(errorFrame(id, {
+        code: ERROR_CODES.METHOD_NOT_FOUND.code,
+        message: `Method not found: ${message.method}`,
+        data: { method: message.method },
+      }));
+      return;
+    }
+    if (definition.requires !== undefined && !peer.grants(definition.requires)) {
+      this.#stats.errors++;
+      respond(errorFrame(id, {
+        code: ERROR_CODES.METHOD_DISABLED.code,
+        message: `Method ${message.method} is disabled on the ${peer.transport} transport`,
+        data: { method: message.method, requires: definition.requires },
+      }));
+      return;
+    }
+    if (peer.state !== PeerState.Open) {
+      this.#stats.errors++;
+      respond(errorFrame(id, JsonRpcError.from("CONNECTION_CLOSED", { reason: peer.closeReason }, "Gateway shutting down").toJson()));
+      return;
+    }
+    const record: InflightRequest = {
+      id,
+      method: message.method,
+      controller: new AbortController(),
+      answered: false,
+      started: false,
+    };
+    const call: Call = { peer, definition, message, respond, record, dropped: false };
+    if (!this.#admit(call)) return;
+    peer.inflight.set(idKey(id), record);
+  }
+
+  /** Starts, queues or refuses a call. Returns false when refused. */
+  #admit(call: Call): boolean {
+    const sequential = call.definition.sequential === true;
+    if (sequential) {
+      const lane = this.#lane(call.definition.name);
+      if (lane.busy) {
+        if (this.#waiting() >= this.#maxQueued) return this.#refuse(call);
+        lane.waiting.push(call);
+        this.#sequentialWaiting++;
+        return true;
+      }
+      lane.busy = true;
+    }
+    if (this.#running < this.#maxInflight) {
+      this.#start(call);
+      return true;
+    }
+    if (this.#waiting() >= this.#maxQueued) {
+      if (sequential) this.#lane(call.definition.name).busy = false;
+      return this.#refuse(call);
+    }
+    this.#queue.push(call);
+    return true;
+  }
+
+  #lane(name: string): { busy: boolean; waiting: Call[] } {
+    let lane = this.#sequential.get(name);
+    if (lane === undefined) {
+      lane = { busy: false, waiting: [] };
+      this.#sequential.set(name, lane);
+    }
+    return lane;
+  }
+
+  #waiting(): number {
+    return this.#queue.length - this.#queueHead + this.#sequentialWaiting;
+  }
+
+  #refuse(call: Call): boolean {
+    this.#stats.overloaded++;
+    if (call.respond === undefined) {
+      logger.warn("Dropped notification {method}: gateway overloaded", { method: call.message.method });
+      return false;
+    }
+    this.#stats.errors++;
+    call.respond(errorFrame(call.message.id ?? null, {
+      code: ERROR_CODES.OVERLOADED.code,
+      message: `Gateway overloaded: ${this.#running} requests in flight and ${this.#waiting()} queued`,
+      data: {
+        inflight: this.#running,
+        queued: this.#waiting(),
+        maxInflight: this.#maxInflight,
+        maxQueued: this.#maxQueued,
+        retryAfterMs: this.#retryAfterMs,
+      },
+    }));
+    return false;
+  }
+
+  /**
+   * Cancels a request of a peer: a queued one is dropped, a running one has
+   * its signal aborted; either is answered with -32800 unless already
+   * answered. Unknown ids are ignored.
+   */
+  cancel(peer: Peer, id: string | number): void {
+    const record = peer.inflight.get(idKey(id));
+    if (record === undefined || record.answered) return;
+    this.#stats.cancelled++;
+    const error = JsonRpcError.from("REQUEST_CANCELLED", { id }, `Request ${JSON.stringify(id)} cancelled`);
+    this.#answerEarly(peer, record, error);
+  }
+
+  #answerEarly(peer: Peer, record: InflightRequest, error: JsonRpcError): void {
+    record.answered = true;
+    this.#stats.errors++;
+    void peer.sendFrame(errorFrame(record.id, error.toJson()));
+    record.controller.abort(error);
+    if (!record.started) peer.inflight.delete(idKey(record.id));
+  }
+
+  #start(call: Call): void {
+    this.#running++;
+    void this.#run(call).finally(() => this.#finish(call));
+  }
+
+  #finish(call: Call): void {
+    this.#running--;
+    if (call.record !== undefined) {
+      const key = idKey(call.record.id);
+      if (call.peer.inflight.get(key) === call.record) call.peer.inflight.delete(key);
+    }
+    if (call.definition.sequential === true) {
+      const lane = this.#lane(call.definition.name);
+      const next = lane.waiting.shift();
+      if (next === undefined) {
+        lane.busy = false;
+      } else {
+        this.#sequentialWaiting--;
+        if (next.record?.answered) {
+          // Cancelled while waiting: skip it, keep the lane.
+          next.dropped = true;
+          this.#running++;
+          this.#finish(next);
+          return;
+        }
+        if (this.#running < this.#maxInflight) this.#start(next);
+        else this.#queue.push(next);
+      }
+    }
+    while (this.#running < this.#maxInflight && this.#queueHead < this.#queue.length) {
+      const next = this.#queue[this.#queueHead];
+      this.#queue[this.#queueHead++] = undefined as unknown as Call;
+      if (next.record?.answered) {
+        if (next.definition.sequential === true) {
+          this.#running++;
+          this.#finish(next);
+        }
+        continue;
+      }
+      this.#start(next);
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+    if (this.#running === 0 && this.#waiting() === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  async #run(call: Call): Promise<void> {
+    const { peer, definition, message, record } = call;
+    const controller = record?.controller ?? new AbortController();
+    if (record !== undefined) {
+      if (record.answered) return;
+      record.started = true;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (definition.timeoutMs !== undefined && record !== undefined) {
+      const timeoutMs = definition.timeoutMs;
+      timer = setTimeout(() => {
+        if (record.answered) return;
+        this.#stats.timedOut++;
+        this.#answerEarly(
+          peer,
+          record,
+          JsonRpcError.from(
+            "REQUEST_TIMEOUT",
+            { method: message.method, timeoutMs },
+            `Method ${message.method} timed out after ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+    }
+    const context: MethodContext = {
+      signal: controller.signal,
+      id: message.id,
+      method: message.method,
+      peer,
+      logger: getLogger(["tuigate", "method", message.method]),
+      notify: (method, params) => peer.notify(method, params),
+      delta: (key, method, params, payload) => peer.delta(key, method, params, payload),
+      request: (method, params, options) =>
+        peer.request(method, params, {
+          ...options,
+          signal: options?.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal,
+        }),
+    };
+    let result: unknown;
+    try {
+      let params: unknown = message.params;
+      if (definition.params !== undefined) {
+        const parsed = definition.params.safeParse(params ?? {});
+        if (!parsed.success) {
+          throw JsonRpcError.from("INVALID_PARAMS", {
+            method: message.method,
+            issues: parsed.error.issues.map((issue) => ({
+              path: issue.path.map(String).join("."),
+              message: issue.message,
+              code: issue.code,
+            })),
+          }, `Invalid params for ${message.method}: ${parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+        }
+        params = parsed.data;
+      }
+      result = await runInContext(context, () => definition.handler(params, context));
+    } catch (error) {
+      clearTimeout(timer);
+      this.#fail(call, error);
+      return;
+    }
+    clearTimeout(timer);
+    if (call.respond === undefined || record === undefined || record.answered) return;
+    let frame: string;
+    try {
+      frame = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: result === undefined ? null : result });
+    } catch (error) {
+      logger.error("Result of {method} could not be serialised: {error}", { method: message.method, error });
+      this.#fail(call, new JsonRpcError(
+        ERROR_CODES.INTERNAL_ERROR.code,
+        `Result of method ${message.method} could not be serialised: ${(error as Error).message}`,
+        { method: message.method },
+      ));
+      return;
+    }
+    record.answered = true;
+    call.respond(frame);
+  }
+
+  #fail(call: Call, error: unknown): void {
+    const { record, message } = call;
+    if (call.respond === undefined || record === undefined) {
+      logger.error("Notification handler {method} failed: {error}", { method: message.method, error });
+      return;
+    }
+    if (record.answered) return;
+    record.answered = true;
+    this.#stats.errors++;
+    let json: JsonRpcErrorObject;
+    if (error instanceof JsonRpcError) {
+      json = error.toJson();
+    } else {
+      logger.error("Method {method} threw: {error}", { method: message.method, error });
+      json = {
+        code: ERROR_CODES.INTERNAL_ERROR.code,
+        message: `Internal error in method ${message.method}`,
+        data: { method: message.method },
+      };
+    }
+    call.respond(errorFrame(message.id ?? null, json));
+  }
+
+  #sendError(
+    peer: Peer,
+    id: JsonRpcId,
+    name: keyof typeof ERROR_CODES,
+    data?: unknown,
+    message?: string,
+  ): void {
+    this.#stats.errors++;
+    void peer.sendFrame(errorFrame(id, JsonRpcError.from(name, data, message).toJson()));
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * JSON-RPC 2.0 message types and the pure function that classifies a parsed
+ * value as a request, a notification, a response or an invalid message.
+ *
+ * @module
+ */
+
+import type { JsonRpcErrorObject } from "./json_rpc_error.ts";
+
+/** A request id: a string, a number, or `null`. */
+export type JsonRpcId = string | number | null;
+
+/** Params: by position or by name. */
+export type JsonRpcParams = unknown[] | Record<string, unknown>;
+
+/** A request (with `id`) or a notification (without). */
+export interface JsonRpcRequest {
+  /** Always `"2.0"`. */
+  jsonrpc: "2.0";
+  /** Absent for a notification. */
+  id?: JsonRpcId;
+  /** The method name. */
+  method: string;
+  /** The params, if any. */
+  params?: JsonRpcParams;
+}
+
+/** A successful response. */
+export interface JsonRpcSuccess {
+  /** Always `"2.0"`. */
+  jsonrpc: "2.0";
+  /** The id of the request answered. */
+  id: JsonRpcId;
+  /** The result. */
+  result: unknown;
+}
+
+/** An error response. */
+export interface JsonRpcFailure {
+  /** Always `"2.0"`. */
+  jsonrpc: "2.0";
+  /** The id of the request answered, or `null` when it could not be read. */
+  id: JsonRpcId;
+  /** The error. */
+  error: JsonRpcErrorObject;
+}
+
+/** A response of either kind. */
+export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
+
+/** Any single JSON-RPC message. */
+export type JsonRpcMessage = JsonRpcRequest | JsonRpcResponse;
+
+/** What {@linkcode classifyMessage} found. */
+export type ClassifiedMessage =
+  | { kind: "request"; message: JsonRpcRequest & { id: JsonRpcId } }
+  | { kind: "notification"; message: JsonRpcRequest }
+  | { kind: "response"; message: JsonRpcResponse }
+  | { kind: "invalid"; id: JsonRpcId; reason: string };
+
+/** Whether a value is a valid JSON-RPC id (string, finite number, or null). */
+export function isJsonRpcId(value: unknown): value is JsonRpcId {
+  return value === null || typeof value === "string" ||
+    (typeof value === "number" && Number.isFinite(value));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Classifies one parsed JSON value (not a batch).
+ *
+ * @example
+ * ```ts
+ * import { classifyMessage } from "@tuigate/tuigate";
+ * classifyMessage({ jsonrpc: "2.0", id: 1, method: "gateway.ping" }).kind; // "request"
+ * ```
+ */
+export function classifyMessage(value: unknown): ClassifiedMessage {
+  if (!isPlainObject(value)) {
+    return { kind: "invalid", id: null, reason: "A message must be a JSON object" };
+  }
+  const hasId = "id" in value;
+  const id = hasId && isJsonRpcId(value.id) ? value.id : null;
+  if (value.jsonrpc !== "2.0") {
+    return { kind: "invalid", id, reason: 'The "jsonrpc" member must be exactly "2.0"' };
+  }
+  if (hasId && !isJsonRpcId(value.id)) {
+    return { kind: "invalid", id: null, reason: 'The "id" member must be a string, a number or null' };
+  }
+  if ("method" in value) {
+    if (typeof value.method !== "string") {
+      return { kind: "invalid", id, reason: 'The "method" member must be a string' };
+    }
+    if ("params" in value && !Array.isArray(value.params) && !isPlainObject(value.params)) {
+      return { kind: "invalid", id, reason: 'The "params" member must be an array or an object' };
+    }
+    const message = value as unknown as JsonRpcRequest;
+    return hasId
+      ? { kind: "request", message: message as JsonRpcRequest & { id: JsonRpcId } }
+      : { kind: "notification", message };
+  }
+  const hasResult = "result" in value;
+  const hasError = "error" in value;
+  if (hasId && hasResult !== hasError) {
+    if (hasError) {
+      const error = value.error;
+      if (!isPlainObject(error) || typeof error.code !== "number" || typeof error.message !== "string") {
+        return { kind: "invalid", id: null, reason: 'The "error" member must be an error object' };
+      }
+    }
+    return { kind: "response", message: value as unknown as JsonRpcResponse };
+  }
+  return { kind: "invalid", id, reason: 'The message has no "method" and is not a response' };
+}

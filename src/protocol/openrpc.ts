@@ -1,0 +1,87 @@
+/**
+ * Builds the OpenRPC 1.3 document that `rpc.discover` returns.
+ *
+ * @module
+ */
+
+import { ERROR_CODES } from "./error_codes.ts";
+import type { JsonSchema, MethodDefinition } from "./method.ts";
+
+/** The OpenRPC version of the document. */
+export const OPENRPC_VERSION = "1.3.2";
+
+/** Options for {@linkcode buildOpenRpcDocument}. */
+export interface OpenRpcInfo {
+  /** The API title. */
+  title: string;
+  /** The API version. */
+  version: string;
+  /** A description. */
+  description?: string;
+}
+
+type ToJsonSchema = (schema: unknown, options?: Record<string, unknown>) => JsonSchema;
+
+/** Converts a method's zod schemas (or given JSON Schemas) to JSON Schema. */
+async function schemasOf(
+  method: MethodDefinition,
+): Promise<{ params: JsonSchema | undefined; result: JsonSchema }> {
+  let toJsonSchema: ToJsonSchema | undefined;
+  if (method.params !== undefined || method.result !== undefined) {
+    const zod = await import("zod");
+    toJsonSchema = (schema) =>
+      zod.toJSONSchema(schema as Parameters<typeof zod.toJSONSchema>[0], {
+        unrepresentable: "any",
+        io: "input",
+      }) as JsonSchema;
+  }
+  const params = method.params !== undefined ? toJsonSchema!(method.params) : method.jsonSchema?.params;
+  const result = method.result !== undefined ? toJsonSchema!(method.result) : method.jsonSchema?.result ?? {};
+  return { params, result: stripMeta(result) };
+}
+
+function stripMeta(schema: JsonSchema): JsonSchema {
+  const { $schema: _ignored, ...rest } = schema;
+  return rest;
+}
+
+/**
+ * The OpenRPC 1.3 document describing `methods`: by-name params expanded
+ * from object schemas, results as JSON Schema, and the error table.
+ */
+export async function buildOpenRpcDocument(
+  methods: MethodDefinition[],
+  info: OpenRpcInfo,
+): Promise<Record<string, unknown>> {
+  const described = [];
+  for (const method of methods) {
+    const { params, result } = await schemasOf(method);
+    const entry: Record<string, unknown> = { name: method.name };
+    if (method.summary !== undefined) entry.summary = method.summary;
+    const stripped = params === undefined ? undefined : stripMeta(params);
+    if (stripped !== undefined && stripped.type === "object" && typeof stripped.properties === "object") {
+      const required = new Set(Array.isArray(stripped.required) ? stripped.required as string[] : []);
+      entry.params = Object.entries(stripped.properties as Record<string, JsonSchema>).map(
+        ([name, schema]) => ({ name, schema, required: required.has(name) }),
+      );
+      entry.paramStructure = "by-name";
+    } else if (stripped !== undefined) {
+      entry.params = [{ name: "params", schema: stripped, required: true }];
+      entry.paramStructure = "either";
+    } else {
+      entry.params = [];
+    }
+    entry.result = { name: `${method.name}.result`, schema: result };
+    described.push(entry);
+  }
+  const errors: Record<string, { code: number; message: string; data?: unknown }> = {};
+  for (const [name, error] of Object.entries(ERROR_CODES)) {
+    errors[name] = { code: error.code, message: error.message };
+  }
+  return {
+    openrpc: OPENRPC_VERSION,
+    info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
+    methods: described,
+    components: { errors },
+  };
+}

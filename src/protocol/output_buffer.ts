@@ -1,0 +1,396 @@
+/**
+ * A bounded queue between producers and the writer of one peer. Control
+ * frames are never dropped and keep their order; delta frames may be merged
+ * and, when merging is not enough, the oldest are dropped and counted.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode OutputBuffer}. */
+export interface OutputBufferOptions {
+  /**
+   * The bound on queued frames, in bytes of serialised JSON.
+   * @default {8388608}
+   */
+  maxBytes?: number;
+  /**
+   * How long a control frame may wait for room before the peer is treated as stalled, in ms.
+   * @default {10000}
+   */
+  stallTimeoutMs?: number;
+  /** Called once when a control frame has waited longer than `stallTimeoutMs`. */
+  onStall?: () => void;
+  /**
+   * The largest batch {@linkcode OutputBuffer.take} returns, in bytes (at least one frame).
+   * @default {1048576}
+   */
+  maxBatchBytes?: number;
+}
+
+/** The payload of a delta frame: text, or bytes sent as base64. */
+export type DeltaPayload = { text: string } | { bytes: Uint8Array };
+
+/** Counters reported by {@linkcode OutputBuffer.stats}. */
+export interface OutputBufferStats {
+  /** Bytes queued or being written now. */
+  queuedBytes: number;
+  /** Frames queued now. */
+  queuedFrames: number;
+  /** The highest `queuedBytes` seen. */
+  highWaterBytes: number;
+  /** Deltas merged into an earlier delta of the same key. */
+  coalescedDeltas: number;
+  /** Deltas dropped because merging was not enough. */
+  droppedDeltas: number;
+  /** Frames handed to the writer. */
+  framesOut: number;
+  /** Control frames that had to wait for room. */
+  controlWaits: number;
+}
+
+/** The default bound: 8 MiB. */
+export const DEFAULT_OUT_BUFFER_BYTES = 8 * 1024 * 1024;
+
+const DELTA_OVERHEAD = 64;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+interface ControlEntry {
+  delta: false;
+  text: string;
+  size: number;
+}
+
+interface DeltaEntry {
+  delta: true;
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+  text: string | undefined;
+  bytes: Uint8Array[] | undefined;
+  size: number;
+  count: number;
+  dropped: number;
+  live: boolean;
+}
+
+type Entry = ControlEntry | DeltaEntry;
+
+interface Waiter {
+  since: number;
+  resolve: () => void;
+}
+
+/**
+ * The bounded output buffer of one peer.
+ *
+ * @example
+ * ```ts
+ * import { OutputBuffer } from "@tuigate/tuigate";
+ * const out = new OutputBuffer({ maxBytes: 1024 });
+ * await out.pushControl('{"jsonrpc":"2.0","method":"hello"}');
+ * out.pushDelta("job:1:stdout", "job.output", { job: 1 }, { text: "hi" });
+ * const batch = out.take(); // two frames, in order
+ * out.release(batch!.bytes);
+ * ```
+ */
+export class OutputBuffer {
+  #maxBytes: number;
+  #maxBatch: number;
+  #stallMs: number;
+  #onStall: (() => void) | undefined;
+  #queue: Entry[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #inFlightBytes = 0;
+  #tail = new Map<string, DeltaEntry>();
+  #carry = new Map<string, number>();
+  #live = new Map<string, number>();
+  #scan = 0;
+  #waiters: Waiter[] = [];
+  #waiterHead = 0;
+  #readable: (() => void) | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #stalled = false;
+  #closed = false;
+  #stats = {
+    highWaterBytes: 0,
+    coalescedDeltas: 0,
+    droppedDeltas: 0,
+    framesOut: 0,
+    controlWaits: 0,
+  };
+
+  /** Makes an empty buffer. */
+  constructor(options: OutputBufferOptions = {}) {
+    this.#maxBytes = options.maxBytes ?? DEFAULT_OUT_BUFFER_BYTES;
+    this.#maxBatch = options.maxBatchBytes ?? 1024 * 1024;
+    this.#stallMs = options.stallTimeoutMs ?? 10_000;
+    this.#onStall = options.onStall;
+  }
+
+  /** Current counters. */
+  stats(): OutputBufferStats {
+    return {
+      queuedBytes: this.#queuedBytes + this.#inFlightBytes,
+      queuedFrames: this.#queue.length - this.#head,
+      ...this.#stats,
+    };
+  }
+
+  /** Whether nothing is queued or being written. */
+  get empty(): boolean {
+    return this.#queue.length === this.#head && this.#inFlightBytes === 0;
+  }
+
+  /** Whether the buffer was closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues a serialised control frame. It is never dropped. The promise
+   * resolves at once while the buffer is within its bound, otherwise when the
+   * writer has made room: a producer that awaits it is held back, never the
+   * frame.
+   */
+  pushControl(text: string): Promise<void> {
+    if (this.#closed) return RESOLVED;
+    const size = text.length + 1;
+    this.#append({ delta: false, text, size });
+    this.#tail.clear();
+    if (this.#total() <= this.#maxBytes) return RESOLVED;
+    this.#makeRoom();
+    if (this.#total() <= this.#maxBytes) return RESOLVED;
+    this.#stats.controlWaits++;
+    return new Promise<void>((resolve) => {
+      this.#waiters.push({ since: Date.now(), resolve });
+      this.#armStall();
+    });
+  }
+
+  /**
+   * Queues a delta notification under a stream key. Never waits. When the
+   * buffer is over its bound, deltas of one key are merged (payloads
+   * concatenated, the earliest params kept), then the oldest are dropped and
+   * the next delta of their key carries `dropped`.
+   */
+  pushDelta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void {
+    if (this.#closed) return;
+    const isText = "text" in payload;
+    const length = isText ? payload.text.length : Math.ceil(payload.bytes.length / 3) * 4;
+    const previous = this.#tail.get(key);
+    if (
+      previous !== undefined && previous.live && this.#total() + length > this.#maxBytes &&
+      (isText ? previous.text !== undefined : previous.bytes !== undefined) &&
+      previous.method === method
+    ) {
+      if (isText) previous.text += payload.text;
+      else previous.bytes!.push(payload.bytes);
+      previous.size += length;
+      previous.count++;
+      this.#queuedBytes += length;
+      this.#stats.coalescedDeltas++;
+    } else {
+      const entry: DeltaEntry = {
+        delta: true,
+        key,
+        method,
+        params,
+        text: isText ? payload.text : undefined,
+        bytes: isText ? undefined : [payload.bytes],
+        size: length + key.length + method.length + DELTA_OVERHEAD,
+        count: 1,
+        dropped: this.#carry.get(key) ?? 0,
+        live: true,
+      };
+      this.#carry.delete(key);
+      this.#live.set(key, (this.#live.get(key) ?? 0) + 1);
+      this.#append(entry);
+      this.#tail.set(key, entry);
+    }
+    if (this.#total() > this.#maxBytes) this.#makeRoom();
+  }
+
+  /** Resolves when a frame is queued (at once if one is). */
+  readable(): Promise<void> {
+    if (this.#queue.length > this.#head || this.#closed) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      this.#readable = resolve;
+    });
+  }
+
+  /**
+   * Removes the next batch of frames for the writer, serialised. Their bytes still count against the bound until
+   * {@linkcode OutputBuffer.release} is called. Returns `undefined` when
+   * nothing is queued.
+   */
+  take(): { frames: string[]; bytes: number } | undefined {
+    const parts: string[] = [];
+    let bytes = 0;
+    let size = 0;
+    while (this.#head < this.#queue.length && size < this.#maxBatch) {
+      const entry = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined as unknown as Entry;
+      bytes += entry.size;
+      if (entry.delta) {
+        if (!entry.live) continue;
+        this.#forget(entry);
+        const text = serialiseDelta(entry);
+        parts.push(text);
+        size += text.length + 1;
+      } else {
+        parts.push(entry.text);
+        size += entry.size;
+      }
+    }
+    this.#compactQueue();
+    this.#queuedBytes -= bytes;
+    this.#inFlightBytes += bytes;
+    if (parts.length === 0) {
+      this.release(bytes);
+      return undefined;
+    }
+    this.#stats.framesOut += parts.length;
+    return { frames: parts, bytes };
+  }
+
+  /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
+  release(bytes: number): void {
+    this.#inFlightBytes -= bytes;
+    this.#wakeWaiters();
+  }
+
+  /** Empties the buffer and wakes every waiting producer; later pushes are ignored. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    this.#tail.clear();
+    this.#live.clear();
+    clearTimeout(this.#stallTimer);
+    for (let i = this.#waiterHead; i < this.#waiters.length; i++) this.#waiters[i].resolve();
+    this.#waiters = [];
+    this.#waiterHead = 0;
+    this.#readable?.();
+    this.#readable = undefined;
+  }
+
+  #total(): number {
+    return this.#queuedBytes + this.#inFlightBytes;
+  }
+
+  #append(entry: Entry): void {
+    this.#queue.push(entry);
+    this.#queuedBytes += entry.size;
+    const total = this.#total();
+    if (total > this.#stats.highWaterBytes) this.#stats.highWaterBytes = total;
+    const wake = this.#readable;
+    if (wake !== undefined) {
+      this.#readable = undefined;
+      wake();
+    }
+  }
+
+  /** Drops the oldest live deltas until the buffer is within its bound or none is left. */
+  #makeRoom(): void {
+    if (this.#scan < this.#head) this.#scan = this.#head;
+    while (this.#total() > this.#maxBytes && this.#scan < this.#queue.length) {
+      const entry = this.#queue[this.#scan++];
+      if (!entry.delta || !entry.live) continue;
+      entry.live = false;
+      this.#queuedBytes -= entry.size;
+      entry.size = 0;
+      this.#stats.droppedDeltas += entry.count;
+      this.#forget(entry);
+      const next = this.#nextLiveDelta(entry.key, this.#scan);
+      const dropped = entry.count + entry.dropped;
+      if (next !== undefined) next.dropped += dropped;
+      else this.#carry.set(entry.key, (this.#carry.get(entry.key) ?? 0) + dropped);
+    }
+  }
+
+  #forget(entry: DeltaEntry): void {
+    if (this.#tail.get(entry.key) === entry) this.#tail.delete(entry.key);
+    const live = (this.#live.get(entry.key) ?? 1) - 1;
+    if (live === 0) this.#live.delete(entry.key);
+    else this.#live.set(entry.key, live);
+  }
+
+  #nextLiveDelta(key: string, from: number): DeltaEntry | undefined {
+    if (!this.#live.has(key)) return undefined;
+    for (let i = from; i < this.#queue.length; i++) {
+      const entry = this.#queue[i];
+      if (entry.delta && entry.live && entry.key === key) return entry;
+    }
+    return undefined;
+  }
+
+  #compactQueue(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      this.#scan = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#scan = Math.max(0, this.#scan - this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #wakeWaiters(): void {
+    while (this.#waiterHead < this.#waiters.length && this.#total() <= this.#maxBytes) {
+      this.#waiters[this.#waiterHead++].resolve();
+    }
+    if (this.#waiterHead === this.#waiters.length) {
+      this.#waiters = [];
+      this.#waiterHead = 0;
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+    }
+  }
+
+  #armStall(): void {
+    if (this.#stallTimer !== undefined || this.#stalled) return;
+    const check = () => {
+      this.#stallTimer = undefined;
+      if (this.#waiterHead >= this.#waiters.length || this.#closed) return;
+      const waited = Date.now() - this.#waiters[this.#waiterHead].since;
+      if (waited >= this.#stallMs) {
+        this.#stalled = true;
+        this.#onStall?.();
+        return;
+      }
+      this.#stallTimer = setTimeout(check, this.#stallMs - waited);
+    };
+    this.#stallTimer = setTimeout(check, this.#stallMs);
+  }
+}
+
+function serialiseDelta(entry: DeltaEntry): string {
+  const params: Record<string, unknown> = { ...entry.params, key: entry.key };
+  if (entry.text !== undefined) params.text = entry.text;
+  else params.base64 = toBase64(entry.bytes!);
+  if (entry.dropped > 0) params.dropped = entry.dropped;
+  return JSON.stringify({ jsonrpc: "2.0", method: entry.method, params });
+}
+
+function toBase64(chunks: Uint8Array[]): string {
+  let joined: Uint8Array;
+  if (chunks.length === 1) {
+    joined = chunks[0];
+  } else {
+    joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+  }
+  let binary = "";
+  for (let i = 0; i < joined.length; i += 0x8000) {
+    binary += String.fromCharCode(...joined.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}

@@ -1,0 +1,266 @@
+/**
+ * One connected client: its output buffer, its requests in flight, the
+ * requests the gateway has sent it, and its lifecycle.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { JsonRpcError } from "./json_rpc_error.ts";
+import type { JsonRpcId, JsonRpcResponse } from "./messages.ts";
+import { type DeltaPayload, OutputBuffer, type OutputBufferOptions } from "./output_buffer.ts";
+
+const logger = getLogger(["tuigate", "peer"]);
+
+/** Options for {@linkcode Peer}. */
+export interface PeerOptions extends OutputBufferOptions {
+  /**
+   * The transport's name, for logs and `gateway.info`.
+   * @default {"stdio"}
+   */
+  transport?: string;
+  /**
+   * Capabilities the transport grants, for example `"jobs"`.
+   * @default {[]}
+   */
+  grants?: Iterable<string>;
+}
+
+/** Options for {@linkcode Peer.request}. */
+export interface ServerRequestOptions {
+  /**
+   * Milliseconds to wait for the answer.
+   * @default {30000}
+   */
+  timeout?: number;
+  /** Cancels the request. */
+  signal?: AbortSignal;
+}
+
+/** The states of a {@linkcode Peer}. */
+export enum PeerState {
+  /** Accepting messages. */
+  Open = "open",
+  /** Finishing in-flight work; new requests are refused. */
+  Closing = "closing",
+  /** Gone. */
+  Closed = "closed",
+}
+
+interface PendingServerRequest {
+  method: string;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  cleanup: () => void;
+}
+
+/** A request of this peer being handled. */
+export interface InflightRequest {
+  /** The request id. */
+  id: JsonRpcId;
+  /** The method. */
+  method: string;
+  /** Aborts the handler's signal. */
+  controller: AbortController;
+  /** Whether a response has been queued. */
+  answered: boolean;
+  /** Whether the handler has started. */
+  started: boolean;
+}
+
+let peerCounter = 0;
+
+/** A key that tells ids `1` and `"1"` apart. */
+export function idKey(id: JsonRpcId): string {
+  return typeof id === "string" ? `s:${id}` : `n:${id}`;
+}
+
+const SERVER_REQUEST_PREFIX = "tuigate:";
+
+/**
+ * One connected client. Transports create it, feed its frames to a
+ * dispatcher and write what its {@linkcode Peer.output} yields.
+ */
+export class Peer {
+  /** A unique id, for example `"stdio-1"`. */
+  readonly id: string;
+  /** The transport's name. */
+  readonly transport: string;
+  /** The bounded output of this peer. */
+  readonly output: OutputBuffer;
+  /** Requests in flight, by {@linkcode idKey}. */
+  readonly inflight: Map<string, InflightRequest> = new Map();
+  /** What the client announced with `client.capabilities`. */
+  clientCapabilities: Record<string, unknown> = {};
+  /** Frames received. */
+  framesIn = 0;
+  #grants: Set<string>;
+  #state: PeerState = PeerState.Open;
+  #pending = new Map<string, PendingServerRequest>();
+  #nextRequest = 1;
+  #closeListeners = new Set<(reason: string) => void>();
+  #closeReason: string | undefined;
+
+  /** Makes an open peer. */
+  constructor(options: PeerOptions = {}) {
+    this.transport = options.transport ?? "stdio";
+    this.id = `${this.transport}-${++peerCounter}`;
+    this.#grants = new Set(options.grants ?? []);
+    this.output = new OutputBuffer(options);
+  }
+
+  /** The current state. */
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  /** Why the peer closed, once it has. */
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  /** Whether the transport grants a capability. */
+  grants(capability: string): boolean {
+    return this.#grants.has(capability);
+  }
+
+  /** Queues a serialised control frame. */
+  sendFrame(text: string): Promise<void> {
+    return this.output.pushControl(text);
+  }
+
+  /** Sends a control notification. Resolves when it is queued within the bound. */
+  notify(method: string, params?: unknown): Promise<void> {
+    if (this.#state === PeerState.Closed) return Promise.resolve();
+    const message = params === undefined
+      ? { jsonrpc: "2.0", method }
+      : { jsonrpc: "2.0", method, params };
+    return this.output.pushControl(JSON.stringify(message));
+  }
+
+  /** Sends a coalescable delta notification. */
+  delta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void {
+    if (this.#state === PeerState.Closed) return;
+    this.output.pushDelta(key, method, params, payload);
+  }
+
+  /** Registers a listener called once when the peer closes. Returns a function that removes it. */
+  onClose(listener: (reason: string) => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /**
+   * Sends a request to the client and resolves with its result. Fails at
+   * once unless the client announced `serverRequests`. On timeout, cancel or
+   * close, the client gets exactly one `request.cancel` notification.
+   */
+  request(method: string, params?: unknown, options: ServerRequestOptions = {}): Promise<unknown> {
+    if (this.#state !== PeerState.Open) {
+      return Promise.reject(JsonRpcError.from("CONNECTION_CLOSED", { method }));
+    }
+    if (this.clientCapabilities.serverRequests !== true) {
+      return Promise.reject(
+        JsonRpcError.from(
+          "SERVER_REQUESTS_UNSUPPORTED",
+          { method },
+          `Cannot send request "${method}": the client did not announce serverRequests with client.capabilities`,
+        ),
+      );
+    }
+    const signal = options.signal;
+    if (signal?.aborted) {
+      return Promise.reject(JsonRpcError.from("REQUEST_CANCELLED", { method }));
+    }
+    const id = `${SERVER_REQUEST_PREFIX}${this.#nextRequest++}`;
+    const timeoutMs = options.timeout ?? 30_000;
+    return new Promise<unknown>((resolve, reject) => {
+      const onAbort = () =>
+        this.#cancelServerRequest(id, "cancelled", JsonRpcError.from("REQUEST_CANCELLED", { method, id }));
+      const timer = setTimeout(() =>
+        this.#cancelServerRequest(
+          id,
+          "timeout",
+          JsonRpcError.from("REQUEST_TIMEOUT", { method, id, timeoutMs }, `Request "${method}" timed out after ${timeoutMs} ms`),
+        ), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, {
+        method,
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      });
+      const message = params === undefined
+        ? { jsonrpc: "2.0", id, method }
+        : { jsonrpc: "2.0", id, method, params };
+      this.output.pushControl(JSON.stringify(message));
+    });
+  }
+
+  /** Settles a pending server request with the client's response. Late or unknown responses are logged and dropped. */
+  handleResponse(message: JsonRpcResponse): void {
+    const key = typeof message.id === "string" ? message.id : String(message.id);
+    const pending = this.#pending.get(key);
+    if (pending === undefined) {
+      logger.warn("Dropped a response for unknown or settled request {id}", { id: message.id });
+      return;
+    }
+    this.#pending.delete(key);
+    pending.cleanup();
+    if ("error" in message) {
+      const error = message.error;
+      pending.reject(new JsonRpcError(error.code, error.message, error.data));
+    } else {
+      pending.resolve(message.result);
+    }
+  }
+
+  /** Server requests waiting for an answer. */
+  get pendingServerRequests(): number {
+    return this.#pending.size;
+  }
+
+  #cancelServerRequest(id: string, reason: string, error: JsonRpcError): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return;
+    this.#pending.delete(id);
+    pending.cleanup();
+    if (this.#state !== PeerState.Closed) {
+      this.output.pushControl(JSON.stringify({ jsonrpc: "2.0", method: "request.cancel", params: { id, reason } }));
+    }
+    pending.reject(error);
+  }
+
+  /**
+   * Starts closing: new requests are refused, every in-flight handler's
+   * signal is aborted and every pending server request is settled with
+   * -32002. Output still drains. Idempotent.
+   */
+  beginClose(reason: string): void {
+    if (this.#state !== PeerState.Open) return;
+    this.#state = PeerState.Closing;
+    this.#closeReason = reason;
+    const error = JsonRpcError.from("CONNECTION_CLOSED", { reason }, `Connection closed: ${reason}`);
+    for (const id of [...this.#pending.keys()]) this.#cancelServerRequest(id, reason, error);
+    for (const request of this.inflight.values()) request.controller.abort(error);
+  }
+
+  /** Closes the peer at once: drops queued output and tells close listeners. Idempotent. */
+  close(reason: string): void {
+    if (this.#state === PeerState.Closed) return;
+    this.beginClose(reason);
+    this.#state = PeerState.Closed;
+    this.output.close();
+    for (const listener of this.#closeListeners) {
+      try {
+        listener(this.#closeReason ?? reason);
+      } catch (error) {
+        logger.error("A close listener of {peer} threw: {error}", { peer: this.id, error });
+      }
+    }
+    this.#closeListeners.clear();
+  }
+}

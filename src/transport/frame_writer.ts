@@ -1,0 +1,142 @@
+/**
+ * The one writer through which frames reach a byte sink such as stdout.
+ *
+ * @module
+ */
+
+/** A byte sink with partial writes, such as `Deno.stdout`. */
+export interface ByteSink {
+  /** Writes some of `p`; resolves with how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** The states of a {@linkcode FrameWriter}. */
+export enum FrameWriterState {
+  /** Writing. */
+  Open = "open",
+  /** The peer is gone; every write resolves `false`. */
+  PeerGone = "peer-gone",
+}
+
+interface Waiting {
+  bytes: Uint8Array;
+  resolve: (ok: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Whether an error means the reader of a pipe or socket is gone:
+ * `BrokenPipe`, `BadResource` or `ConnectionReset`, and nothing else.
+ */
+export function isPeerGoneError(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.ConnectionReset;
+}
+
+/**
+ * Serialises writes to a sink in FIFO order: partial writes are completed,
+ * two frames never interleave, and frames waiting together go out in one
+ * write. `write()` resolves `true` when written and `false` once the peer is
+ * gone; any other error rejects and is the caller's to log as a crash.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter } from "@tuigate/tuigate";
+ * const writer = new FrameWriter(Deno.stdout);
+ * await writer.write('{"jsonrpc":"2.0","method":"hello"}\n');
+ * ```
+ */
+export class FrameWriter {
+  #sink: ByteSink;
+  #waiting: Waiting[] = [];
+  #busy = false;
+  #state = FrameWriterState.Open;
+  #bytesOut = 0;
+  #writes = 0;
+
+  /** Makes a writer for a sink. */
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+
+  /** The current state. */
+  get state(): FrameWriterState {
+    return this.#state;
+  }
+
+  /** Bytes written so far. */
+  get bytesOut(): number {
+    return this.#bytesOut;
+  }
+
+  /** Write calls made to the sink so far. */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Whether a write is in progress. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** Queues bytes (or text, encoded here, outside the lock) and resolves once written. */
+  write(data: string | Uint8Array): Promise<boolean> {
+    if (this.#state === FrameWriterState.PeerGone) return Promise.resolve(false);
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    return new Promise<boolean>((resolve, reject) => {
+      this.#waiting.push({ bytes, resolve, reject });
+      if (!this.#busy) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#busy = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const batch = this.#waiting;
+        this.#waiting = [];
+        const bytes = batch.length === 1 ? batch[0].bytes : concat(batch);
+        try {
+          await this.#writeAll(bytes);
+        } catch (error) {
+          if (isPeerGoneError(error)) {
+            this.#state = FrameWriterState.PeerGone;
+            for (const waiting of [...batch, ...this.#waiting]) waiting.resolve(false);
+            this.#waiting = [];
+            return;
+          }
+          for (const waiting of batch) waiting.reject(error);
+          continue;
+        }
+        for (const waiting of batch) waiting.resolve(true);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      this.#writes++;
+      const n = await this.#sink.write(offset === 0 ? bytes : bytes.subarray(offset));
+      offset += n;
+      this.#bytesOut += n;
+    }
+  }
+}
+
+function concat(batch: Waiting[]): Uint8Array {
+  let length = 0;
+  for (const waiting of batch) length += waiting.bytes.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const waiting of batch) {
+    out.set(waiting.bytes, offset);
+    offset += waiting.bytes.length;
+  }
+  return out;
+}

@@ -1,0 +1,257 @@
+/**
+ * The stdio transport: frames from stdin to the dispatcher, frames from the
+ * peer's output buffer to stdout through one {@linkcode FrameWriter}.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type FrameEvent, LineDecoder } from "../protocol/line_decoder.ts";
+import { encodeLspFrame, LspDecoder } from "../protocol/lsp_decoder.ts";
+import { Peer } from "../protocol/peer.ts";
+import type { PeerHost } from "../protocol/peer_host.ts";
+import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
+
+const logger = getLogger(["tuigate", "stdio"]);
+
+/** A byte source with `read`, such as `Deno.stdin`. */
+export interface ByteSource {
+  /** Reads into `p`; resolves with the count, or `null` at end of input. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** How frames are delimited on the wire. */
+export type Framing = "line" | "lsp";
+
+/** Options for {@linkcode StdioTransport}. */
+export interface StdioTransportOptions {
+  /**
+   * Where frames are read from.
+   * @default {Deno.stdin}
+   */
+  input?: ByteSource;
+  /**
+   * Where frames are written to.
+   * @default {Deno.stdout}
+   */
+  output?: ByteSink;
+  /**
+   * `"line"` for newline-delimited JSON, `"lsp"` for `Content-Length` headers.
+   * @default {"line"}
+   */
+  framing?: Framing;
+  /**
+   * The longest frame accepted, in bytes.
+   * @default {16777216}
+   */
+  maxFrameBytes?: number;
+  /**
+   * The bound on queued output, in bytes.
+   * @default {8388608}
+   */
+  outBufferBytes?: number;
+  /**
+   * How long control frames may wait for room before the peer counts as stalled, in ms.
+   * @default {10000}
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Capabilities granted to the peer, for example `"jobs"`.
+   * @default {["jobs"]}
+   */
+  grants?: Iterable<string>;
+}
+
+/** Why a transport ended. */
+export type TransportEnd =
+  | { reason: "stdin-eof" | "stdout-peer-gone" | "stdout-stalled" }
+  | { reason: "crash"; error: unknown };
+
+/** The states of a {@linkcode StdioTransport}. */
+export enum TransportState {
+  /** Made, not started. */
+  Idle = "idle",
+  /** Reading and writing. */
+  Running = "running",
+  /** No longer reading; output still drains. */
+  Draining = "draining",
+  /** Ended. */
+  Closed = "closed",
+}
+
+/**
+ * Serves one peer over a byte source and sink, by default stdin and stdout.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, StdioTransport } from "@tuigate/tuigate";
+ * const gateway = new Gateway({ name: "demo" });
+ * const transport = new StdioTransport(gateway);
+ * transport.start();
+ * console.error(await transport.ended);
+ * ```
+ */
+export class StdioTransport {
+  /** The one peer of this transport. */
+  readonly peer: Peer;
+  /** The writer all frames go through. */
+  readonly writer: FrameWriter;
+  /** Resolves with why the transport ended (input end, peer gone, stall or crash). */
+  readonly ended: Promise<TransportEnd>;
+  #host: PeerHost;
+  #input: ByteSource;
+  #framing: Framing;
+  #decoder: FrameDecoder;
+  #state = TransportState.Idle;
+  #end!: (end: TransportEnd) => void;
+  #ended = false;
+  #drainWaiters: (() => void)[] = [];
+  #bytesIn = 0;
+
+  /** Makes a transport for a gateway. */
+  constructor(host: PeerHost, options: StdioTransportOptions = {}) {
+    this.#host = host;
+    this.#input = options.input ?? Deno.stdin;
+    this.writer = new FrameWriter(options.output ?? Deno.stdout);
+    this.#framing = options.framing ?? "line";
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#decoder = this.#framing === "lsp"
+      ? new LspDecoder({
+        maxFrameBytes,
+        onHeaderError: (reason) => host.dispatcher.rejectHeader(this.peer, reason),
+      })
+      : new LineDecoder({ maxFrameBytes });
+    this.peer = new Peer({
+      transport: "stdio",
+      grants: options.grants ?? ["jobs"],
+      maxBytes: options.outBufferBytes,
+      stallTimeoutMs: options.stallTimeoutMs,
+      onStall: () => this.#finish({ reason: "stdout-stalled" }),
+    });
+    this.ended = new Promise((resolve) => (this.#end = resolve));
+  }
+
+  /** The current state. */
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  /** Bytes read from the input. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** Announces the peer (`gateway.ready` first) and starts reading and writing. */
+  start(): void {
+    if (this.#state !== TransportState.Idle) return;
+    this.#state = TransportState.Running;
+    this.#host.open(this.peer);
+    void this.#pump();
+    void this.#read();
+  }
+
+  /** Stops reading input; output keeps draining. Idempotent. */
+  stopReading(): void {
+    if (this.#state === TransportState.Running) this.#state = TransportState.Draining;
+  }
+
+  /** Resolves when every queued frame has been written (or the transport ended). */
+  drained(): Promise<void> {
+    if (this.peer.output.empty || this.#ended) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Ends the transport: closes the peer and drops queued output. Idempotent. */
+  close(reason = "closed"): void {
+    if (this.#state === TransportState.Closed) return;
+    this.#state = TransportState.Closed;
+    this.peer.close(reason);
+    this.#host.close(this.peer, reason);
+    this.#wakeDrained();
+  }
+
+  #finish(end: TransportEnd): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.stopReading();
+    this.#end(end);
+  }
+
+  async #read(): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    const emit = (event: FrameEvent) => {
+      if (this.#state !== TransportState.Running) return;
+      if (event.kind === "frame") this.#host.dispatcher.handleBytes(event.bytes, this.peer);
+      else this.#host.dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
+    };
+    while (this.#state === TransportState.Running) {
+      let n: number | null;
+      try {
+        n = await this.#input.read(buffer);
+      } catch (error) {
+        if (isPeerGoneError(error) || error instanceof Deno.errors.Interrupted) {
+          n = null;
+        } else {
+          this.#finish({ reason: "crash", error });
+          return;
+        }
+      }
+      if (this.#state !== TransportState.Running) return;
+      if (n === null) {
+        logger.debug("stdin reached end of input");
+        this.#finish({ reason: "stdin-eof" });
+        return;
+      }
+      this.#bytesIn += n;
+      this.#decoder.push(buffer.subarray(0, n), emit);
+    }
+  }
+
+  async #pump(): Promise<void> {
+    const output = this.peer.output;
+    for (;;) {
+      await output.readable();
+      if (output.closed) break;
+      const batch = output.take();
+      if (batch === undefined) continue;
+      let ok: boolean;
+      try {
+        ok = await this.writer.write(this.#format(batch.frames));
+      } catch (error) {
+        output.release(batch.bytes);
+        logger.fatal("Writing to stdout failed: {error}", { error });
+        this.#finish({ reason: "crash", error });
+        break;
+      }
+      output.release(batch.bytes);
+      if (!ok) {
+        this.#finish({ reason: "stdout-peer-gone" });
+        break;
+      }
+      if (output.empty) this.#wakeDrained();
+    }
+    this.#wakeDrained();
+  }
+
+  #format(frames: string[]): string | Uint8Array {
+    if (this.#framing === "line") {
+      frames.push("");
+      return frames.join("\n");
+    }
+    if (frames.length === 1) return encodeLspFrame(frames[0]);
+    const parts = frames.map(encodeLspFrame);
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  #wakeDrained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
