@@ -23,7 +23,11 @@ import { VERSION } from "./src/version.ts";
 const encoder = new TextEncoder();
 
 /** Writes text to a stream without ever waiting more than `timeoutMs`. */
-async function say(stream: { write(p: Uint8Array): Promise<number> }, text: string, timeoutMs = 200): Promise<void> {
+async function say(
+  stream: { write(p: Uint8Array): Promise<number> },
+  text: string,
+  timeoutMs = 200,
+): Promise<void> {
   const bytes = encoder.encode(text);
   const write = (async () => {
     let offset = 0;
@@ -64,9 +68,10 @@ async function main(args: string[]): Promise<number> {
   }
   const settings = parsed.settings;
   const stderr = new AsyncLineSink(Deno.stderr);
-  const file = settings.logFile === undefined
-    ? undefined
-    : new RotatingFileSink(settings.logFile, { maxBytes: settings.logFileMaxBytes, keep: settings.logFileKeep });
+  const file = settings.logFile === undefined ? undefined : new RotatingFileSink(settings.logFile, {
+    maxBytes: settings.logFileMaxBytes,
+    keep: settings.logFileKeep,
+  });
   await setupLogging(stderr, { level: settings.logLevel, file });
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);

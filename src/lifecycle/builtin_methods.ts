@@ -24,7 +24,10 @@ export function registerBuiltinMethods(gateway: Gateway): void {
         required: ["pong", "time"],
       },
     },
-    handler: (params) => params === undefined ? { pong: true, time: Date.now() } : { pong: true, time: Date.now(), echo: params },
+    handler: (params) =>
+      params === undefined
+        ? { pong: true, time: Date.now() }
+        : { pong: true, time: Date.now(), echo: params },
   });
   gateway.register({
     name: "gateway.info",
@@ -46,7 +49,7 @@ export function registerBuiltinMethods(gateway: Gateway): void {
   });
   gateway.register({
     name: "client.capabilities",
-    summary: "The client announces what it supports, for example {\"serverRequests\": true}",
+    summary: 'The client announces what it supports, for example {"serverRequests": true}',
     jsonSchema: {
       params: {
         type: "object",
@@ -81,7 +84,10 @@ export function registerTestHooks(gateway: Gateway): void {
   gateway.register({
     name: "debug.block",
     summary: "Test only: blocks the main isolate for `ms` milliseconds",
-    jsonSchema: { params: { type: "object", properties: { ms: { type: "number" } } }, result: OBJECT },
+    jsonSchema: {
+      params: { type: "object", properties: { ms: { type: "number" } } },
+      result: OBJECT,
+    },
     handler: (params) => {
       const ms = Number((params as { ms?: number } | undefined)?.ms ?? 1000);
       setTimeout(() => {

@@ -66,7 +66,9 @@ export class ExitLedger {
 }
 
 function replacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, stack: value.stack };
+  }
   if (typeof value === "bigint") return value.toString();
   return value;
 }

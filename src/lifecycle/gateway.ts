@@ -143,7 +143,9 @@ export class Gateway implements PeerHost {
 
   /** Forgets a peer. */
   close(peer: Peer, reason: string): void {
-    if (this.#peers.delete(peer)) logger.debug("Peer {peer} closed: {reason}", { peer: peer.id, reason });
+    if (this.#peers.delete(peer)) {
+      logger.debug("Peer {peer} closed: {reason}", { peer: peer.id, reason });
+    }
   }
 
   /** The params of `gateway.ready` for a peer. */
@@ -156,7 +158,10 @@ export class Gateway implements PeerHost {
       epoch: this.epoch,
       peer: peer.id,
       transport: peer.transport,
-      capabilities: { ...this.#capabilities, jobs: peer.grants("jobs") && this.#capabilities.jobs === true },
+      capabilities: {
+        ...this.#capabilities,
+        jobs: peer.grants("jobs") && this.#capabilities.jobs === true,
+      },
     };
   }
 

@@ -27,7 +27,10 @@ const format = getTextFormatter({ timestamp: "date-time-timezone" });
  * Configures logtape to write to `stderr` (and a file) through queues that
  * never block, and routes `console.*` to the logger.
  */
-export async function setupLogging(stderr: AsyncLineSink, options: LoggingOptions = {}): Promise<void> {
+export async function setupLogging(
+  stderr: AsyncLineSink,
+  options: LoggingOptions = {},
+): Promise<void> {
   const file = options.file;
   const sinks: Record<string, (record: LogRecord) => void> = {
     stderr: (record) => stderr.writeLine(format(record)),

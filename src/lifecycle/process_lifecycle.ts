@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { AsyncLineSink } from "./async_line_sink.ts";
-import { type ExitLedger, type ExitReason } from "./exit_ledger.ts";
+import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 
 const logger = getLogger(["tuigate", "lifecycle"]);
 
@@ -162,7 +162,9 @@ export class ProcessLifecycle {
   start(): void {
     if (this.#state !== LifecycleState.Idle) return;
     this.#state = LifecycleState.Running;
-    const signals: Deno.Signal[] = isWindows ? ["SIGINT", "SIGBREAK"] : ["SIGTERM", "SIGHUP", "SIGINT"];
+    const signals: Deno.Signal[] = isWindows
+      ? ["SIGINT", "SIGBREAK"]
+      : ["SIGTERM", "SIGHUP", "SIGINT"];
     for (const signal of signals) {
       const listener = () => this.#onSignal(signal);
       try {
@@ -186,7 +188,9 @@ export class ProcessLifecycle {
 
   #startWatchdog(): void {
     try {
-      const worker = new Worker(new URL("./watchdog_worker.ts", import.meta.url), { type: "module" });
+      const worker = new Worker(new URL("./watchdog_worker.ts", import.meta.url), {
+        type: "module",
+      });
       worker.postMessage({
         type: "config",
         config: {
@@ -246,7 +250,10 @@ export class ProcessLifecycle {
   shutdown(reason: ExitReason, details: ShutdownDetails = {}): void {
     if (this.#state === LifecycleState.Exiting) return;
     if (this.#state === LifecycleState.Draining) {
-      logger.debug("Already shutting down ({first}); ignored {reason}", { first: this.#reason, reason });
+      logger.debug("Already shutting down ({first}); ignored {reason}", {
+        first: this.#reason,
+        reason,
+      });
       return;
     }
     this.#state = LifecycleState.Draining;
@@ -293,7 +300,11 @@ export class ProcessLifecycle {
       exitCode: code,
       ...this.#meta,
     };
-    const detail = reason !== this.#reason ? ` (after ${this.#reason}${this.#details.signal ? ` ${this.#details.signal}` : ""})` : this.#details.signal ? ` (${this.#details.signal})` : "";
+    const detail = reason !== this.#reason
+      ? ` (after ${this.#reason}${this.#details.signal ? ` ${this.#details.signal}` : ""})`
+      : this.#details.signal
+      ? ` (${this.#details.signal})`
+      : "";
     this.#stderr?.writeLine(`[tuigate-exit] ${reason}${detail}`);
     await Promise.all([
       this.#ledger.append(entry, 150),
@@ -305,7 +316,9 @@ export class ProcessLifecycle {
   }
 
   #cleanup(): void {
-    for (const [signal, listener] of this.#signalListeners) Deno.removeSignalListener(signal, listener);
+    for (const [signal, listener] of this.#signalListeners) {
+      Deno.removeSignalListener(signal, listener);
+    }
     this.#signalListeners = [];
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     globalThis.removeEventListener("error", this.#onError);

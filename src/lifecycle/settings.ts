@@ -236,7 +236,9 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   const logLevel = (values["log-level"] ?? env.TUIGATE_LOG_LEVEL ?? "info").toLowerCase();
   const level = logLevel === "warn" ? "warning" : logLevel;
   if (!LOG_LEVELS.includes(level as LogLevelName)) {
-    throw new UsageError(`Invalid value for --log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
+    throw new UsageError(
+      `Invalid value for --log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`,
+    );
   }
   const framing = values.framing ?? env.TUIGATE_FRAMING ?? "line";
   if (framing !== "line" && framing !== "lsp") {
@@ -246,7 +248,8 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   if (state !== "sqlite" && state !== "memory") {
     throw new UsageError(`Invalid value for --state: "${state}" is not "sqlite" or "memory"`);
   }
-  const stateDir = values["state-dir"] ?? env.TUIGATE_STATE_DIR ?? defaultStateDir({ HOME: options.home, ...env });
+  const stateDir = values["state-dir"] ?? env.TUIGATE_STATE_DIR ??
+    defaultStateDir({ HOME: options.home, ...env });
   const listen = parseListen(values.listen ?? env.TUIGATE_LISTEN ?? "127.0.0.1:0");
   const mirrorUrl = values.mirror ?? env.TUIGATE_MIRROR_URL;
   if (mirrorUrl !== undefined && mirrorUrl !== "" && !/^wss?:\/\/[^/]+/.test(mirrorUrl)) {
@@ -256,17 +259,46 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   const settings: Settings = {
     mode: positionals[0] === "serve" ? "serve" : "stdio",
     graceSeconds,
-    maxFrameBytes: integer("--max-frame-bytes", values["max-frame-bytes"] ?? env.TUIGATE_MAX_FRAME_BYTES, 16 * 1024 * 1024, 64),
-    outBufferBytes: integer("--out-buffer-bytes", values["out-buffer-bytes"] ?? env.TUIGATE_OUT_BUFFER_BYTES, 8 * 1024 * 1024, 1024),
-    stallTimeoutSeconds: seconds("--stall-timeout", values["stall-timeout"] ?? env.TUIGATE_STALL_TIMEOUT_S, 10),
-    maxInflight: integer("--max-inflight", values["max-inflight"] ?? env.TUIGATE_MAX_INFLIGHT, 64, 1),
+    maxFrameBytes: integer(
+      "--max-frame-bytes",
+      values["max-frame-bytes"] ?? env.TUIGATE_MAX_FRAME_BYTES,
+      16 * 1024 * 1024,
+      64,
+    ),
+    outBufferBytes: integer(
+      "--out-buffer-bytes",
+      values["out-buffer-bytes"] ?? env.TUIGATE_OUT_BUFFER_BYTES,
+      8 * 1024 * 1024,
+      1024,
+    ),
+    stallTimeoutSeconds: seconds(
+      "--stall-timeout",
+      values["stall-timeout"] ?? env.TUIGATE_STALL_TIMEOUT_S,
+      10,
+    ),
+    maxInflight: integer(
+      "--max-inflight",
+      values["max-inflight"] ?? env.TUIGATE_MAX_INFLIGHT,
+      64,
+      1,
+    ),
     maxQueued: integer("--max-queued", values["max-queued"] ?? env.TUIGATE_MAX_QUEUED, 1024, 0),
     crashLog: values["crash-log"] ?? env.TUIGATE_CRASH_LOG ?? `${stateDir}/exits.jsonl`,
     exitOnSigint: values["exit-on-sigint"] ?? false,
     logLevel: level as LogLevelName,
     logFile: values["log-file"] ?? env.TUIGATE_LOG_FILE,
-    logFileMaxBytes: integer("--log-file-max-bytes", values["log-file-max-bytes"] ?? env.TUIGATE_LOG_FILE_MAX_BYTES, 10 * 1024 * 1024, 1024),
-    logFileKeep: integer("--log-file-keep", values["log-file-keep"] ?? env.TUIGATE_LOG_FILE_KEEP, 3, 0),
+    logFileMaxBytes: integer(
+      "--log-file-max-bytes",
+      values["log-file-max-bytes"] ?? env.TUIGATE_LOG_FILE_MAX_BYTES,
+      10 * 1024 * 1024,
+      1024,
+    ),
+    logFileKeep: integer(
+      "--log-file-keep",
+      values["log-file-keep"] ?? env.TUIGATE_LOG_FILE_KEEP,
+      3,
+      0,
+    ),
     framing,
     stateDir,
     state,

@@ -44,11 +44,17 @@ async function fire(): Promise<void> {
     version: config.version,
     exitSignal: "SIGKILL",
   };
-  const write = Deno.writeTextFile(config.ledgerPath, JSON.stringify(entry) + "\n", { append: true, create: true })
+  const write = Deno.writeTextFile(config.ledgerPath, JSON.stringify(entry) + "\n", {
+    append: true,
+    create: true,
+  })
     .catch(() => {});
   const line = new TextEncoder().encode("[tuigate-exit] watchdog\n");
   const say = Deno.stderr.write(line).catch(() => 0);
-  await Promise.race([Promise.all([write, say]), new Promise((resolve) => setTimeout(resolve, 100))]);
+  await Promise.race([
+    Promise.all([write, say]),
+    new Promise((resolve) => setTimeout(resolve, 100)),
+  ]);
   for (const group of processGroups) {
     try {
       Deno.kill(-group, "SIGKILL");

@@ -74,7 +74,11 @@ export function errorFrame(id: JsonRpcId, error: JsonRpcErrorObject): string {
   try {
     return JSON.stringify({ jsonrpc: "2.0", id, error });
   } catch {
-    return JSON.stringify({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message } });
+    return JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      error: { code: error.code, message: error.message },
+    });
   }
 }
 
@@ -115,7 +119,9 @@ export class Dispatcher {
   register(definition: MethodDefinition<never, unknown> | MethodDefinition): void {
     const method = definition as MethodDefinition;
     if (this.#methods.has(method.name)) {
-      throw new TypeError(`Cannot register method "${method.name}": the name is already registered`);
+      throw new TypeError(
+        `Cannot register method "${method.name}": the name is already registered`,
+      );
     }
     this.#methods.set(method.name, method);
   }
@@ -252,7 +258,14 @@ export class Dispatcher {
       return;
     }
     if (definition.requires !== undefined && !peer.grants(definition.requires)) return;
-    this.#admit({ peer, definition, message, respond: undefined, record: undefined, dropped: false });
+    this.#admit({
+      peer,
+      definition,
+      message,
+      respond: undefined,
+      record: undefined,
+      dropped: false,
+    });
   }
 
   #handleRequest(message: JsonRpcRequest & { id: JsonRpcId }, peer: Peer, respond: Respond): void {
@@ -278,7 +291,16 @@ export class Dispatcher {
     }
     if (peer.state !== PeerState.Open) {
       this.#stats.errors++;
-      respond(errorFrame(id, JsonRpcError.from("CONNECTION_CLOSED", { reason: peer.closeReason }, "Gateway shutting down").toJson()));
+      respond(
+        errorFrame(
+          id,
+          JsonRpcError.from(
+            "CONNECTION_CLOSED",
+            { reason: peer.closeReason },
+            "Gateway shutting down",
+          ).toJson(),
+        ),
+      );
       return;
     }
     const record: InflightRequest = {
@@ -334,13 +356,16 @@ export class Dispatcher {
   #refuse(call: Call): boolean {
     this.#stats.overloaded++;
     if (call.respond === undefined) {
-      logger.warn("Dropped notification {method}: gateway overloaded", { method: call.message.method });
+      logger.warn("Dropped notification {method}: gateway overloaded", {
+        method: call.message.method,
+      });
       return false;
     }
     this.#stats.errors++;
     call.respond(errorFrame(call.message.id ?? null, {
       code: ERROR_CODES.OVERLOADED.code,
-      message: `Gateway overloaded: ${this.#running} requests in flight and ${this.#waiting()} queued`,
+      message:
+        `Gateway overloaded: ${this.#running} requests in flight and ${this.#waiting()} queued`,
       data: {
         inflight: this.#running,
         queued: this.#waiting(),
@@ -361,7 +386,11 @@ export class Dispatcher {
     const record = peer.inflight.get(idKey(id));
     if (record === undefined || record.answered) return;
     this.#stats.cancelled++;
-    const error = JsonRpcError.from("REQUEST_CANCELLED", { id }, `Request ${JSON.stringify(id)} cancelled`);
+    const error = JsonRpcError.from(
+      "REQUEST_CANCELLED",
+      { id },
+      `Request ${JSON.stringify(id)} cancelled`,
+    );
     this.#answerEarly(peer, record, error);
   }
 
@@ -460,7 +489,9 @@ export class Dispatcher {
       request: (method, params, options) =>
         peer.request(method, params, {
           ...options,
-          signal: options?.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal,
+          signal: options?.signal
+            ? AbortSignal.any([options.signal, controller.signal])
+            : controller.signal,
         }),
     };
     let result: unknown;
@@ -469,14 +500,22 @@ export class Dispatcher {
       if (definition.params !== undefined) {
         const parsed = definition.params.safeParse(params ?? {});
         if (!parsed.success) {
-          throw JsonRpcError.from("INVALID_PARAMS", {
-            method: message.method,
-            issues: parsed.error.issues.map((issue) => ({
-              path: issue.path.map(String).join("."),
-              message: issue.message,
-              code: issue.code,
-            })),
-          }, `Invalid params for ${message.method}: ${parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+          throw JsonRpcError.from(
+            "INVALID_PARAMS",
+            {
+              method: message.method,
+              issues: parsed.error.issues.map((issue) => ({
+                path: issue.path.map(String).join("."),
+                message: issue.message,
+                code: issue.code,
+              })),
+            },
+            `Invalid params for ${message.method}: ${
+              parsed.error.issues.map((i) =>
+                `${i.path.map(String).join(".") || "(root)"}: ${i.message}`
+              ).join("; ")
+            }`,
+          );
         }
         params = parsed.data;
       }
@@ -490,14 +529,24 @@ export class Dispatcher {
     if (call.respond === undefined || record === undefined || record.answered) return;
     let frame: string;
     try {
-      frame = JSON.stringify({ jsonrpc: "2.0", id: message.id, result: result === undefined ? null : result });
+      frame = JSON.stringify({
+        jsonrpc: "2.0",
+        id: message.id,
+        result: result === undefined ? null : result,
+      });
     } catch (error) {
-      logger.error("Result of {method} could not be serialised: {error}", { method: message.method, error });
-      this.#fail(call, new JsonRpcError(
-        ERROR_CODES.INTERNAL_ERROR.code,
-        `Result of method ${message.method} could not be serialised: ${(error as Error).message}`,
-        { method: message.method },
-      ));
+      logger.error("Result of {method} could not be serialised: {error}", {
+        method: message.method,
+        error,
+      });
+      this.#fail(
+        call,
+        new JsonRpcError(
+          ERROR_CODES.INTERNAL_ERROR.code,
+          `Result of method ${message.method} could not be serialised: ${(error as Error).message}`,
+          { method: message.method },
+        ),
+      );
       return;
     }
     record.answered = true;
@@ -507,7 +556,10 @@ export class Dispatcher {
   #fail(call: Call, error: unknown): void {
     const { record, message } = call;
     if (call.respond === undefined || record === undefined) {
-      logger.error("Notification handler {method} failed: {error}", { method: message.method, error });
+      logger.error("Notification handler {method} failed: {error}", {
+        method: message.method,
+        error,
+      });
       return;
     }
     if (record.answered) return;

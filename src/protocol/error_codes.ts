@@ -70,7 +70,8 @@ export const ERROR_CODES = {
   SERVER_REQUESTS_UNSUPPORTED: {
     code: -32004,
     message: "Client does not accept server requests",
-    description: "A handler asked the client something, but the client did not announce `serverRequests`",
+    description:
+      "A handler asked the client something, but the client did not announce `serverRequests`",
   },
   SESSION_NOT_FOUND: {
     code: -32010,

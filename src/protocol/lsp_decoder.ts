@@ -48,7 +48,9 @@ export class LspDecoder implements FrameDecoder {
         const n = Math.min(this.#skip, chunk.length - i);
         this.#skip -= n;
         i += n;
-        if (this.#skip === 0) emit({ kind: "oversize", bytes: this.#skipTotal, limit: this.#limit });
+        if (this.#skip === 0) {
+          emit({ kind: "oversize", bytes: this.#skipTotal, limit: this.#limit });
+        }
         continue;
       }
       if (this.#body !== undefined) {
@@ -75,7 +77,9 @@ export class LspDecoder implements FrameDecoder {
       this.#header.push(chunk[i++]);
       const h = this.#header;
       const n = h.length;
-      if (n >= 4 && h[n - 1] === 0x0a && h[n - 2] === 0x0d && h[n - 3] === 0x0a && h[n - 4] === 0x0d) {
+      if (
+        n >= 4 && h[n - 1] === 0x0a && h[n - 2] === 0x0d && h[n - 3] === 0x0a && h[n - 4] === 0x0d
+      ) {
         this.#startBody(new TextDecoder().decode(new Uint8Array(h)));
         this.#header = [];
       } else if (n > MAX_HEADER_BYTES) {

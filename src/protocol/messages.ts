@@ -87,7 +87,11 @@ export function classifyMessage(value: unknown): ClassifiedMessage {
     return { kind: "invalid", id, reason: 'The "jsonrpc" member must be exactly "2.0"' };
   }
   if (hasId && !isJsonRpcId(value.id)) {
-    return { kind: "invalid", id: null, reason: 'The "id" member must be a string, a number or null' };
+    return {
+      kind: "invalid",
+      id: null,
+      reason: 'The "id" member must be a string, a number or null',
+    };
   }
   if ("method" in value) {
     if (typeof value.method !== "string") {
@@ -106,7 +110,9 @@ export function classifyMessage(value: unknown): ClassifiedMessage {
   if (hasId && hasResult !== hasError) {
     if (hasError) {
       const error = value.error;
-      if (!isPlainObject(error) || typeof error.code !== "number" || typeof error.message !== "string") {
+      if (
+        !isPlainObject(error) || typeof error.code !== "number" || typeof error.message !== "string"
+      ) {
         return { kind: "invalid", id: null, reason: 'The "error" member must be an error object' };
       }
     }

@@ -35,8 +35,12 @@ async function schemasOf(
         io: "input",
       }) as JsonSchema;
   }
-  const params = method.params !== undefined ? toJsonSchema!(method.params) : method.jsonSchema?.params;
-  const result = method.result !== undefined ? toJsonSchema!(method.result) : method.jsonSchema?.result ?? {};
+  const params = method.params !== undefined
+    ? toJsonSchema!(method.params)
+    : method.jsonSchema?.params;
+  const result = method.result !== undefined
+    ? toJsonSchema!(method.result)
+    : method.jsonSchema?.result ?? {};
   return { params, result: stripMeta(result) };
 }
 
@@ -59,8 +63,13 @@ export async function buildOpenRpcDocument(
     const entry: Record<string, unknown> = { name: method.name };
     if (method.summary !== undefined) entry.summary = method.summary;
     const stripped = params === undefined ? undefined : stripMeta(params);
-    if (stripped !== undefined && stripped.type === "object" && typeof stripped.properties === "object") {
-      const required = new Set(Array.isArray(stripped.required) ? stripped.required as string[] : []);
+    if (
+      stripped !== undefined && stripped.type === "object" &&
+      typeof stripped.properties === "object"
+    ) {
+      const required = new Set(
+        Array.isArray(stripped.required) ? stripped.required as string[] : [],
+      );
       entry.params = Object.entries(stripped.properties as Record<string, JsonSchema>).map(
         ([name, schema]) => ({ name, schema, required: required.has(name) }),
       );
@@ -80,7 +89,11 @@ export async function buildOpenRpcDocument(
   }
   return {
     openrpc: OPENRPC_VERSION,
-    info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
+    info: {
+      title: info.title,
+      version: info.version,
+      ...(info.description ? { description: info.description } : {}),
+    },
     methods: described,
     components: { errors },
   };

@@ -174,7 +174,12 @@ export class OutputBuffer {
    * concatenated, the earliest params kept), then the oldest are dropped and
    * the next delta of their key carries `dropped`.
    */
-  pushDelta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void {
+  pushDelta(
+    key: string,
+    method: string,
+    params: Record<string, unknown>,
+    payload: DeltaPayload,
+  ): void {
     if (this.#closed) return;
     const isText = "text" in payload;
     const length = isText ? payload.text.length : Math.ceil(payload.bytes.length / 3) * 4;

@@ -176,12 +176,20 @@ export class Peer {
     const timeoutMs = options.timeout ?? 30_000;
     return new Promise<unknown>((resolve, reject) => {
       const onAbort = () =>
-        this.#cancelServerRequest(id, "cancelled", JsonRpcError.from("REQUEST_CANCELLED", { method, id }));
+        this.#cancelServerRequest(
+          id,
+          "cancelled",
+          JsonRpcError.from("REQUEST_CANCELLED", { method, id }),
+        );
       const timer = setTimeout(() =>
         this.#cancelServerRequest(
           id,
           "timeout",
-          JsonRpcError.from("REQUEST_TIMEOUT", { method, id, timeoutMs }, `Request "${method}" timed out after ${timeoutMs} ms`),
+          JsonRpcError.from(
+            "REQUEST_TIMEOUT",
+            { method, id, timeoutMs },
+            `Request "${method}" timed out after ${timeoutMs} ms`,
+          ),
         ), timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
@@ -229,7 +237,9 @@ export class Peer {
     this.#pending.delete(id);
     pending.cleanup();
     if (this.#state !== PeerState.Closed) {
-      this.output.pushControl(JSON.stringify({ jsonrpc: "2.0", method: "request.cancel", params: { id, reason } }));
+      this.output.pushControl(
+        JSON.stringify({ jsonrpc: "2.0", method: "request.cancel", params: { id, reason } }),
+      );
     }
     pending.reject(error);
   }
@@ -243,7 +253,11 @@ export class Peer {
     if (this.#state !== PeerState.Open) return;
     this.#state = PeerState.Closing;
     this.#closeReason = reason;
-    const error = JsonRpcError.from("CONNECTION_CLOSED", { reason }, `Connection closed: ${reason}`);
+    const error = JsonRpcError.from(
+      "CONNECTION_CLOSED",
+      { reason },
+      `Connection closed: ${reason}`,
+    );
     for (const id of [...this.#pending.keys()]) this.#cancelServerRequest(id, reason, error);
     for (const request of this.inflight.values()) request.controller.abort(error);
   }

@@ -1,0 +1,7 @@
+/**
+ * The TypeScript client for tuigate (work in progress).
+ *
+ * @module
+ */
+
+export { VERSION } from "../version.ts";

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { spawnGateway } from "../_support/gateway_process.ts";
+
+Deno.test("Gateway writes gateway.ready as its first frame, then answers gateway.ping", async () => {
+  await using gw = await spawnGateway();
+  const ready = await gw.ready();
+  assert.equal(gw.frames[0], ready);
+  assert.equal(ready.jsonrpc, "2.0");
+  assert.equal(typeof ready.params.version, "string");
+  assert.equal(ready.params.pid, gw.child.pid);
+  assert.equal(Number.isInteger(ready.params.protocol), true);
+  assert.match(ready.params.epoch, /^[0-9a-f-]{36}$/);
+  assert.equal(typeof ready.params.capabilities, "object");
+  const pong = await gw.request("gateway.ping");
+  assert.equal(pong.result.pong, true);
+});
+
+Deno.test("Gateway exits 0 on stdin EOF within 1 s and records stdin-eof", async () => {
+  await using gw = await spawnGateway();
+  await gw.ready();
+  const since = performance.now();
+  await gw.closeStdin();
+  const status = await gw.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1000, `exit took ${status.ms} ms`);
+  const ledger = await gw.ledger();
+  assert.equal(ledger.at(-1)?.reason, "stdin-eof");
+  assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
+});
