@@ -14,7 +14,7 @@ import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
 import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";
 import { setupLogging } from "./src/lifecycle/logging.ts";
-import { EXIT_CODES } from "./src/lifecycle/process_lifecycle.ts";
+import { EXIT_CODES, type ProcessLifecycle } from "./src/lifecycle/process_lifecycle.ts";
 import { RotatingFileSink } from "./src/lifecycle/rotating_file_sink.ts";
 import { runStdio } from "./src/lifecycle/run_stdio.ts";
 import { parseSettings, type Settings, USAGE, UsageError } from "./src/lifecycle/settings.ts";
@@ -36,15 +36,29 @@ async function say(
   await Promise.race([write, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
 }
 
+/** What the features of the command need from the process lifecycle. */
+export interface Features {
+  /** Steps run with the lifecycle before serving: add drain and exit steps here. */
+  setup: ((lifecycle: ProcessLifecycle) => void)[];
+}
+
 /** Builds the gateway the command serves, with every built-in feature. */
-export function buildGateway(settings: Settings): Gateway {
+export async function buildGateway(
+  settings: Settings,
+): Promise<{ gateway: Gateway; features: Features }> {
   const gateway = new Gateway({
     settings: { ...settings, token: settings.token === undefined ? undefined : "(hidden)" },
     maxInflight: settings.maxInflight,
     maxQueued: settings.maxQueued,
   });
+  const features: Features = { setup: [] };
   if (settings.testHooks) registerTestHooks(gateway);
-  return gateway;
+  // <sessions> (issue 5): open the store, register session.* methods, push a setup step.
+  // </sessions>
+  // <jobs> (issue 7): register job.* methods, push a setup step.
+  // </jobs>
+  await Promise.resolve();
+  return { gateway, features };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -76,7 +90,12 @@ async function main(args: string[]): Promise<number> {
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);
 
-  const gateway = buildGateway(settings);
+  const { gateway, features } = await buildGateway(settings);
+  const setup = (lifecycle: ProcessLifecycle) => {
+    for (const step of features.setup) step(lifecycle);
+  };
+  // <serve> (issue 6): settings.mode === "serve" serves WebSocket instead of stdio.
+  // </serve>
   return await runStdio(gateway, {
     graceSeconds: settings.graceSeconds,
     crashLog: settings.crashLog,
@@ -86,6 +105,7 @@ async function main(args: string[]): Promise<number> {
     outBufferBytes: settings.outBufferBytes,
     stallTimeoutSeconds: settings.stallTimeoutSeconds,
     stderr,
+    setup,
   });
 }
 

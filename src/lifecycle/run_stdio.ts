@@ -60,7 +60,7 @@ export interface RunStdioOptions {
    */
   watchdog?: boolean;
   /** Called with the lifecycle before serving starts, to add drain and exit steps. */
-  setup?: (lifecycle: ProcessLifecycle, transport: StdioTransport) => void;
+  setup?: (lifecycle: ProcessLifecycle) => void;
 }
 
 /**
@@ -105,7 +105,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   void transport.ended.then((end) => {
     lifecycle.shutdown(end.reason, end.reason === "crash" ? { error: end.error } : {});
   });
-  options.setup?.(lifecycle, transport);
+  options.setup?.(lifecycle);
   transport.start();
   lifecycle.start();
   return lifecycle.exited;

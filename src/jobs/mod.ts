@@ -1,0 +1,7 @@
+/**
+ * Work in progress.
+ *
+ * @module
+ */
+
+export {};
