@@ -59,6 +59,8 @@ export interface RunStdioOptions {
    * @default {true}
    */
   watchdog?: boolean;
+  /** Called with every batch of frames written to stdout (for mirroring). */
+  tap?: (frames: readonly string[]) => void;
   /** Called with the lifecycle before serving starts, to add drain and exit steps. */
   setup?: (lifecycle: ProcessLifecycle) => void;
 }
@@ -82,6 +84,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     maxFrameBytes: options.maxFrameBytes,
     outBufferBytes: options.outBufferBytes,
     stallTimeoutMs: (options.stallTimeoutSeconds ?? 10) * 1000,
+    tap: options.tap,
   });
   const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {
     graceMs: (options.graceSeconds ?? 1) * 1000,

@@ -65,6 +65,8 @@ export interface StdioTransportOptions {
    * @default {["jobs"]}
    */
   grants?: Iterable<string>;
+  /** Called with every batch of frames written to the output (for mirroring); must not throw or block. */
+  tap?: (frames: readonly string[]) => void;
 }
 
 /** Why a transport ended. */
@@ -112,6 +114,7 @@ export class StdioTransport {
   #ended = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
+  #tap: ((frames: readonly string[]) => void) | undefined;
 
   /** Makes a transport for a gateway. */
   constructor(host: PeerHost, options: StdioTransportOptions = {}) {
@@ -119,6 +122,7 @@ export class StdioTransport {
     this.#input = options.input ?? Deno.stdin;
     this.writer = new FrameWriter(options.output ?? Deno.stdout);
     this.#framing = options.framing ?? "line";
+    this.#tap = options.tap;
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#decoder = this.#framing === "lsp"
       ? new LspDecoder({
@@ -219,6 +223,13 @@ export class StdioTransport {
       if (output.closed) break;
       const batch = output.take();
       if (batch === undefined) continue;
+      if (this.#tap !== undefined) {
+        try {
+          this.#tap(batch.frames);
+        } catch (error) {
+          logger.error("The output tap threw: {error}", { error });
+        }
+      }
       let ok: boolean;
       try {
         ok = await this.writer.write(this.#format(batch.frames));
