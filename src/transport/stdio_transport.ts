@@ -250,10 +250,7 @@ export class StdioTransport {
   }
 
   #format(frames: string[]): string | Uint8Array {
-    if (this.#framing === "line") {
-      frames.push("");
-      return frames.join("\n");
-    }
+    if (this.#framing === "line") return frames.join("\n") + "\n";
     if (frames.length === 1) return encodeLspFrame(frames[0]);
     const parts = frames.map(encodeLspFrame);
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
