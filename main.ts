@@ -9,7 +9,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./src/protocol/logger.ts";
 import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
 import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";

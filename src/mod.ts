@@ -21,6 +21,7 @@
  */
 
 export * from "./protocol/error_codes.ts";
+export * from "./protocol/logger.ts";
 export * from "./protocol/json_rpc_error.ts";
 export * from "./protocol/messages.ts";
 export * from "./protocol/line_decoder.ts";
@@ -39,6 +40,6 @@ export * from "./lifecycle/exit_ledger.ts";
 export * from "./lifecycle/gateway.ts";
 export * from "./lifecycle/process_lifecycle.ts";
 export * from "./lifecycle/run_stdio.ts";
-export * from "./lifecycle/settings.ts";
+export * from "./lifecycle/state_dir.ts";
 export * from "./lifecycle/logging.ts";
 export * from "./version.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../protocol/logger.ts";
 import { Dispatcher, type DispatcherOptions } from "../protocol/dispatcher.ts";
 import type { MethodDefinition } from "../protocol/method.ts";
 import type { Peer } from "../protocol/peer.ts";
@@ -37,6 +37,13 @@ export interface GatewayOptions extends DispatcherOptions {
    * @default {[]}
    */
   methods?: MethodDefinition<never, unknown>[];
+  /**
+   * Whether each new peer gets `gateway.ready` as its first frame. Turn it off
+   * only for clients that accept nothing but their own responses (for example
+   * a fixed benchmark client).
+   * @default {true}
+   */
+  announceReady?: boolean;
 }
 
 /** A shutdown request from inside the gateway (for example `gateway.shutdown`). */
@@ -78,12 +85,14 @@ export class Gateway implements PeerHost {
   #infoProviders = new Map<string, () => unknown>();
   #onShutdownRequest: ShutdownRequestHandler | undefined;
   #peerOpenListeners = new Set<(peer: Peer) => void>();
+  #announceReady: boolean;
 
   /** Makes a gateway with the built-in methods registered. */
   constructor(options: GatewayOptions = {}) {
     this.name = options.name ?? "tuigate";
     this.version = options.version ?? VERSION;
     this.settings = options.settings ?? {};
+    this.#announceReady = options.announceReady ?? true;
     this.dispatcher = new Dispatcher(options);
     registerBuiltinMethods(this);
     for (const method of options.methods ?? []) this.register(method);
@@ -136,7 +145,7 @@ export class Gateway implements PeerHost {
   /** Registers a peer and queues `gateway.ready` as its first frame. */
   open(peer: Peer): void {
     this.#peers.add(peer);
-    void peer.notify("gateway.ready", this.readyParams(peer));
+    if (this.#announceReady) void peer.notify("gateway.ready", this.readyParams(peer));
     logger.debug("Peer {peer} opened", { peer: peer.id });
     for (const listener of this.#peerOpenListeners) listener(peer);
   }

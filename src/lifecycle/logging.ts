@@ -5,7 +5,8 @@
  * @module
  */
 
-import { configure, getLogger, getTextFormatter, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
+import { getLogger, useLogtape } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { RotatingFileSink } from "./rotating_file_sink.ts";
 import type { LogLevelName } from "./settings.ts";
@@ -21,30 +22,32 @@ export interface LoggingOptions {
   file?: RotatingFileSink;
 }
 
-const format = getTextFormatter({ timestamp: "date-time-timezone" });
-
 /**
- * Configures logtape to write to `stderr` (and a file) through queues that
- * never block, and routes `console.*` to the logger.
+ * Loads and configures logtape to write to `stderr` (and a file) through
+ * queues that never block, routes every tuigate logger to it, and routes
+ * `console.*` to the logger.
  */
 export async function setupLogging(
   stderr: AsyncLineSink,
   options: LoggingOptions = {},
 ): Promise<void> {
+  const logtape = await import("@logtape/logtape");
+  const format = logtape.getTextFormatter({ timestamp: "date-time-timezone" });
   const file = options.file;
   const sinks: Record<string, (record: LogRecord) => void> = {
     stderr: (record) => stderr.writeLine(format(record)),
   };
   if (file !== undefined) sinks.file = (record) => file.writeLine(format(record));
   const names = Object.keys(sinks);
-  await reset();
-  await configure({
+  await logtape.reset();
+  await logtape.configure({
     sinks,
     loggers: [
       { category: ["tuigate"], lowestLevel: options.level ?? "info", sinks: names },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: names },
     ],
   });
+  useLogtape(logtape);
   routeConsole();
 }
 

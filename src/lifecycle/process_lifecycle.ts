@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 
@@ -56,6 +56,14 @@ export interface ProcessLifecycleOptions {
    */
   watchdog?: boolean;
   /**
+   * Milliseconds after `start()` at which the watchdog worker is started if
+   * {@linkcode ProcessLifecycle.startWatchdog} was not called earlier.
+   * Creating a worker blocks the main isolate for ~10 ms, so runners start it
+   * right after their first frame is written instead of before.
+   * @default {100}
+   */
+  watchdogDelayMs?: number;
+  /**
    * Milliseconds past the grace period after which the watchdog kills the process.
    * @default {250}
    */
@@ -101,6 +109,8 @@ export class ProcessLifecycle {
   #exitOnSigint: boolean;
   #watchdogEnabled: boolean;
   #marginMs: number;
+  #watchdogDelayMs: number;
+  #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
   #parentCheckMs: number;
   #inflight: () => number;
   #meta: Record<string, unknown>;
@@ -127,6 +137,7 @@ export class ProcessLifecycle {
     this.#exitOnSigint = options.exitOnSigint ?? false;
     this.#watchdogEnabled = options.watchdog ?? true;
     this.#marginMs = options.watchdogMarginMs ?? 250;
+    this.#watchdogDelayMs = options.watchdogDelayMs ?? 100;
     this.#parentCheckMs = options.parentCheckMs ?? 500;
     this.#inflight = options.inflight ?? (() => 0);
     this.#meta = options.meta ?? {};
@@ -176,17 +187,37 @@ export class ProcessLifecycle {
     }
     globalThis.addEventListener("unhandledrejection", this.#onRejection);
     globalThis.addEventListener("error", this.#onError);
-    if (this.#parentCheckMs > 0 && !isWindows) {
-      this.#initialParent = Deno.ppid;
+    if (!isWindows) this.#initialParent = Deno.ppid;
+    if (this.#watchdogEnabled || this.#parentCheckMs > 0) {
+      this.#watchdogTimer = setTimeout(() => this.startBackground(), this.#watchdogDelayMs);
+    }
+  }
+
+  /**
+   * Starts the background guards now: the watchdog worker and the
+   * parent-death check. `start()` schedules this after `watchdogDelayMs`;
+   * runners call it earlier, right after their first frame is written, so
+   * that creating the worker (which blocks the main isolate for ~10 ms)
+   * never delays the first answer. Idempotent.
+   */
+  startBackground(): void {
+    clearTimeout(this.#watchdogTimer);
+    if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Exiting) return;
+    if (this.#parentCheckMs > 0 && !isWindows && this.#parentTimer === undefined) {
       this.#parentTimer = setInterval(() => {
         if (Deno.ppid !== this.#initialParent) this.shutdown("parent-exited");
       }, this.#parentCheckMs);
       Deno.unrefTimer(this.#parentTimer as unknown as number);
     }
-    if (this.#watchdogEnabled) this.#startWatchdog();
+    this.startWatchdog();
   }
 
-  #startWatchdog(): void {
+  /** Starts the watchdog worker now, if it is enabled and not started yet. Idempotent. */
+  startWatchdog(): void {
+    if (
+      !this.#watchdogEnabled || this.#worker !== undefined || this.#state === LifecycleState.Idle
+    ) return;
+    if (this.#state === LifecycleState.Exiting) return;
     try {
       const worker = new Worker(new URL("./watchdog_worker.ts", import.meta.url), {
         type: "module",
@@ -259,6 +290,7 @@ export class ProcessLifecycle {
     this.#state = LifecycleState.Draining;
     this.#reason = reason;
     this.#details = details;
+    this.startBackground();
     this.#worker?.postMessage({ type: "arm", reason });
     const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceMs);
     const drains = this.#drains.map(async (step) => {

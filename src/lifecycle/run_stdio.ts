@@ -10,7 +10,7 @@ import { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
-import { defaultStateDir } from "./settings.ts";
+import { defaultStateDir } from "./state_dir.ts";
 
 /** Options for {@linkcode runStdio}. */
 export interface RunStdioOptions {
@@ -111,5 +111,6 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   options.setup?.(lifecycle);
   transport.start();
   lifecycle.start();
+  void transport.firstWrite.then(() => lifecycle.startBackground());
   return lifecycle.exited;
 }

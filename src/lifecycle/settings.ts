@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { defaultStateDir } from "./state_dir.ts";
 
 /** The gateway's effective settings. */
 export interface Settings {
@@ -100,14 +101,6 @@ export interface ParseSettingsOptions {
    * @default {env.HOME}
    */
   home?: string;
-}
-
-/** The default state folder: `$XDG_STATE_HOME/tuigate`, else `~/.local/state/tuigate`. */
-export function defaultStateDir(env: Record<string, string | undefined>): string {
-  const xdg = env.XDG_STATE_HOME;
-  if (xdg !== undefined && xdg !== "" && xdg.startsWith("/")) return `${xdg}/tuigate`;
-  const home = env.HOME ?? env.USERPROFILE ?? ".";
-  return `${home}/.local/state/tuigate`;
 }
 
 /** The usage text printed by `--help`. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { ERROR_CODES } from "./error_codes.ts";
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
@@ -483,7 +483,9 @@ export class Dispatcher {
       id: message.id,
       method: message.method,
       peer,
-      logger: getLogger(["tuigate", "method", message.method]),
+      get logger() {
+        return getLogger(["tuigate", "method", message.method]);
+      },
       notify: (method, params) => peer.notify(method, params),
       delta: (key, method, params, payload) => peer.delta(key, method, params, payload),
       request: (method, params, options) =>

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import type * as z from "zod";
+import type { Logger } from "./logger.ts";
 import type { JsonRpcId } from "./messages.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
 import type { Peer, ServerRequestOptions } from "./peer.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "./logger.ts";
 import { JsonRpcError } from "./json_rpc_error.ts";
 import type { JsonRpcId, JsonRpcResponse } from "./messages.ts";
 import { type DeltaPayload, OutputBuffer, type OutputBufferOptions } from "./output_buffer.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   type FrameDecoder,
@@ -105,6 +105,9 @@ export class StdioTransport {
   readonly writer: FrameWriter;
   /** Resolves with why the transport ended (input end, peer gone, stall or crash). */
   readonly ended: Promise<TransportEnd>;
+  /** Resolves after the first successful write to the output. */
+  readonly firstWrite: Promise<void>;
+  #firstWrite!: () => void;
   #host: PeerHost;
   #input: ByteSource;
   #framing: Framing;
@@ -138,6 +141,7 @@ export class StdioTransport {
       onStall: () => this.#finish({ reason: "stdout-stalled" }),
     });
     this.ended = new Promise((resolve) => (this.#end = resolve));
+    this.firstWrite = new Promise((resolve) => (this.#firstWrite = resolve));
   }
 
   /** The current state. */
@@ -244,6 +248,7 @@ export class StdioTransport {
         this.#finish({ reason: "stdout-peer-gone" });
         break;
       }
+      this.#firstWrite();
       if (output.empty) this.#wakeDrained();
     }
     this.#wakeDrained();

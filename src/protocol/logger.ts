@@ -1,0 +1,87 @@
+/**
+ * A thin facade over `@logtape/logtape` that loads it lazily: the core
+ * (everything on the path to a gateway's first answer) never waits for the
+ * logging library to load. Records made before {@linkcode useLogtape} is
+ * called are kept (up to 1000) and replayed.
+ *
+ * @module
+ */
+
+import type * as LogTape from "@logtape/logtape";
+
+/** The log levels, lowest first. */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+/** The logger API tuigate uses: logtape's message templates with properties. */
+export interface Logger {
+  /** Logs at trace level. */
+  trace(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at debug level. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at info level. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at fatal level. */
+  fatal(message: string, properties?: Record<string, unknown>): void;
+}
+
+type Backend = typeof LogTape;
+type Pending = [
+  category: string[],
+  level: LogLevel,
+  message: string,
+  properties: Record<string, unknown> | undefined,
+];
+
+const MAX_PENDING = 1000;
+let backend: Backend | undefined;
+let pending: Pending[] = [];
+
+function emit(
+  category: string[],
+  level: LogLevel,
+  message: string,
+  properties: Record<string, unknown> | undefined,
+): void {
+  if (backend === undefined) {
+    if (pending.length >= MAX_PENDING) pending.shift();
+    pending.push([category, level, message, properties]);
+    return;
+  }
+  const logger = backend.getLogger(category);
+  if (level === "warning") logger.warn(message, properties ?? {});
+  else logger[level](message, properties ?? {});
+}
+
+/**
+ * A logger for a category, for example `["tuigate", "sessions"]`.
+ *
+ * @example
+ * ```ts
+ * import { getLogger } from "@tuigate/tuigate";
+ * getLogger(["my-backend"]).info("Started {name}", { name: "demo" });
+ * ```
+ */
+export function getLogger(category: string[]): Logger {
+  return {
+    trace: (message, properties) => emit(category, "trace", message, properties),
+    debug: (message, properties) => emit(category, "debug", message, properties),
+    info: (message, properties) => emit(category, "info", message, properties),
+    warn: (message, properties) => emit(category, "warning", message, properties),
+    error: (message, properties) => emit(category, "error", message, properties),
+    fatal: (message, properties) => emit(category, "fatal", message, properties),
+  };
+}
+
+/** Routes every logger to a loaded (and configured) logtape module, replaying what was logged before. */
+export function useLogtape(module: Backend): void {
+  backend = module;
+  const replay = pending;
+  pending = [];
+  for (const [category, level, message, properties] of replay) {
+    emit(category, level, message, properties);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The benchmark gateway: built with the library API, it registers the two
+ * methods of the ../shared/bench wire contract, `echo` and `flood`. It is
+ * what `deno task bench` measures against the reference servers.
+ *
+ * `flood` sends its ticks as control notifications through the normal
+ * output path (the bounded buffer, with back-pressure when it is full).
+ *
+ * @module
+ */
+
+import { Gateway, runStdio } from "../../src/mod.ts";
+
+const gateway = new Gateway({ name: "tuigate-bench", announceReady: false });
+
+gateway.register({
+  name: "echo",
+  summary: "Returns its params",
+  handler: (params) => params,
+});
+
+gateway.register({
+  name: "flood",
+  summary: "Sends `count` tick notifications of `size` bytes, then answers",
+  handler: async (params, context) => {
+    const { count, size } = params as { count: number; size: number };
+    const data = "x".repeat(size);
+    for (let i = 0; i < count; i++) {
+      await context.notify("tick", { i, data });
+      if (context.signal.aborted) break;
+    }
+    return { sent: count };
+  },
+});
+
+await runStdio(gateway, {
+  crashLog: Deno.env.get("TUIGATE_CRASH_LOG") ??
+    `${Deno.env.get("TMPDIR") ?? "/tmp"}/tuigate-bench-exits.jsonl`,
+});
