@@ -1,124 +1,183 @@
 /**
- * Test support: the tuigate command (`buildGateway` from main.ts, every
- * flag and feature) plus a few test-only methods, written with the library
- * API. Clients use it where a test needs the gateway to do something no
- * built-in method does on demand: ask the client (server-to-client request),
- * run long enough to be cancelled, or send notifications.
- *
- * - `test.ask {method, params?, timeout?}` -> the client's result (or its error)
- * - `test.sleep {ms}` -> `{slept}`; records the id when its signal aborts
- * - `test.aborted` -> `{ids}`: ids of `test.sleep` calls whose signal aborted
- * - `test.emit {method, params?, count?}` -> `{sent}` after sending `count` notifications
- * - `test.note` (notification or request) records its params; `test.notes` -> `{notes}`
- *
- * ```sh
- * deno run -A tests/_support/test_gateway.ts [tuigate flags]
- * ```
+ * A gateway for end-to-end tests, built with the library API: the built-in
+ * methods plus test methods for cancellation, timeouts, sequencing,
+ * server-to-client requests, schemas, serialisation failures and context
+ * binding.
  *
  * @module
  */
 
 import * as z from "zod";
-import { buildGateway } from "../../main.ts";
-import { defineMethod, type MethodDefinition } from "../../src/protocol/method.ts";
-import { AsyncLineSink } from "../../src/lifecycle/async_line_sink.ts";
+import { currentContext, defineMethod, Gateway, JsonRpcError, runStdio } from "../../src/mod.ts";
 import { setupLogging } from "../../src/lifecycle/logging.ts";
-import type { ProcessLifecycle } from "../../src/lifecycle/process_lifecycle.ts";
-import { runStdio } from "../../src/lifecycle/run_stdio.ts";
-import { parseSettings } from "../../src/lifecycle/settings.ts";
-import type { JsonRpcId } from "../../src/protocol/messages.ts";
+import { AsyncLineSink } from "../../src/lifecycle/async_line_sink.ts";
+import { registerTestHooks } from "../../src/lifecycle/builtin_methods.ts";
 
-/** The path of this script, to spawn it. */
-export const TEST_GATEWAY: string = new URL(import.meta.url).pathname;
-
-const aborted: JsonRpcId[] = [];
-const notes: unknown[] = [];
-
-const ask = defineMethod({
-  name: "test.ask",
-  summary: "Test only: sends a request to the calling client and returns its result",
-  params: z.object({
-    method: z.string(),
-    params: z.unknown().optional(),
-    timeout: z.number().optional(),
-  }),
-  handler: async ({ method, params, timeout }, ctx) => ({
-    result: await ctx.request(method, params, { timeout }),
-  }),
+const gateway = new Gateway({
+  name: "tuigate-test",
+  maxInflight: Number(Deno.env.get("TEST_MAX_INFLIGHT") ?? 64),
+  maxQueued: Number(Deno.env.get("TEST_MAX_QUEUED") ?? 1024),
 });
+registerTestHooks(gateway);
 
-const sleep = defineMethod({
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+const started: string[] = [];
+
+gateway.register(defineMethod({
   name: "test.sleep",
-  summary: "Test only: waits `ms` milliseconds, or until cancelled",
+  params: z.object({ ms: z.number().int().min(0), tag: z.string().optional() }),
+  handler: async ({ ms, tag }, ctx) => {
+    if (tag !== undefined) started.push(tag);
+    await sleep(ms, ctx.signal);
+    return { slept: ms, tag };
+  },
+}));
+
+gateway.register(defineMethod({
+  name: "test.started",
+  handler: () => started,
+}));
+
+gateway.register(defineMethod({
+  name: "test.deadline",
+  timeoutMs: 100,
   params: z.object({ ms: z.number() }),
-  handler: ({ ms }, ctx) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => resolve({ slept: ms }), ms);
-      ctx.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        aborted.push(ctx.id ?? null);
-        reject(ctx.signal.reason);
-      }, { once: true });
-    }),
+  handler: async ({ ms }, ctx) => {
+    await sleep(ms, ctx.signal);
+    return "finished";
+  },
+}));
+
+const order: number[] = [];
+let concurrent = 0;
+let maxConcurrent = 0;
+gateway.register(defineMethod({
+  name: "test.sequential",
+  sequential: true,
+  params: z.object({ n: z.number(), ms: z.number() }),
+  handler: async ({ n, ms }) => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    await sleep(ms);
+    order.push(n);
+    concurrent--;
+    return n;
+  },
+}));
+gateway.register({ name: "test.sequentialOrder", handler: () => ({ order, maxConcurrent }) });
+
+gateway.register(defineMethod({
+  name: "test.ask",
+  params: z.object({ method: z.string(), params: z.unknown().optional(), timeout: z.number().optional() }),
+  handler: async ({ method, params, timeout }, ctx) => {
+    try {
+      return { answer: await ctx.request(method, params, { timeout }) };
+    } catch (error) {
+      if (error instanceof JsonRpcError) return { error: error.toJson() };
+      throw error;
+    }
+  },
+}));
+
+gateway.register(defineMethod({
+  name: "test.add",
+  summary: "Adds two numbers",
+  params: z.object({ a: z.number(), b: z.number() }),
+  result: z.number(),
+  handler: ({ a, b }) => a + b,
+}));
+
+// The methods of the JSON-RPC 2.0 specification's examples (section 7), under a test prefix.
+gateway.register({
+  name: "test.subtract",
+  handler: (params) => {
+    if (Array.isArray(params)) return Number(params[0]) - Number(params[1]);
+    const { minuend, subtrahend } = params as { minuend: number; subtrahend: number };
+    return minuend - subtrahend;
+  },
+});
+gateway.register({
+  name: "test.sum",
+  handler: (params) => (params as number[]).reduce((a, b) => a + b, 0),
+});
+const notified: unknown[] = [];
+gateway.register({ name: "test.update", handler: (params) => void notified.push(["update", params]) });
+gateway.register({ name: "test.notifyHello", handler: (params) => void notified.push(["notify_hello", params]) });
+gateway.register({ name: "test.getData", handler: () => ["hello", 5] });
+gateway.register({ name: "test.notified", handler: () => notified });
+
+gateway.register({ name: "test.bigint", handler: () => ({ big: 1n }) });
+gateway.register({
+  name: "test.cycle",
+  handler: () => {
+    const a: Record<string, unknown> = {};
+    a.self = a;
+    return a;
+  },
+});
+gateway.register({
+  name: "test.throw",
+  handler: () => {
+    throw new Error("secret internal detail");
+  },
+});
+gateway.register({
+  name: "test.domainError",
+  handler: () => {
+    throw new JsonRpcError(-32050, "Custom failure", { why: "because" });
+  },
 });
 
-const abortedIds = defineMethod({
-  name: "test.aborted",
-  summary: "Test only: ids of test.sleep calls whose signal was aborted",
-  handler: () => ({ ids: aborted }),
-});
+gateway.register(defineMethod({
+  name: "test.later",
+  summary: "Answers at once; 50 ms later emits test.later.fired through the ambient context",
+  params: z.object({ tag: z.string() }),
+  handler: ({ tag }) => {
+    setTimeout(() => void currentContext()?.notify("test.later.fired", { tag }), 50);
+    return { scheduled: tag };
+  },
+}));
 
-const emit = defineMethod({
-  name: "test.emit",
-  summary: "Test only: sends `count` notifications of `method` to the caller",
-  params: z.object({
-    method: z.string(),
-    params: z.unknown().optional(),
-    count: z.number().int().min(0).default(1),
-  }),
-  handler: async ({ method, params, count }, ctx) => {
-    for (let i = 0; i < count; i++) await ctx.notify(method, params);
+gateway.register(defineMethod({
+  name: "test.flood",
+  params: z.object({ count: z.number(), size: z.number().default(16), delta: z.boolean().default(false) }),
+  handler: async ({ count, size, delta }, ctx) => {
+    const data = "x".repeat(size);
+    for (let i = 0; i < count; i++) {
+      if (delta) ctx.delta("flood", "test.delta", { first: i }, { text: data });
+      else await ctx.notify("test.tick", { i, data });
+      if (ctx.signal.aborted) break;
+      if (delta && i % 1000 === 999) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     return { sent: count };
   },
-});
+}));
 
-const note = defineMethod({
-  name: "test.note",
-  summary: "Test only: records its params (send it as a notification)",
+gateway.register({
+  name: "test.logFlood",
   handler: (params) => {
-    notes.push(params ?? null);
-    return { noted: notes.length };
+    const n = Number((params as { lines?: number } | undefined)?.lines ?? 10000);
+    const logger = currentContext()!.logger;
+    for (let i = 0; i < n; i++) logger.warn("Log flood line {i} with some padding to fill stderr quickly", { i });
+    return { logged: n };
   },
 });
 
-const listNotes = defineMethod({
-  name: "test.notes",
-  summary: "Test only: the params of every test.note received",
-  handler: () => ({ notes }),
+const stderr = new AsyncLineSink(Deno.stderr);
+await setupLogging(stderr, { level: "info" });
+await runStdio(gateway, {
+  graceSeconds: Number(Deno.env.get("TUIGATE_SHUTDOWN_GRACE_S") ?? 1),
+  crashLog: Deno.env.get("TUIGATE_CRASH_LOG"),
+  outBufferBytes: Deno.env.get("TEST_OUT_BUFFER_BYTES") ? Number(Deno.env.get("TEST_OUT_BUFFER_BYTES")) : undefined,
+  stallTimeoutSeconds: Deno.env.get("TEST_STALL_S") ? Number(Deno.env.get("TEST_STALL_S")) : undefined,
+  stderr,
 });
-
-if (import.meta.main) {
-  const parsed = parseSettings(Deno.args, { env: Deno.env.toObject() });
-  if (parsed.help || parsed.version) Deno.exit(0);
-  const settings = parsed.settings;
-  const stderr = new AsyncLineSink(Deno.stderr);
-  await setupLogging(stderr, { level: settings.logLevel });
-  const { gateway, features } = await buildGateway(settings);
-  for (const method of [ask, sleep, abortedIds, emit, note, listNotes]) {
-    gateway.register(method as MethodDefinition<unknown, unknown>);
-  }
-  const code = await runStdio(gateway, {
-    graceSeconds: settings.graceSeconds,
-    crashLog: settings.crashLog,
-    exitOnSigint: settings.exitOnSigint,
-    framing: settings.framing,
-    maxFrameBytes: settings.maxFrameBytes,
-    outBufferBytes: settings.outBufferBytes,
-    stallTimeoutSeconds: settings.stallTimeoutSeconds,
-    stderr,
-    setup: (lifecycle: ProcessLifecycle) => {
-      for (const step of features.setup) step(lifecycle);
-    },
-  });
-  Deno.exit(code);
-}
