@@ -64,6 +64,7 @@ interface Call {
   respond: Respond | undefined;
   record: InflightRequest | undefined;
   dropped: boolean;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 const CANCEL_METHOD = "$/cancelRequest";
@@ -402,9 +403,30 @@ export class Dispatcher {
     if (!record.started) peer.inflight.delete(idKey(record.id));
   }
 
+  /**
+   * Runs a call. A handler that returns synchronously is answered and its
+   * slot released before this returns; an async one holds its slot until it
+   * settles.
+   */
   #start(call: Call): void {
     this.#running++;
-    void this.#run(call).finally(() => this.#finish(call));
+    let outcome: unknown;
+    try {
+      outcome = this.#invoke(call);
+    } catch (error) {
+      this.#settle(call, false, error);
+      this.#finish(call);
+      return;
+    }
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (result) => this.#settle(call, true, result),
+        (error) => this.#settle(call, false, error),
+      ).finally(() => this.#finish(call));
+    } else {
+      this.#settle(call, true, outcome);
+      this.#finish(call);
+    }
   }
 
   #finish(call: Call): void {
@@ -454,17 +476,17 @@ export class Dispatcher {
     }
   }
 
-  async #run(call: Call): Promise<void> {
+  /** Validates params and calls the handler in its context; returns its result or promise. */
+  #invoke(call: Call): unknown {
     const { peer, definition, message, record } = call;
     const controller = record?.controller ?? new AbortController();
     if (record !== undefined) {
-      if (record.answered) return;
+      if (record.answered) return undefined;
       record.started = true;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
     if (definition.timeoutMs !== undefined && record !== undefined) {
       const timeoutMs = definition.timeoutMs;
-      timer = setTimeout(() => {
+      call.timer = setTimeout(() => {
         if (record.answered) return;
         this.#stats.timedOut++;
         this.#answerEarly(
@@ -477,6 +499,25 @@ export class Dispatcher {
           ),
         );
       }, timeoutMs);
+    }
+    let params: unknown = message.params;
+    if (definition.params !== undefined) {
+      const parsed = definition.params.safeParse(params ?? {});
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((issue) => ({
+          path: issue.path.map(String).join("."),
+          message: issue.message,
+          code: issue.code,
+        }));
+        throw JsonRpcError.from(
+          "INVALID_PARAMS",
+          { method: message.method, issues },
+          `Invalid params for ${message.method}: ${
+            issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")
+          }`,
+        );
+      }
+      params = parsed.data;
     }
     const context: MethodContext = {
       signal: controller.signal,
@@ -496,45 +537,24 @@ export class Dispatcher {
             : controller.signal,
         }),
     };
-    let result: unknown;
-    try {
-      let params: unknown = message.params;
-      if (definition.params !== undefined) {
-        const parsed = definition.params.safeParse(params ?? {});
-        if (!parsed.success) {
-          throw JsonRpcError.from(
-            "INVALID_PARAMS",
-            {
-              method: message.method,
-              issues: parsed.error.issues.map((issue) => ({
-                path: issue.path.map(String).join("."),
-                message: issue.message,
-                code: issue.code,
-              })),
-            },
-            `Invalid params for ${message.method}: ${
-              parsed.error.issues.map((i) =>
-                `${i.path.map(String).join(".") || "(root)"}: ${i.message}`
-              ).join("; ")
-            }`,
-          );
-        }
-        params = parsed.data;
-      }
-      result = await runInContext(context, () => definition.handler(params, context));
-    } catch (error) {
-      clearTimeout(timer);
-      this.#fail(call, error);
+    return runInContext(context, () => definition.handler(params, context));
+  }
+
+  /** Answers a call with its outcome, unless it was already answered. */
+  #settle(call: Call, ok: boolean, value: unknown): void {
+    clearTimeout(call.timer);
+    if (!ok) {
+      this.#fail(call, value);
       return;
     }
-    clearTimeout(timer);
+    const { record, message } = call;
     if (call.respond === undefined || record === undefined || record.answered) return;
     let frame: string;
     try {
       frame = JSON.stringify({
         jsonrpc: "2.0",
         id: message.id,
-        result: result === undefined ? null : result,
+        result: value === undefined ? null : value,
       });
     } catch (error) {
       logger.error("Result of {method} could not be serialised: {error}", {

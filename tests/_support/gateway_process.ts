@@ -58,7 +58,7 @@ export class GatewayProcess {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #stdoutDone: Promise<void> = Promise.resolve();
   #stderrDone: Promise<void> = Promise.resolve();
-  #nextId = 1;
+  #nextId = 1_000_001;
   /** When the process was spawned (performance.now()). */
   readonly spawnedAt: number = performance.now();
   /** Resolves with the exit status and the time from spawn. */

@@ -77,7 +77,11 @@ gateway.register({ name: "test.sequentialOrder", handler: () => ({ order, maxCon
 
 gateway.register(defineMethod({
   name: "test.ask",
-  params: z.object({ method: z.string(), params: z.unknown().optional(), timeout: z.number().optional() }),
+  params: z.object({
+    method: z.string(),
+    params: z.unknown().optional(),
+    timeout: z.number().optional(),
+  }),
   handler: async ({ method, params, timeout }, ctx) => {
     try {
       return { answer: await ctx.request(method, params, { timeout }) };
@@ -110,8 +114,14 @@ gateway.register({
   handler: (params) => (params as number[]).reduce((a, b) => a + b, 0),
 });
 const notified: unknown[] = [];
-gateway.register({ name: "test.update", handler: (params) => void notified.push(["update", params]) });
-gateway.register({ name: "test.notifyHello", handler: (params) => void notified.push(["notify_hello", params]) });
+gateway.register({
+  name: "test.update",
+  handler: (params) => void notified.push(["update", params]),
+});
+gateway.register({
+  name: "test.notifyHello",
+  handler: (params) => void notified.push(["notify_hello", params]),
+});
 gateway.register({ name: "test.getData", handler: () => ["hello", 5] });
 gateway.register({ name: "test.notified", handler: () => notified });
 
@@ -149,7 +159,11 @@ gateway.register(defineMethod({
 
 gateway.register(defineMethod({
   name: "test.flood",
-  params: z.object({ count: z.number(), size: z.number().default(16), delta: z.boolean().default(false) }),
+  params: z.object({
+    count: z.number(),
+    size: z.number().default(16),
+    delta: z.boolean().default(false),
+  }),
   handler: async ({ count, size, delta }, ctx) => {
     const data = "x".repeat(size);
     for (let i = 0; i < count; i++) {
@@ -167,7 +181,9 @@ gateway.register({
   handler: (params) => {
     const n = Number((params as { lines?: number } | undefined)?.lines ?? 10000);
     const logger = currentContext()!.logger;
-    for (let i = 0; i < n; i++) logger.warn("Log flood line {i} with some padding to fill stderr quickly", { i });
+    for (let i = 0; i < n; i++) {
+      logger.warn("Log flood line {i} with some padding to fill stderr quickly", { i });
+    }
     return { logged: n };
   },
 });
@@ -177,7 +193,11 @@ await setupLogging(stderr, { level: "info" });
 await runStdio(gateway, {
   graceSeconds: Number(Deno.env.get("TUIGATE_SHUTDOWN_GRACE_S") ?? 1),
   crashLog: Deno.env.get("TUIGATE_CRASH_LOG"),
-  outBufferBytes: Deno.env.get("TEST_OUT_BUFFER_BYTES") ? Number(Deno.env.get("TEST_OUT_BUFFER_BYTES")) : undefined,
-  stallTimeoutSeconds: Deno.env.get("TEST_STALL_S") ? Number(Deno.env.get("TEST_STALL_S")) : undefined,
+  outBufferBytes: Deno.env.get("TEST_OUT_BUFFER_BYTES")
+    ? Number(Deno.env.get("TEST_OUT_BUFFER_BYTES"))
+    : undefined,
+  stallTimeoutSeconds: Deno.env.get("TEST_STALL_S")
+    ? Number(Deno.env.get("TEST_STALL_S"))
+    : undefined,
   stderr,
 });

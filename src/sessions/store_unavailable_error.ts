@@ -1,0 +1,44 @@
+/** Why a session store could not be opened or used. */
+export type StoreProblem = "locked" | "read-only" | "corrupt" | "too-new" | "unavailable";
+
+/** Options for {@linkcode StoreUnavailableError}. */
+export interface StoreUnavailableErrorOptions extends ErrorOptions {
+  /**
+   * What went wrong.
+   * @default {"unavailable"}
+   */
+  problem?: StoreProblem;
+  /** The store's file. */
+  location?: string;
+}
+
+/**
+ * The session store cannot be opened: it stays locked past the busy
+ * timeout, sits on a read-only disk, is corrupt, or has a newer schema. The
+ * command prints its message as one line and exits with
+ * `EXIT_CODES.STORE_UNAVAILABLE` (73).
+ *
+ * @example
+ * ```ts
+ * import { openSessionStore, StoreUnavailableError } from "@tuigate/tuigate/sessions";
+ * try {
+ *   await openSessionStore({ kind: "sqlite", dir: "/tmp/state" });
+ * } catch (error) {
+ *   if (error instanceof StoreUnavailableError) console.error(error.problem, error.message);
+ * }
+ * ```
+ */
+export class StoreUnavailableError extends Error {
+  /** What went wrong. */
+  readonly problem: StoreProblem;
+  /** The store's file. */
+  readonly location: string | undefined;
+
+  /** Makes the error. */
+  constructor(message: string, options: StoreUnavailableErrorOptions = {}) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+    this.problem = options.problem ?? "unavailable";
+    this.location = options.location;
+  }
+}
