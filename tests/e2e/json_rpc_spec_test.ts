@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { type Frame, type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
 
 const TEST_GATEWAY = `${ROOT}/tests/_support/test_gateway.ts`;
 
@@ -78,7 +78,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     const [frame] = await exchange(
       gw,
       '{"jsonrpc": "2.0", "method": "foobar", "id": "1"}',
-    ) as Record<string, any>[];
+    ) as Frame[];
     assert.equal(frame.id, "1");
     assert.equal(frame.error.code, -32601);
     assert.equal(typeof frame.error.message, "string");
@@ -88,7 +88,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     const [frame] = await exchange(
       gw,
       '{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
-    ) as Record<string, any>[];
+    ) as Frame[];
     assert.equal(frame.id, null);
     assert.equal(frame.error.code, -32700);
   });
@@ -97,7 +97,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     const [frame] = await exchange(
       gw,
       '{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
-    ) as Record<string, any>[];
+    ) as Frame[];
     assert.equal(frame.id, null);
     assert.equal(frame.error.code, -32600);
   });
@@ -106,7 +106,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     const frames = await exchange(
       gw,
       '[{"jsonrpc": "2.0", "method": "test.sum", "params": [1,2,4], "id": "1"},{"jsonrpc": "2.0", "method"]',
-    ) as Record<string, any>[];
+    ) as Frame[];
     assert.equal(frames.length, 1);
     assert.equal(Array.isArray(frames[0]), false);
     assert.equal(frames[0].id, null);
@@ -114,7 +114,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
   });
 
   await t.step("rpc call with an empty Array", async () => {
-    const frames = await exchange(gw, "[]") as Record<string, any>[];
+    const frames = await exchange(gw, "[]") as Frame[];
     assert.equal(frames.length, 1);
     assert.equal(Array.isArray(frames[0]), false);
     assert.equal(frames[0].id, null);
@@ -125,12 +125,12 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     const [frame] = await exchange(gw, "[1]") as unknown[][];
     assert.ok(Array.isArray(frame));
     assert.equal(frame.length, 1);
-    assert.deepEqual((frame[0] as Record<string, any>).id, null);
-    assert.equal((frame[0] as Record<string, any>).error.code, -32600);
+    assert.deepEqual((frame[0] as Frame).id, null);
+    assert.equal((frame[0] as Frame).error.code, -32600);
   });
 
   await t.step("rpc call with an invalid batch", async () => {
-    const [frame] = await exchange(gw, "[1,2,3]") as Record<string, any>[][];
+    const [frame] = await exchange(gw, "[1,2,3]") as Frame[][];
     assert.ok(Array.isArray(frame));
     assert.equal(frame.length, 3);
     for (const member of frame) {
@@ -150,7 +150,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
         { jsonrpc: "2.0", method: "foo.get", params: { name: "myself" }, id: "5" },
         { jsonrpc: "2.0", method: "test.getData", id: "9" },
       ]),
-    ) as Record<string, any>[][];
+    ) as Frame[][];
     assert.ok(Array.isArray(frame));
     assert.equal(frame.length, 5);
     const answers = byId(frame);
@@ -187,7 +187,7 @@ Deno.test("Gateway accepts string, number and null ids and answers each with the
   const frames = await exchange(
     gw,
     '{"jsonrpc":"2.0","id":{"x":1},"method":"gateway.ping"}',
-  ) as Record<string, any>[];
+  ) as Frame[];
   assert.equal(frames[0].id, null);
   assert.equal(frames[0].error.code, -32600);
 });
