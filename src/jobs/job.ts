@@ -360,7 +360,7 @@ export class Job {
    * Sends SIGTERM to the whole process group and SIGKILL after `graceMs`;
    * resolves with the final info once the job has ended. Idempotent.
    */
-  cancel(graceMs = this.#killGraceMs): Promise<JobInfo> {
+  cancel(graceMs: number = this.#killGraceMs): Promise<JobInfo> {
     if (this.#state === JobState.Running) {
       this.#signalGroup("SIGTERM");
       this.#scheduleKill(graceMs);

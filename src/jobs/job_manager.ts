@@ -176,7 +176,7 @@ export class JobManager {
     }
     logger.info("Job {job} started: {cmd} (pid {pid})", { job: id, cmd: spec.cmd, pid: job.pid });
     void job.ended.then((info) => {
-      logger.info("Job {job} exited: code {code}, signal {signal}", info);
+      logger.info("Job {job} exited: code {code}, signal {signal}", { ...info });
       this.#forgetOld();
     });
     if (target !== undefined) this.#watchTarget(target);

@@ -1,7 +1,24 @@
 /**
- * Work in progress.
+ * Jobs: commands run for clients in their own process groups, with output
+ * streamed as `job.output` deltas, `job.exit` after the last output,
+ * cancellation, limits, optional session logging, and no orphans.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * import { bindJobsToLifecycle, JobManager, registerJobMethods } from "@tuigate/tuigate/jobs";
+ * const gateway = new Gateway();
+ * const jobs = new JobManager({ maxJobs: 8 });
+ * registerJobMethods(gateway, jobs);
+ * await runStdio(gateway, { setup: (lifecycle) => bindJobsToLifecycle(jobs, lifecycle) });
+ * ```
  *
  * @module
  */
 
-export {};
+export * from "./utf8_chunker.ts";
+export * from "./job_session_log.ts";
+export * from "./job.ts";
+export * from "./job_manager.ts";
+export * from "./job_methods.ts";
+export * from "./job_lifecycle.ts";
