@@ -188,6 +188,25 @@ gateway.register({
   },
 });
 
+gateway.register({
+  name: "test.reject",
+  summary: "Leaves a promise rejection unhandled",
+  handler: () => {
+    void Promise.reject(new Error("unhandled test rejection"));
+    return { ok: true };
+  },
+});
+gateway.register({
+  name: "test.uncaught",
+  summary: "Throws from a timer",
+  handler: () => {
+    setTimeout(() => {
+      throw new Error("uncaught test error");
+    }, 0);
+    return { ok: true };
+  },
+});
+
 const stderr = new AsyncLineSink(Deno.stderr);
 await setupLogging(stderr, { level: "info" });
 await runStdio(gateway, {

@@ -1,0 +1,278 @@
+/** Exit paths of a real gateway process: signals, peer gone, stdin EOF, shutdown, the ledger. */
+
+import assert from "node:assert/strict";
+import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
+
+const TEST_GATEWAY = `${ROOT}/tests/_support/test_gateway.ts`;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Reads stdout by hand until `gateway.ready` has been seen; returns the reader. */
+async function readUntilReady(stdout: ReadableStream<Uint8Array>) {
+  const reader = stdout.getReader();
+  let text = "";
+  while (!text.includes("gateway.ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stdout ended before gateway.ready");
+    text += new TextDecoder().decode(value);
+  }
+  return reader;
+}
+
+for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+  Deno.test(`Gateway exits 0 within grace + 0.5 s on ${signal} while its stdout is wedged`, async () => {
+    await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
+    const reader = await readUntilReady(gw.child.stdout);
+    // Stop reading and make the gateway write far more than the pipe holds.
+    await gw.send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "test.flood",
+      params: { count: 10_000_000, size: 64 },
+    });
+    await delay(700);
+    const since = performance.now();
+    gw.kill(signal);
+    const status = await gw.waitExit(5000, since);
+    assert.equal(status.timedOut, false);
+    assert.equal(status.code, 0);
+    assert.ok(status.ms < 1500, `exit took ${status.ms.toFixed(0)} ms`);
+    const last = (await gw.ledger()).at(-1)!;
+    assert.equal(last.event, "exit");
+    assert.ok(last.reason === "grace-expired" || last.reason === "signal", String(last.reason));
+    assert.equal(last.signal, signal);
+    assert.equal(typeof last.uptimeMs, "number");
+    assert.equal(typeof last.inflight, "number");
+    assert.match(gw.stderr, /\[tuigate-exit\] (grace-expired|signal)/);
+    await reader.cancel();
+  });
+}
+
+Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers drain, then exits 0", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "3" },
+  });
+  await gw.ready();
+  const answer = gw.response(42);
+  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.add", params: { a: 1, b: 1 } });
+  await answer;
+  const slow = gw.response(43);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 43,
+    method: "test.flood",
+    params: { count: 200_000, size: 8 },
+  });
+  await gw.notification("test.tick"); // the request is in flight
+  gw.kill("SIGTERM");
+  const reply = await slow;
+  assert.ok(reply.result !== undefined || reply.error?.code === -32002, JSON.stringify(reply));
+  const status = await gw.waitExit(5000);
+  assert.equal(status.code, 0);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
+});
+
+Deno.test("Gateway exits 0 within 1 s when the reader closes its stdout while it writes", async () => {
+  await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
+  const reader = await readUntilReady(gw.child.stdout);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "test.flood",
+    params: { count: 10_000_000, size: 64 },
+  });
+  await reader.read();
+  await delay(200);
+  const since = performance.now();
+  await reader.cancel();
+  const status = await gw.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
+  const last = (await gw.ledger()).at(-1)!;
+  assert.equal(last.reason, "stdout-peer-gone");
+  assert.match(gw.stderr, /\[tuigate-exit\] stdout-peer-gone/);
+});
+
+Deno.test("Gateway ignores SIGINT by default and honours it with --exit-on-sigint", async () => {
+  {
+    await using gw = await spawnGateway();
+    await gw.ready();
+    gw.kill("SIGINT");
+    await delay(300);
+    const pong = await gw.request("gateway.ping");
+    assert.equal(pong.result.pong, true);
+  }
+  {
+    await using gw = await spawnGateway(["--exit-on-sigint"]);
+    await gw.ready();
+    gw.kill("SIGINT");
+    const status = await gw.waitExit(3000);
+    assert.equal(status.code, 0);
+    const last = (await gw.ledger()).at(-1)!;
+    assert.equal(last.reason, "signal");
+    assert.equal(last.signal, "SIGINT");
+  }
+});
+
+Deno.test("Gateway answers gateway.shutdown, then exits 0 with reason shutdown-request", async () => {
+  await using gw = await spawnGateway();
+  await gw.ready();
+  const reply = await gw.request("gateway.shutdown");
+  assert.deepEqual(reply.result, { ok: true });
+  const status = await gw.waitExit(3000);
+  assert.equal(status.code, 0);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "shutdown-request");
+  assert.match(gw.stderr, /\[tuigate-exit\] shutdown-request/);
+});
+
+Deno.test("Gateway still exits promptly and says why when its ledger folder is unwritable", async () => {
+  const blocker = await Deno.makeTempFile();
+  await using gw = await spawnGateway([], {
+    env: { TUIGATE_CRASH_LOG: `${blocker}/sub/exits.jsonl` },
+  });
+  await gw.ready();
+  const since = performance.now();
+  await gw.closeStdin();
+  const status = await gw.waitExit(3000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
+  await Deno.remove(blocker);
+});
+
+Deno.test("Gateway records unhandled rejections and uncaught errors in the ledger and keeps serving", async () => {
+  await using gw = await spawnGateway([], { script: TEST_GATEWAY });
+  await gw.ready();
+  await gw.request("test.reject");
+  await gw.request("test.uncaught");
+  await delay(200);
+  const pong = await gw.request("gateway.ping");
+  assert.equal(pong.result.pong, true);
+  const entries = await gw.ledger();
+  const reasons = entries.filter((e) => e.event === "error").map((e) => e.reason);
+  assert.ok(reasons.includes("unhandled-rejection"), JSON.stringify(entries));
+  assert.ok(reasons.includes("uncaught-error"), JSON.stringify(entries));
+  assert.equal(entries.some((e) => e.event === "exit"), false);
+});
+
+Deno.test("Gateway rejects a bad flag with one line on stderr and exit code 2", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/main.ts`, "--max-inflight", "lots"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 2);
+  const lines = new TextDecoder().decode(output.stderr).trim().split("\n");
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /--max-inflight/);
+  assert.equal(output.stdout.length, 0);
+  const unknown = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/main.ts`, "--no-such-flag"],
+    stdin: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(unknown.code, 2);
+  assert.match(new TextDecoder().decode(unknown.stderr), /no-such-flag/);
+});
+
+Deno.test("Gateway falls back to the default grace period with a warning when the value is invalid", async () => {
+  await using gw = await spawnGateway([], { env: { TUIGATE_SHUTDOWN_GRACE_S: "soon" } });
+  await gw.ready();
+  const info = await gw.request("gateway.info");
+  assert.equal(info.result.settings.graceSeconds, 1);
+  assert.match(gw.stderr, /grace/i);
+});
+
+Deno.test("Gateway exits with reason parent-exited within 2 s when its parent dies but stdin stays open", async () => {
+  const dir = await Deno.makeTempDir();
+  const ledger = `${dir}/exits.jsonl`;
+  const pidFile = `${dir}/pid`;
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep 0.5; exit 0`,
+    ],
+    stdin: "piped",
+    env: { TUIGATE_CRASH_LOG: ledger, TUIGATE_STATE_DIR: dir },
+  }).spawn();
+  const writer = child.stdin.getWriter(); // held open: the gateway's stdin never reaches EOF
+  await child.status;
+  const died = performance.now();
+  const pid = Number((await Deno.readTextFile(pidFile)).trim());
+  let gone = false;
+  while (performance.now() - died < 4000) {
+    try {
+      await Deno.stat(`/proc/${pid}`);
+    } catch {
+      gone = true;
+      break;
+    }
+    await delay(50);
+  }
+  const elapsed = performance.now() - died;
+  assert.ok(gone, "gateway still running 4 s after its parent exited");
+  assert.ok(elapsed < 2500, `took ${elapsed.toFixed(0)} ms`);
+  const last = (await Deno.readTextFile(ledger)).trim().split("\n").map((l) => JSON.parse(l)).at(
+    -1,
+  );
+  assert.equal(last.reason, "parent-exited");
+  await writer.close().catch(() => {});
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Watchdog ends the process after grace + margin when the main isolate is blocked", async () => {
+  await using gw = await spawnGateway(["--test-hooks"]);
+  await gw.ready();
+  const reply = await gw.request("debug.block", { ms: 20_000 });
+  assert.equal(reply.result.blocking, 20_000);
+  await delay(300);
+  const since = performance.now();
+  gw.kill("SIGTERM");
+  const status = await gw.waitExit(6000, since);
+  assert.equal(status.timedOut, false);
+  assert.ok(status.ms < 2500, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.equal(status.signal, "SIGKILL");
+  const last = (await gw.ledger()).at(-1)!;
+  assert.equal(last.reason, "watchdog");
+  assert.equal(last.trigger, "SIGTERM");
+});
+
+Deno.test("Gateway whose stderr is never read still answers gateway.ping and exits within grace + 0.5 s on SIGTERM", async () => {
+  await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStderr: false });
+  await gw.ready();
+  for (let i = 0; i < 5; i++) {
+    const logged = await gw.request("test.logFlood", { lines: 20_000 });
+    assert.equal(logged.result.logged, 20_000);
+  }
+  const pong = await gw.request("gateway.ping", undefined, 3000);
+  assert.equal(pong.result.pong, true);
+  const since = performance.now();
+  gw.kill("SIGTERM");
+  const status = await gw.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1500, `exit took ${status.ms.toFixed(0)} ms`);
+});
+
+Deno.test("Gateway exits with reason stdout-stalled when control frames cannot be queued for --stall-timeout", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    readStdout: false,
+    env: { TEST_STALL_S: "1", TEST_OUT_BUFFER_BYTES: "65536", TUIGATE_SHUTDOWN_GRACE_S: "5" },
+  });
+  const reader = await readUntilReady(gw.child.stdout);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "test.flood",
+    params: { count: 1_000_000, size: 64 },
+  });
+  const status = await gw.waitExit(8000);
+  assert.equal(status.timedOut, false);
+  assert.equal(status.code, 0);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-stalled");
+  await reader.cancel();
+});
