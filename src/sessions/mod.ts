@@ -1,7 +1,30 @@
 /**
- * Work in progress.
+ * Durable sessions: ordered event logs in SQLite (or memory), replay from a
+ * cursor, and several clients on one session.
+ *
+ * @example Serve a gateway with sessions
+ * ```ts
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * import { openSessionStore, registerSessionMethods, SessionManager } from "@tuigate/tuigate/sessions";
+ *
+ * const gateway = new Gateway({ name: "my-backend" });
+ * const sessions = new SessionManager(
+ *   await openSessionStore({ kind: "sqlite", dir: "/tmp/my-backend" }),
+ *   { epoch: gateway.epoch },
+ * );
+ * registerSessionMethods(gateway, sessions);
+ * await runStdio(gateway, {
+ *   setup: (lifecycle) => lifecycle.onExit(() => sessions.shutdownSync()),
+ * });
+ * ```
  *
  * @module
  */
 
-export {};
+export * from "./session_store.ts";
+export * from "./store_unavailable_error.ts";
+export * from "./sqlite_session_store.ts";
+export * from "./memory_session_store.ts";
+export * from "./open_session_store.ts";
+export * from "./session_manager.ts";
+export * from "./session_methods.ts";

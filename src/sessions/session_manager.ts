@@ -1,0 +1,844 @@
+/**
+ * Sessions at run time: appends grouped into one store transaction per
+ * burst, committed before any peer sees them; attachments that replay from
+ * a cursor and then follow live, with no gap and no duplicate.
+ *
+ * @module
+ */
+
+import { JsonRpcError } from "../protocol/json_rpc_error.ts";
+import { getLogger } from "../protocol/logger.ts";
+import type { Peer } from "../protocol/peer.ts";
+import { utf8Length } from "./_utf8_length.ts";
+import type {
+  ListSessionsOptions,
+  RetentionPolicy,
+  SessionEvent,
+  SessionInfo,
+  SessionStore,
+  StoreOperation,
+} from "./session_store.ts";
+
+const logger = getLogger(["tuigate", "sessions"]);
+
+/** The notification that carries every session event. */
+export const SESSION_EVENT_METHOD = "session.event";
+/** The notification telling an attached peer that events it had not received were pruned. */
+export const SESSION_TRUNCATED_METHOD = "session.truncated";
+
+/** Options for {@linkcode SessionManager}. */
+export interface SessionManagerOptions {
+  /**
+   * The id of this process, returned as `epoch` (pass `gateway.epoch`).
+   * @default {crypto.randomUUID()}
+   */
+  epoch?: string;
+  /**
+   * How long appends are collected before they are committed, in ms.
+   * @default {0}
+   */
+  commitDelayMs?: number;
+  /**
+   * Pending events that trigger a commit at once.
+   * @default {1000}
+   */
+  maxBatchEvents?: number;
+  /**
+   * Pending bytes of event data that trigger a commit at once.
+   * @default {1048576}
+   */
+  maxBatchBytes?: number;
+  /**
+   * How often attached sessions are checked for events appended by other processes, in ms; 0 disables.
+   * @default {200}
+   */
+  pollMs?: number;
+  /**
+   * Events read from the store at a time when replaying.
+   * @default {256}
+   */
+  pageSize?: number;
+}
+
+/** Options for {@linkcode SessionManager.append}. */
+export interface AppendOptions {
+  /**
+   * A stream key: consecutive events of one session with this key and type
+   * that are not yet committed are stored as one event, their `data.text`
+   * (or `data.base64`) concatenated and their other fields taken from the
+   * earliest.
+   * @default {undefined} stored as its own event
+   */
+  deltaKey?: string;
+}
+
+/** Options for {@linkcode SessionManager.create}. */
+export interface CreateSessionOptions {
+  /**
+   * A title.
+   * @default {null}
+   */
+  title?: string;
+  /**
+   * Metadata (a JSON object).
+   * @default {{}}
+   */
+  metadata?: Record<string, unknown>;
+}
+
+/** The result of {@linkcode SessionManager.eventsSince} (and `session.events.since`). */
+export interface EventsSinceResult {
+  /** Events with `seq > after`, in order. */
+  events: SessionEvent[];
+  /** The newest sequence number of the session. */
+  latest: number;
+  /** Whether some events after `after` were pruned and are missing from `events`. */
+  truncated: boolean;
+  /** The gateway process's epoch. */
+  epoch: string;
+}
+
+/** The result of {@linkcode SessionManager.attach} (and `session.attach`). */
+export interface AttachResult {
+  /** The session id. */
+  session: string;
+  /** The cursor replay started after (`after`, or the newest seq when absent). */
+  after: number;
+  /** The sequence number of the last event sent to the peer before this result. */
+  latest: number;
+  /** How many events were replayed before this result. */
+  replayed: number;
+  /** Whether some events after `after` were pruned and could not be replayed. */
+  truncated: boolean;
+  /** The gateway process's epoch. */
+  epoch: string;
+}
+
+/** Counters reported in `gateway.info` under `sessions`. */
+export interface SessionManagerStats {
+  /** The store's kind (`"sqlite"` or `"memory"`). */
+  store: string;
+  /** The store's file, if any. */
+  location: string | undefined;
+  /** The store's schema version. */
+  schemaVersion: number;
+  /** The retention in force. */
+  retention: Readonly<RetentionPolicy>;
+  /** Sessions in the store. */
+  sessions: number;
+  /** Events in the store. */
+  events: number;
+  /** Bytes of events in the store. */
+  bytes: number;
+  /** Events appended by this process. */
+  appended: number;
+  /** Transactions committed by this process. */
+  commits: number;
+  /** Transactions that failed. */
+  failedCommits: number;
+  /** Events pruned by this process's commits. */
+  pruned: number;
+  /** `session.event` notifications queued for peers. */
+  delivered: number;
+  /** Attachments now. */
+  attachments: number;
+  /** Appends waiting for their commit. */
+  pending: number;
+}
+
+/** The states of a {@linkcode SessionManager}. */
+export enum SessionManagerState {
+  /** Accepting appends. */
+  Open = "open",
+  /** Closed: the store is closed and every call fails with `STORE_ERROR`. */
+  Closed = "closed",
+}
+
+interface PendingAppend {
+  kind: "append";
+  session: string;
+  type: string;
+  time: number;
+  data: Record<string, unknown>;
+  /** The JSON of `data`; `undefined` for a delta still open to merging. */
+  json: string | undefined;
+  deltaKey: string | undefined;
+  deferred: PromiseWithResolvers<SessionEvent>;
+}
+
+interface PendingClose {
+  kind: "close";
+  session: string;
+  time: number;
+  deferred: PromiseWithResolvers<SessionInfo>;
+}
+
+interface Attachment {
+  peer: Peer;
+  session: string;
+  /** The seq of the last event queued for the peer. */
+  cursor: number;
+  active: boolean;
+  /** A replay/catch-up loop is running. */
+  pumping: boolean;
+  /** Events arrived while pumping or blocked: catch up from the store. */
+  dirty: boolean;
+  /** The peer's output is over its bound: stop pushing live events, catch up later. */
+  blocked: boolean;
+  sent: number;
+  run: Promise<void>;
+}
+
+interface PeerAttachments {
+  sessions: Map<string, Attachment>;
+  unsubscribe: () => void;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function noop(): void {}
+
+function deferred<T>(): PromiseWithResolvers<T> {
+  const d = Promise.withResolvers<T>();
+  // Failures are always reported to whoever awaits; nobody awaiting is not an unhandled rejection.
+  d.promise.catch(noop);
+  return d;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/** Wraps a store failure as a `STORE_ERROR` (-32012); domain errors pass through. */
+export function storeError(error: unknown): JsonRpcError {
+  if (error instanceof JsonRpcError) return error;
+  const reason = describe(error);
+  return JsonRpcError.from("STORE_ERROR", { reason }, `Session store failed: ${reason}`);
+}
+
+function notFound(session: string): JsonRpcError {
+  return JsonRpcError.from("SESSION_NOT_FOUND", { session }, `Session not found: ${session}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Serialises a `session.event` notification, reusing the stored JSON of its data. */
+function eventFrame(event: SessionEvent, json?: string): string {
+  return `{"jsonrpc":"2.0","method":"${SESSION_EVENT_METHOD}","params":{"session":${
+    JSON.stringify(event.session)
+  },"seq":${event.seq},"type":${JSON.stringify(event.type)},"time":${event.time},"data":${
+    json ?? JSON.stringify(event.data)
+  }}}`;
+}
+
+/** Merges a delta's payload into an earlier one; returns the bytes added, or -1 when they cannot merge. */
+function mergeDelta(into: Record<string, unknown>, next: Record<string, unknown>): number {
+  if (typeof into.text === "string" && typeof next.text === "string") {
+    if (into.base64 !== undefined || next.base64 !== undefined) return -1;
+    into.text += next.text;
+    return next.text.length;
+  }
+  if (typeof into.base64 === "string" && typeof next.base64 === "string") {
+    if (into.text !== undefined || next.text !== undefined) return -1;
+    if (into.base64.endsWith("=")) {
+      into.base64 = btoa(atob(into.base64) + atob(next.base64));
+    } else {
+      into.base64 += next.base64;
+    }
+    return next.base64.length;
+  }
+  return -1;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * The sessions feature: creates sessions, appends events (grouped into one
+ * store transaction per burst, committed before any peer sees them) and
+ * delivers them as `session.event` notifications to attached peers.
+ *
+ * @example Append from a handler or a built-in feature
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * const { id } = sessions.create({ title: "build" });
+ * const event = await sessions.append(id, "note", { text: "started" });
+ * await sessions.append(id, "job.output", { job: "j1", text: "hel" }, { deltaKey: "j1:stdout" });
+ * console.log(event.seq); // 1
+ * ```
+ */
+export class SessionManager {
+  /** The epoch returned with results. */
+  readonly epoch: string;
+  #store: SessionStore;
+  #state = SessionManagerState.Open;
+  #commitDelayMs: number;
+  #maxBatchEvents: number;
+  #maxBatchBytes: number;
+  #pollMs: number;
+  #pageSize: number;
+  #pending: (PendingAppend | PendingClose)[] = [];
+  #pendingBytes = 0;
+  /** The last pending append of each session, while it is the session's last pending operation. */
+  #tails = new Map<string, PendingAppend>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pollTimer: ReturnType<typeof setInterval> | undefined;
+  #bySession = new Map<string, Set<Attachment>>();
+  #byPeer = new Map<Peer, PeerAttachments>();
+  #attachments = 0;
+  #counters = { appended: 0, commits: 0, failedCommits: 0, delivered: 0 };
+
+  /** Makes a manager over an open store. */
+  constructor(store: SessionStore, options: SessionManagerOptions = {}) {
+    this.#store = store;
+    this.epoch = options.epoch ?? crypto.randomUUID();
+    this.#commitDelayMs = options.commitDelayMs ?? 0;
+    this.#maxBatchEvents = options.maxBatchEvents ?? 1000;
+    this.#maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
+    this.#pollMs = options.pollMs ?? 200;
+    this.#pageSize = options.pageSize ?? 256;
+  }
+
+  /** The store. */
+  get store(): SessionStore {
+    return this.#store;
+  }
+
+  /** The current state. */
+  get state(): SessionManagerState {
+    return this.#state;
+  }
+
+  /** Creates a session. Throws `STORE_ERROR` when the store fails. */
+  create(options: CreateSessionOptions = {}): SessionInfo {
+    this.#assertOpen();
+    let metadata: Record<string, unknown>;
+    try {
+      metadata = JSON.parse(JSON.stringify(options.metadata ?? {}));
+    } catch (error) {
+      throw JsonRpcError.from(
+        "INVALID_PARAMS",
+        { reason: describe(error) },
+        `Session metadata cannot be serialised as JSON: ${describe(error)}`,
+      );
+    }
+    if (!isPlainObject(metadata)) {
+      throw JsonRpcError.from("INVALID_PARAMS", { reason: "metadata must be an object" });
+    }
+    try {
+      return this.#store.createSession({
+        id: crypto.randomUUID(),
+        title: options.title ?? null,
+        metadata,
+        time: Date.now(),
+      });
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  /** A session. Throws `SESSION_NOT_FOUND` or `STORE_ERROR`. */
+  get(session: string): SessionInfo {
+    this.#assertOpen();
+    let info: SessionInfo | undefined;
+    try {
+      info = this.#store.getSession(session);
+    } catch (error) {
+      throw storeError(error);
+    }
+    if (info === undefined) throw notFound(session);
+    return info;
+  }
+
+  /** Sessions, newest first, including those of other processes sharing the store. */
+  list(options: ListSessionsOptions = {}): SessionInfo[] {
+    this.#assertOpen();
+    try {
+      return this.#store.listSessions(options);
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  /**
+   * Appends an event to a session. Resolves with the stored event once it
+   * is committed (before any peer is sent it); rejects with
+   * `SESSION_NOT_FOUND`, `SESSION_CLOSED` or `STORE_ERROR`. With a
+   * `deltaKey`, consecutive uncommitted appends of that key and type are
+   * merged into one event and resolve with it.
+   */
+  append(
+    session: string,
+    type: string,
+    data: Record<string, unknown> = {},
+    options: AppendOptions = {},
+  ): Promise<SessionEvent> {
+    if (this.#state !== SessionManagerState.Open) return Promise.reject(this.#closedError());
+    if (typeof session !== "string" || typeof type !== "string" || type === "") {
+      return Promise.reject(
+        JsonRpcError.from("INVALID_PARAMS", { session, type }, "Session and type must be strings"),
+      );
+    }
+    if (!isPlainObject(data)) {
+      return Promise.reject(
+        JsonRpcError.from("INVALID_PARAMS", { reason: "data must be an object" }),
+      );
+    }
+    const key = options.deltaKey;
+    if (key !== undefined) {
+      const tail = this.#tails.get(session);
+      if (tail !== undefined && tail.deltaKey === key && tail.type === type) {
+        const added = mergeDelta(tail.data, data);
+        if (added >= 0) {
+          this.#pendingBytes += added;
+          if (this.#pendingBytes >= this.#maxBatchBytes) this.#flush();
+          return tail.deferred.promise;
+        }
+      }
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(data);
+    } catch (error) {
+      return Promise.reject(
+        JsonRpcError.from(
+          "INVALID_PARAMS",
+          { reason: describe(error) },
+          `Event data cannot be serialised as JSON: ${describe(error)}`,
+        ),
+      );
+    }
+    const entry: PendingAppend = {
+      kind: "append",
+      session,
+      type,
+      time: Date.now(),
+      data: key === undefined ? data : { ...data },
+      json: key === undefined ? json : undefined,
+      deltaKey: key,
+      deferred: deferred<SessionEvent>(),
+    };
+    this.#pending.push(entry);
+    this.#pendingBytes += json.length;
+    this.#tails.set(session, entry);
+    this.#schedule();
+    return entry.deferred.promise;
+  }
+
+  /**
+   * Closes a session after every append queued before: a last
+   * `session.closed` event is appended, later appends fail with
+   * `SESSION_CLOSED`. Closing a closed session changes nothing.
+   */
+  close(session: string): Promise<SessionInfo> {
+    if (this.#state !== SessionManagerState.Open) return Promise.reject(this.#closedError());
+    const entry: PendingClose = {
+      kind: "close",
+      session,
+      time: Date.now(),
+      deferred: deferred<SessionInfo>(),
+    };
+    this.#pending.push(entry);
+    this.#tails.delete(session);
+    this.#schedule();
+    return entry.deferred.promise;
+  }
+
+  /** Up to `limit` stored events after `after`, with the newest seq and whether some were pruned. */
+  eventsSince(session: string, after: number, limit = 1000): EventsSinceResult {
+    this.#assertOpen();
+    let page;
+    try {
+      page = this.#store.eventsSince(session, after, limit);
+    } catch (error) {
+      throw storeError(error);
+    }
+    if (page === undefined) throw notFound(session);
+    return {
+      events: page.events,
+      latest: page.latest,
+      truncated: after + 1 < page.oldest,
+      epoch: this.epoch,
+    };
+  }
+
+  /**
+   * Attaches a peer to a session: every stored event after `after` (by
+   * default, none: only new events) is sent to it as `session.event`, then
+   * every new event, in order, with no gap and no duplicate. Resolves once
+   * the replay has caught up. Attaching again replaces the cursor.
+   */
+  async attach(peer: Peer, session: string, after?: number): Promise<AttachResult> {
+    const info = this.get(session);
+    const start = after === undefined ? info.latest : Math.max(0, Math.min(after, info.latest));
+    this.detach(peer, session);
+    const attachment: Attachment = {
+      peer,
+      session,
+      cursor: start,
+      active: true,
+      pumping: false,
+      dirty: false,
+      blocked: false,
+      sent: 0,
+      run: RESOLVED,
+    };
+    this.#add(attachment);
+    try {
+      await this.#pump(attachment);
+    } catch (error) {
+      this.detach(peer, session);
+      throw storeError(error);
+    }
+    return {
+      session,
+      after: start,
+      latest: attachment.cursor,
+      replayed: attachment.sent,
+      truncated: start + 1 < info.oldest,
+      epoch: this.epoch,
+    };
+  }
+
+  /** Stops sending a session's events to a peer. Returns whether it was attached. */
+  detach(peer: Peer, session: string): boolean {
+    const entry = this.#byPeer.get(peer);
+    const attachment = entry?.sessions.get(session);
+    if (entry === undefined || attachment === undefined) return false;
+    attachment.active = false;
+    entry.sessions.delete(session);
+    if (entry.sessions.size === 0) {
+      entry.unsubscribe();
+      this.#byPeer.delete(peer);
+    }
+    const set = this.#bySession.get(session);
+    set?.delete(attachment);
+    if (set?.size === 0) this.#bySession.delete(session);
+    this.#attachments--;
+    if (this.#attachments === 0) this.#stopPolling();
+    return true;
+  }
+
+  /** The sessions a peer is attached to. */
+  attachedSessions(peer: Peer): string[] {
+    return [...(this.#byPeer.get(peer)?.sessions.keys() ?? [])];
+  }
+
+  /** How many peers are attached to a session. */
+  attachedPeers(session: string): number {
+    return this.#bySession.get(session)?.size ?? 0;
+  }
+
+  /** Commits every pending append now. */
+  flush(): Promise<void> {
+    this.#flush();
+    return RESOLVED;
+  }
+
+  /** Counters for `gateway.info`. */
+  stats(): SessionManagerStats {
+    const store = this.#store;
+    let counts = { sessions: 0, events: 0, bytes: 0, pruned: 0 };
+    if (this.#state === SessionManagerState.Open) {
+      try {
+        counts = store.stats();
+      } catch (error) {
+        logger.warn("Session store counters unavailable: {error}", { error });
+      }
+    }
+    return {
+      store: store.kind,
+      location: store.location,
+      schemaVersion: store.schemaVersion,
+      retention: store.retention,
+      sessions: counts.sessions,
+      events: counts.events,
+      bytes: counts.bytes,
+      pruned: counts.pruned,
+      ...this.#counters,
+      attachments: this.#attachments,
+      pending: this.#pending.length,
+    };
+  }
+
+  /** Commits what is pending, detaches every peer and closes the store. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownSync();
+    return RESOLVED;
+  }
+
+  /** {@linkcode SessionManager.shutdown}, synchronously (for exit steps). Idempotent. */
+  shutdownSync(): void {
+    if (this.#state === SessionManagerState.Closed) return;
+    this.#flush();
+    this.#state = SessionManagerState.Closed;
+    for (const [peer, entry] of [...this.#byPeer]) {
+      for (const session of [...entry.sessions.keys()]) this.detach(peer, session);
+    }
+    this.#stopPolling();
+    try {
+      this.#store.close();
+    } catch (error) {
+      logger.error("Closing the session store failed: {error}", { error });
+    }
+  }
+
+  /** Same as {@linkcode SessionManager.shutdown}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #assertOpen(): void {
+    if (this.#state !== SessionManagerState.Open) throw this.#closedError();
+  }
+
+  #closedError(): JsonRpcError {
+    return JsonRpcError.from(
+      "STORE_ERROR",
+      { reason: "closed" },
+      "Session store closed: the gateway is shutting down",
+    );
+  }
+
+  #schedule(): void {
+    if (
+      this.#pending.length >= this.#maxBatchEvents || this.#pendingBytes >= this.#maxBatchBytes
+    ) {
+      this.#flush();
+      return;
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#flush();
+    }, this.#commitDelayMs);
+  }
+
+  /** Commits the pending operations in one transaction, settles them, then fans events out. */
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#tails.clear();
+    const operations: StoreOperation[] = batch.map((entry) => {
+      if (entry.kind === "close") return entry;
+      const json = entry.json ??= JSON.stringify(entry.data);
+      return {
+        kind: "append",
+        session: entry.session,
+        type: entry.type,
+        time: entry.time,
+        data: entry.data,
+        json,
+        size: utf8Length(json) + utf8Length(entry.type),
+      };
+    });
+    let outcomes;
+    try {
+      outcomes = this.#store.commit(operations);
+    } catch (error) {
+      this.#counters.failedCommits++;
+      const failure = storeError(error);
+      logger.error("Session store commit of {count} operations failed: {error}", {
+        count: batch.length,
+        error,
+      });
+      for (const entry of batch) entry.deferred.reject(failure);
+      return;
+    }
+    this.#counters.commits++;
+    const fanout = new Map<string, { events: SessionEvent[]; frames: string[] }>();
+    const collect = (event: SessionEvent, json: string) => {
+      this.#counters.appended++;
+      if (!this.#bySession.has(event.session)) return;
+      let group = fanout.get(event.session);
+      if (group === undefined) fanout.set(event.session, group = { events: [], frames: [] });
+      group.events.push(event);
+      group.frames.push(eventFrame(event, json));
+    };
+    for (let i = 0; i < batch.length; i++) {
+      const entry = batch[i];
+      const outcome = outcomes[i];
+      switch (outcome.status) {
+        case "appended":
+          collect(outcome.event, (operations[i] as { json: string }).json);
+          (entry as PendingAppend).deferred.resolve(outcome.event);
+          break;
+        case "closed":
+          if (outcome.event !== undefined) collect(outcome.event, "{}");
+          (entry as PendingClose).deferred.resolve(outcome.info);
+          break;
+        case "not-found":
+          entry.deferred.reject(notFound(entry.session));
+          break;
+        case "session-closed":
+          entry.deferred.reject(
+            JsonRpcError.from(
+              "SESSION_CLOSED",
+              { session: entry.session },
+              `Session closed: ${entry.session} accepts no more events`,
+            ),
+          );
+          break;
+      }
+    }
+    for (const [session, group] of fanout) {
+      for (const attachment of this.#bySession.get(session) ?? []) {
+        this.#deliverLive(attachment, group.events, group.frames);
+      }
+    }
+  }
+
+  /** Sends freshly committed events to one attachment, or leaves them to its catch-up loop. */
+  #deliverLive(attachment: Attachment, events: SessionEvent[], frames: string[]): void {
+    if (!attachment.active) return;
+    if (attachment.pumping || attachment.blocked) {
+      attachment.dirty = true;
+      return;
+    }
+    let last: Promise<void> | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const seq = events[i].seq;
+      if (seq <= attachment.cursor) continue;
+      if (seq !== attachment.cursor + 1) {
+        // Another process appended in between: read the missing events from the store.
+        this.#kick(attachment);
+        return;
+      }
+      attachment.cursor = seq;
+      attachment.sent++;
+      this.#counters.delivered++;
+      last = attachment.peer.sendFrame(frames[i]);
+    }
+    if (last === undefined) return;
+    attachment.blocked = true;
+    last.then(() => {
+      attachment.blocked = false;
+      if (attachment.dirty && attachment.active) this.#kick(attachment);
+    });
+  }
+
+  #kick(attachment: Attachment): void {
+    this.#pump(attachment).catch((error) => {
+      attachment.dirty = true;
+      logger.error("Sending events of session {session} to {peer} failed: {error}", {
+        session: attachment.session,
+        peer: attachment.peer.id,
+        error,
+      });
+    });
+  }
+
+  /**
+   * Sends the attachment every stored event after its cursor, page by page,
+   * waiting for the peer's output to have room, until it has caught up.
+   */
+  #pump(attachment: Attachment): Promise<void> {
+    if (attachment.pumping) {
+      attachment.dirty = true;
+      return attachment.run;
+    }
+    attachment.pumping = true;
+    attachment.run = (async () => {
+      try {
+        for (;;) {
+          attachment.dirty = false;
+          if (!attachment.active || this.#state !== SessionManagerState.Open) return;
+          const page = this.#store.eventsSince(
+            attachment.session,
+            attachment.cursor,
+            this.#pageSize,
+          );
+          if (page === undefined) return;
+          const first = page.events[0];
+          if (first !== undefined && first.seq > attachment.cursor + 1) {
+            void attachment.peer.notify(SESSION_TRUNCATED_METHOD, {
+              session: attachment.session,
+              after: attachment.cursor,
+              oldest: page.oldest,
+              epoch: this.epoch,
+            });
+          }
+          let last = RESOLVED;
+          for (const event of page.events) {
+            if (event.seq <= attachment.cursor) continue;
+            attachment.cursor = event.seq;
+            attachment.sent++;
+            this.#counters.delivered++;
+            last = attachment.peer.sendFrame(eventFrame(event));
+          }
+          await last;
+          if (page.events.length < this.#pageSize && !attachment.dirty) return;
+          if (page.events.length === this.#pageSize) await yieldToEventLoop();
+        }
+      } finally {
+        attachment.pumping = false;
+      }
+    })();
+    return attachment.run;
+  }
+
+  #add(attachment: Attachment): void {
+    const { peer, session } = attachment;
+    let entry = this.#byPeer.get(peer);
+    if (entry === undefined) {
+      entry = {
+        sessions: new Map(),
+        unsubscribe: peer.onClose(() => {
+          for (const attached of [...(this.#byPeer.get(peer)?.sessions.keys() ?? [])]) {
+            this.detach(peer, attached);
+          }
+        }),
+      };
+      this.#byPeer.set(peer, entry);
+    }
+    entry.sessions.set(session, attachment);
+    let set = this.#bySession.get(session);
+    if (set === undefined) this.#bySession.set(session, set = new Set());
+    set.add(attachment);
+    this.#attachments++;
+    this.#startPolling();
+  }
+
+  #startPolling(): void {
+    if (this.#pollTimer !== undefined || this.#pollMs <= 0) return;
+    this.#pollTimer = setInterval(() => this.#poll(), this.#pollMs);
+    Deno.unrefTimer(this.#pollTimer as unknown as number);
+  }
+
+  #stopPolling(): void {
+    if (this.#pollTimer === undefined) return;
+    clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
+  }
+
+  /** Catches attachments up with events other processes appended to their sessions. */
+  #poll(): void {
+    if (this.#bySession.size === 0 || this.#state !== SessionManagerState.Open) return;
+    let latest: Map<string, number>;
+    try {
+      if (!this.#store.changedElsewhere()) return;
+      latest = this.#store.latestSeqs([...this.#bySession.keys()]);
+    } catch (error) {
+      logger.warn("Checking the session store for other processes' events failed: {error}", {
+        error,
+      });
+      return;
+    }
+    for (const [session, attachments] of this.#bySession) {
+      const seq = latest.get(session);
+      if (seq === undefined) continue;
+      for (const attachment of attachments) {
+        if (attachment.cursor < seq) this.#kick(attachment);
+      }
+    }
+  }
+}
