@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isLoopbackHost } from "../transport/websocket/listen_address.ts";
 import { defaultStateDir } from "./state_dir.ts";
 
 /** The gateway's effective settings. */
@@ -55,6 +56,14 @@ export interface Settings {
   allowOrigins: string[];
   /** Serve mode: whether a non-loopback address may be bound. */
   allowRemote: boolean;
+  /** Serve mode: extra host names accepted in the `Host` header. */
+  allowHosts: string[];
+  /** Serve mode: seconds of silence before a heartbeat ping; no pong within as long again closes the connection (0 disables). */
+  heartbeatSeconds: number;
+  /** Serve mode: seconds a client may leave its socket undrained before it is closed with 4008. */
+  sendDeadlineSeconds: number;
+  /** Serve mode: whether the server exits when the process that started it exits. */
+  exitWithParent: boolean;
   /** Serve mode: whether jobs are allowed over WebSocket. */
   allowJobs: boolean;
   /** Serve mode: where the listening address is written as JSON. */
@@ -131,8 +140,12 @@ Options:
   --token-file PATH           serve: where the token is written (default STATE_DIR/token)
   --allow-origin ORIGIN       serve: a browser origin allowed (repeatable)
   --allow-remote              serve: allow binding a non-loopback address
+  --allow-host HOST           serve: a further name accepted in the Host header (repeatable)
   --allow-jobs                serve: allow jobs over WebSocket
   --ready-file PATH           serve: write the listening address here as JSON
+  --heartbeat SECONDS         serve: ping after this much silence, close without a pong (env TUIGATE_HEARTBEAT_S, default 20, 0 disables)
+  --send-deadline SECONDS     serve: close a client that does not drain its socket this long (env TUIGATE_SEND_DEADLINE_S, default 10)
+  --exit-with-parent          serve: exit when the parent process exits (default: keep serving)
   --mirror URL                mirror frames the stdio peer receives to ws://HOST:PORT/PATH (env TUIGATE_MIRROR_URL)
   --test-hooks                register test-only methods (debug.block)
   --help                      print this text
@@ -198,6 +211,10 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
         "token-file": { type: "string" },
         "allow-origin": { type: "string", multiple: true },
         "allow-remote": { type: "boolean" },
+        "allow-host": { type: "string", multiple: true },
+        "heartbeat": { type: "string" },
+        "send-deadline": { type: "string" },
+        "exit-with-parent": { type: "boolean" },
         "allow-jobs": { type: "boolean" },
         "ready-file": { type: "string" },
         "mirror": { type: "string" },
@@ -302,10 +319,23 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     tokenFile: values["token-file"] ?? `${stateDir}/token`,
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,
+    allowHosts: values["allow-host"] ?? [],
+    heartbeatSeconds: seconds("--heartbeat", values.heartbeat ?? env.TUIGATE_HEARTBEAT_S, 20),
+    sendDeadlineSeconds: seconds(
+      "--send-deadline",
+      values["send-deadline"] ?? env.TUIGATE_SEND_DEADLINE_S,
+      10,
+    ),
+    exitWithParent: values["exit-with-parent"] ?? false,
     allowJobs: values["allow-jobs"] ?? false,
     readyFile: values["ready-file"],
     mirrorUrl: mirrorUrl === "" ? undefined : mirrorUrl,
   };
+  if (settings.mode === "serve" && !settings.allowRemote && !isLoopbackHost(listen.hostname)) {
+    throw new UsageError(
+      `Refusing to listen on ${listen.hostname}: it is not a loopback address (pass --allow-remote to allow it)`,
+    );
+  }
   return { settings, warnings, help: values.help ?? false, version: values.version ?? false };
 }
 

@@ -1,0 +1,72 @@
+/**
+ * Wires a {@linkcode MirrorClient} to a gateway: the tap for the stdio
+ * transport, the `mirror` section of `gateway.info`, and a drain step.
+ *
+ * @module
+ */
+
+import { MirrorClient, type MirrorClientOptions } from "../transport/mirror_client.ts";
+import type { Gateway } from "./gateway.ts";
+import type { ProcessLifecycle } from "./process_lifecycle.ts";
+
+/** What {@linkcode attachMirror} returns. */
+export interface MirrorAttachment {
+  /** The client. */
+  client: MirrorClient;
+  /** The tap to give `runStdio` (every batch of frames written to stdout). */
+  tap: (frames: readonly string[]) => void;
+  /** Adds the drain step (a short flush, then close) to a lifecycle. */
+  setup: (lifecycle: ProcessLifecycle) => void;
+}
+
+/** Options for {@linkcode attachMirror}. */
+export interface AttachMirrorOptions extends MirrorClientOptions {
+  /**
+   * The longest the drain step waits for queued frames to go out, in ms.
+   * @default {200}
+   */
+  flushMs?: number;
+}
+
+/**
+ * Mirrors every frame the stdio peer receives to a dashboard at `url`,
+ * best effort. Connecting starts on the next turn of the event loop, so it
+ * never delays `gateway.ready`; `gateway.info` gains a `mirror` section.
+ *
+ * @example
+ * ```ts
+ * import { attachMirror, Gateway, runStdio } from "@tuigate/tuigate";
+ * const gateway = new Gateway();
+ * const mirror = attachMirror(gateway, "ws://127.0.0.1:9000/mirror");
+ * await runStdio(gateway, { tap: mirror.tap, setup: mirror.setup });
+ * ```
+ */
+export function attachMirror(
+  gateway: Gateway,
+  url: string,
+  options: AttachMirrorOptions = {},
+): MirrorAttachment {
+  const client = new MirrorClient(url, {
+    hello: () => ({
+      name: gateway.name,
+      version: gateway.version,
+      pid: Deno.pid,
+      epoch: gateway.epoch,
+      mirrored: "stdio",
+    }),
+    ...options,
+  });
+  gateway.addInfo("mirror", () => client.info());
+  setTimeout(() => client.start(), 0);
+  return {
+    client,
+    tap: (frames) => client.push(frames),
+    setup: (lifecycle) => {
+      lifecycle.onDrain(async () => {
+        // Let the stdio pump hand over the last frames (the answer to gateway.shutdown) first.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await client.close(Math.min(options.flushMs ?? 200, lifecycle.graceMs / 4));
+      });
+    },
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * Runs a gateway as a WebSocket server process: the server, the lifecycle
+ * (signals, grace, watchdog, ledger), the token file and the announcement
+ * of the chosen address.
+ *
+ * @module
+ */
+
+import { getLogger } from "../protocol/logger.ts";
+import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
+import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
+import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
+import { AsyncLineSink } from "./async_line_sink.ts";
+import { ExitLedger } from "./exit_ledger.ts";
+import type { Gateway } from "./gateway.ts";
+import { EXIT_CODES, ProcessLifecycle } from "./process_lifecycle.ts";
+import { defaultStateDir } from "./state_dir.ts";
+
+const logger = getLogger(["tuigate", "serve"]);
+const encoder = new TextEncoder();
+
+/** Options for {@linkcode serveWebSocket}. */
+export interface ServeWebSocketOptions {
+  /**
+   * The host to listen on.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The port; 0 picks a free one.
+   * @default {0}
+   */
+  port?: number;
+  /**
+   * The bearer token. When absent a random one is made and written to `tokenFile`.
+   * @default {undefined}
+   */
+  token?: string;
+  /**
+   * Where a generated token is written (mode 0600); removed at exit.
+   * @default {"$XDG_STATE_HOME/tuigate/token"}
+   */
+  tokenFile?: string;
+  /**
+   * Where the announcement (the listening address as JSON) is also written; removed at exit.
+   * @default {undefined}
+   */
+  readyFile?: string;
+  /**
+   * Whether the announcement is written to stdout as one JSON line.
+   * @default {true}
+   */
+  announce?: boolean;
+  /**
+   * Browser origins allowed (`"*"` for any).
+   * @default {[]}
+   */
+  allowOrigins?: string[];
+  /**
+   * Extra names accepted in the `Host` header.
+   * @default {[]}
+   */
+  allowHosts?: string[];
+  /**
+   * Whether a non-loopback address may be bound.
+   * @default {false}
+   */
+  allowRemote?: boolean;
+  /**
+   * Whether WebSocket peers are granted `"jobs"` (methods that run programs or touch files).
+   * @default {false}
+   */
+  allowJobs?: boolean;
+  /**
+   * The longest message accepted, in bytes (1009 beyond).
+   * @default {16777216}
+   */
+  maxFrameBytes?: number;
+  /**
+   * The bound on each connection's queued output, in bytes.
+   * @default {8388608}
+   */
+  outBufferBytes?: number;
+  /**
+   * Seconds control frames may wait for room before a client counts as stalled.
+   * @default {10}
+   */
+  stallTimeoutSeconds?: number;
+  /**
+   * Seconds a client may leave its socket undrained before it is closed with 4008.
+   * @default {10}
+   */
+  sendDeadlineSeconds?: number;
+  /**
+   * Seconds of silence before a heartbeat ping; 0 disables heartbeats.
+   * @default {20}
+   */
+  heartbeatSeconds?: number;
+  /**
+   * Seconds from a shutdown request to a forced exit.
+   * @default {1}
+   */
+  graceSeconds?: number;
+  /**
+   * The exit ledger's path.
+   * @default {"$XDG_STATE_HOME/tuigate/exits.jsonl"}
+   */
+  crashLog?: string;
+  /**
+   * Whether SIGINT shuts down. When absent, SIGINT shuts down if stdin is a
+   * terminal (someone started the server by hand) and is ignored otherwise.
+   * @default {undefined}
+   */
+  exitOnSigint?: boolean;
+  /**
+   * Whether the server exits when its parent process exits.
+   * @default {false}
+   */
+  exitWithParent?: boolean;
+  /**
+   * The stderr line sink (shared with the logger).
+   * @default {new AsyncLineSink(Deno.stderr)}
+   */
+  stderr?: AsyncLineSink;
+  /**
+   * Whether to start the watchdog worker.
+   * @default {true}
+   */
+  watchdog?: boolean;
+  /** Called with the lifecycle and the server before serving starts, to add drain and exit steps. */
+  setup?: (lifecycle: ProcessLifecycle, server: WebSocketServer) => void;
+}
+
+/** The announcement written to stdout and the ready file. */
+export interface ServeAnnouncement {
+  /** Where the server listens. */
+  listening: ListeningAddress;
+  /** The URL, repeated for convenience. */
+  url: string;
+  /** The port, repeated for convenience. */
+  port: number;
+  /** Where the generated token was written, or `null` when it was given. */
+  tokenFile: string | null;
+  /** The gateway's process id. */
+  pid: number;
+  /** The gateway's epoch. */
+  epoch: string;
+}
+
+async function writeWithin(
+  stream: { write(p: Uint8Array): Promise<number> },
+  text: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const bytes = encoder.encode(text);
+  const write = (async () => {
+    let offset = 0;
+    while (offset < bytes.length) offset += await stream.write(bytes.subarray(offset));
+    return true;
+  })().catch(() => false);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((
+    resolve,
+  ) => (timer = setTimeout(resolve, timeoutMs, false)));
+  const ok = await Promise.race([write, timeout]);
+  clearTimeout(timer);
+  return ok;
+}
+
+async function removeIfOwned(path: string, expected: string | undefined): Promise<void> {
+  try {
+    if (expected !== undefined && (await Deno.readTextFile(path)) !== expected) return;
+    await Deno.remove(path);
+  } catch {
+    // Gone already, or not ours to remove.
+  }
+}
+
+function stdinIsTerminal(): boolean {
+  try {
+    return Deno.stdin.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serves a gateway over WebSocket until a signal arrives or
+ * `gateway.shutdown` is called; then closes every connection with 1001 and
+ * exits the process within the grace period, with a ledger line. Stdin is
+ * not read: its end does not stop the server. Resolves with the exit code
+ * (the process exits first); resolves with 2 at once, without exiting, when
+ * the address cannot be bound or the token file cannot be written.
+ *
+ * Once listening, one JSON line is written to stdout (and to `readyFile`):
+ * `{"listening":{"host","port","url"},"url","port","tokenFile","pid","epoch"}`.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, serveWebSocket } from "@tuigate/tuigate";
+ * await serveWebSocket(new Gateway(), { port: 0, graceSeconds: 2 });
+ * ```
+ */
+export async function serveWebSocket(
+  gateway: Gateway,
+  options: ServeWebSocketOptions = {},
+): Promise<number> {
+  const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
+  const stateDir = defaultStateDir(Deno.env.toObject());
+  const crashLog = options.crashLog ?? `${stateDir}/exits.jsonl`;
+  const graceMs = (options.graceSeconds ?? 1) * 1000;
+  const generated = options.token === undefined;
+  const server = new WebSocketServer(gateway, {
+    hostname: options.hostname,
+    port: options.port,
+    token: options.token,
+    allowOrigins: options.allowOrigins,
+    allowHosts: options.allowHosts,
+    allowRemote: options.allowRemote,
+    grants: options.allowJobs === true ? ["jobs"] : [],
+    maxFrameBytes: options.maxFrameBytes,
+    outBufferBytes: options.outBufferBytes,
+    stallTimeoutMs: (options.stallTimeoutSeconds ?? 10) * 1000,
+    sendDeadlineMs: (options.sendDeadlineSeconds ?? 10) * 1000,
+    heartbeatMs: (options.heartbeatSeconds ?? 20) * 1000,
+  });
+  const fail = async (message: string): Promise<number> => {
+    logger.fatal(message);
+    await stderr.flush(200);
+    return EXIT_CODES.USAGE;
+  };
+
+  const tokenFile = generated ? (options.tokenFile ?? `${stateDir}/token`) : undefined;
+  if (tokenFile !== undefined) {
+    try {
+      await writeTokenFile(tokenFile, server.token);
+    } catch (error) {
+      return await fail(`Cannot write the token file ${tokenFile}: ${(error as Error).message}`);
+    }
+  }
+  let address: ListeningAddress;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    if (tokenFile !== undefined) await removeIfOwned(tokenFile, server.token + "\n");
+    const host = options.hostname ?? "127.0.0.1";
+    return await fail(`Cannot listen on ${host}:${options.port ?? 0}: ${(error as Error).message}`);
+  }
+
+  const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {
+    graceMs,
+    stderr,
+    exitOnSigint: options.exitOnSigint ?? stdinIsTerminal(),
+    watchdog: options.watchdog,
+    parentCheckMs: options.exitWithParent === true ? 500 : 0,
+    inflight: () => gateway.dispatcher.stats().inflight,
+    meta: { epoch: gateway.epoch, version: gateway.version, transport: "websocket" },
+  });
+  lifecycle.onDrain(async () => {
+    await server.close({
+      code: 1001,
+      reason: "Gateway shutting down",
+      timeoutMs: Math.max(0, graceMs * 0.8 - 50),
+      idle: () => gateway.dispatcher.idle(),
+    });
+    await Promise.all([
+      tokenFile === undefined ? undefined : removeIfOwned(tokenFile, server.token + "\n"),
+      options.readyFile === undefined ? undefined : removeIfOwned(options.readyFile, undefined),
+    ]);
+  });
+  gateway.onShutdownRequest((reason) => lifecycle.shutdown(reason));
+  gateway.addInfo("websocket", () => server.stats());
+  options.setup?.(lifecycle, server);
+  lifecycle.start();
+
+  const announcement: ServeAnnouncement = {
+    listening: address,
+    url: address.url,
+    port: address.port,
+    tokenFile: tokenFile ?? null,
+    pid: Deno.pid,
+    epoch: gateway.epoch,
+  };
+  const line = JSON.stringify(announcement) + "\n";
+  if (options.readyFile !== undefined) {
+    try {
+      await writePrivateFile(options.readyFile, line);
+    } catch (error) {
+      logger.error("Cannot write the ready file {path}: {error}", {
+        path: options.readyFile,
+        error,
+      });
+    }
+  }
+  if (options.announce ?? true) {
+    if (!(await writeWithin(Deno.stdout, line, 1000))) {
+      logger.warn("Could not announce the listening address on stdout");
+    }
+  }
+  logger.info("Serving WebSocket on {url} (token {source})", {
+    url: address.url,
+    source: tokenFile === undefined ? "given" : `in ${tokenFile}`,
+  });
+  lifecycle.startBackground();
+  return await lifecycle.exited;
+}

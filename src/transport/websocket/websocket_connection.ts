@@ -1,0 +1,426 @@
+/**
+ * One accepted WebSocket: its peer, the frames it sends to the dispatcher,
+ * and the pump that moves the peer's output to the socket under a send
+ * deadline.
+ *
+ * @module
+ */
+
+import { getLogger } from "../../protocol/logger.ts";
+import { Peer } from "../../protocol/peer.ts";
+import type { PeerHost } from "../../protocol/peer_host.ts";
+
+const logger = getLogger(["tuigate", "websocket"]);
+
+/** WebSocket close codes the gateway sends. */
+export const CLOSE_CODES = {
+  /** The gateway is shutting down (SIGTERM, SIGHUP, `gateway.shutdown`). */
+  GOING_AWAY: 1001,
+  /** A message exceeded `--max-frame-bytes`. */
+  MESSAGE_TOO_BIG: 1009,
+  /** An unexpected error on the gateway's side. */
+  INTERNAL_ERROR: 1011,
+  /** The client did not drain its socket within the send deadline. */
+  SEND_DEADLINE: 4008,
+} as const;
+
+/** Why a connection ended. */
+export type ConnectionCause =
+  | "client"
+  | "heartbeat"
+  | "send-deadline"
+  | "oversize"
+  | "shutdown"
+  | "error";
+
+/** How a connection ended. */
+export interface ConnectionEnd {
+  /** Why. */
+  cause: ConnectionCause;
+  /** The close code sent or received. */
+  code: number;
+  /** The close reason sent or received. */
+  reason: string;
+}
+
+/** The states of a {@linkcode WebSocketConnection}. */
+export enum ConnectionState {
+  /** Upgraded; waiting for the socket to open. */
+  Connecting = "connecting",
+  /** Reading and writing. */
+  Open = "open",
+  /** Shutting down: new requests are refused, output still drains. */
+  Draining = "draining",
+  /** A close frame was queued; waiting for the socket to close. */
+  Closing = "closing",
+  /** Gone. */
+  Closed = "closed",
+}
+
+/** Options for {@linkcode WebSocketConnection}. */
+export interface WebSocketConnectionOptions {
+  /**
+   * Capabilities granted to the peer (`"jobs"` only with `--allow-jobs`).
+   * @default {[]}
+   */
+  grants?: Iterable<string>;
+  /**
+   * The longest message accepted, in UTF-8 bytes; a longer one closes the connection with 1009.
+   * @default {16777216}
+   */
+  maxFrameBytes?: number;
+  /**
+   * The bound on the peer's queued output, in bytes.
+   * @default {8388608}
+   */
+  outBufferBytes?: number;
+  /**
+   * How long control frames may wait for room in the output buffer before the client counts as stalled, in ms.
+   * @default {10000}
+   */
+  stallTimeoutMs?: number;
+  /**
+   * How long the socket may stay above `sendHighWaterBytes` before the client is disconnected with 4008, in ms.
+   * @default {10000}
+   */
+  sendDeadlineMs?: number;
+  /**
+   * Bytes the socket may buffer (not yet written to the network) before the pump waits.
+   * @default {1048576}
+   */
+  sendHighWaterBytes?: number;
+  /**
+   * The client's address, for logs.
+   * @default {"unknown"}
+   */
+  remote?: string;
+}
+
+/** A snapshot of a connection for `gateway.info`. */
+export interface ConnectionInfo {
+  /** The peer id. */
+  peer: string;
+  /** The client's address. */
+  remote: string;
+  /** The state. */
+  state: ConnectionState;
+  /** Messages received. */
+  messagesIn: number;
+  /** Messages sent. */
+  messagesOut: number;
+  /** Bytes the socket holds that the network has not taken yet. */
+  bufferedAmount: number;
+}
+
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** UTF-8 length of a string, or `Infinity` as soon as it exceeds `limit`. */
+function utf8Length(text: string, limit: number): number {
+  if (text.length > limit) return Infinity;
+  if (text.length * 3 <= limit) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+    if (bytes > limit) return Infinity;
+  }
+  return bytes;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * One WebSocket client of a gateway. Each text message is one JSON-RPC
+ * message or batch; each frame of the peer's output goes out as one text
+ * message. A client that leaves more than `sendHighWaterBytes` unread for
+ * longer than `sendDeadlineMs` is closed with 4008; this only ever stops
+ * its own pump, never another connection's.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketConnection } from "@tuigate/tuigate/websocket";
+ * const gateway = new Gateway();
+ * Deno.serve((request) => {
+ *   const { socket, response } = Deno.upgradeWebSocket(request);
+ *   new WebSocketConnection(gateway, socket).start();
+ *   return response;
+ * });
+ * ```
+ */
+export class WebSocketConnection {
+  /** The peer of this connection. */
+  readonly peer: Peer;
+  /** The socket. */
+  readonly socket: WebSocket;
+  /** Resolves once the socket has closed, with how it ended. */
+  readonly closed: Promise<ConnectionEnd>;
+  #host: PeerHost;
+  #remote: string;
+  #maxFrameBytes: number;
+  #sendDeadlineMs: number;
+  #highWater: number;
+  #state = ConnectionState.Connecting;
+  #end: ConnectionEnd | undefined;
+  #resolveClosed!: (end: ConnectionEnd) => void;
+  #opened!: () => void;
+  #openedPromise: Promise<void>;
+  #drainWaiters: (() => void)[] = [];
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #started = false;
+
+  /** Wraps an upgraded socket (still connecting or open). */
+  constructor(host: PeerHost, socket: WebSocket, options: WebSocketConnectionOptions = {}) {
+    this.#host = host;
+    this.socket = socket;
+    this.#remote = options.remote ?? "unknown";
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#sendDeadlineMs = options.sendDeadlineMs ?? 10_000;
+    this.#highWater = options.sendHighWaterBytes ?? 1024 * 1024;
+    this.peer = new Peer({
+      transport: "websocket",
+      grants: options.grants ?? [],
+      maxBytes: options.outBufferBytes,
+      stallTimeoutMs: options.stallTimeoutMs,
+      onStall: () =>
+        this.#expire(`control frames waited ${options.stallTimeoutMs ?? 10_000} ms for room`),
+    });
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#openedPromise = new Promise((resolve) => (this.#opened = resolve));
+  }
+
+  /** The current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** How the connection ended, once it has started closing. */
+  get end(): ConnectionEnd | undefined {
+    return this.#end;
+  }
+
+  /** The client's address. */
+  get remote(): string {
+    return this.#remote;
+  }
+
+  /** Announces the peer (`gateway.ready` is queued first) and starts reading and writing. Idempotent. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#host.open(this.peer);
+    const socket = this.socket;
+    socket.addEventListener("open", () => {
+      if (this.#state === ConnectionState.Connecting) this.#state = ConnectionState.Open;
+      this.#opened();
+    });
+    socket.addEventListener("message", (event) => this.#onMessage(event));
+    socket.addEventListener("error", (event) => {
+      logger.debug("WebSocket error on {peer}: {message}", {
+        peer: this.peer.id,
+        message: (event as ErrorEvent).message,
+      });
+    });
+    socket.addEventListener("close", (event) => this.#onClosed(event.code, event.reason));
+    if (socket.readyState === WebSocket.OPEN) {
+      this.#state = ConnectionState.Open;
+      this.#opened();
+    }
+    void this.#pump();
+  }
+
+  /** A snapshot for `gateway.info`. */
+  info(): ConnectionInfo {
+    return {
+      peer: this.peer.id,
+      remote: this.#remote,
+      state: this.#state,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bufferedAmount: this.socket.bufferedAmount,
+    };
+  }
+
+  /**
+   * Starts an orderly close: the peer refuses new requests (its handlers'
+   * signals are aborted), queued output keeps going out. Call
+   * {@linkcode WebSocketConnection.close} once {@linkcode WebSocketConnection.drained} resolves.
+   */
+  beginClose(reason: string): void {
+    if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Connecting) return;
+    this.#state = ConnectionState.Draining;
+    this.peer.beginClose(reason);
+  }
+
+  /** Resolves when every queued frame was handed to the socket and the socket sent it (or the connection ended). */
+  async drained(): Promise<void> {
+    if (!this.peer.output.empty && this.#pumping()) {
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    }
+    let delay = 1;
+    while (this.#pumping() && this.socket.bufferedAmount > 0) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, 20);
+    }
+  }
+
+  /**
+   * Closes at once with a close code and reason: the peer is closed (queued
+   * output dropped, handlers aborted) and forgotten by the gateway. Idempotent.
+   */
+  close(code: number, reason: string, cause: ConnectionCause): void {
+    if (this.#state === ConnectionState.Closing || this.#state === ConnectionState.Closed) return;
+    this.#state = ConnectionState.Closing;
+    this.#end = { cause, code, reason };
+    this.#releasePeer(cause);
+    try {
+      this.socket.close(code, reason);
+    } catch (error) {
+      logger.debug("Closing the socket of {peer} failed: {error}", { peer: this.peer.id, error });
+    }
+    this.#opened();
+  }
+
+  #pumping(): boolean {
+    return this.#state === ConnectionState.Open || this.#state === ConnectionState.Draining ||
+      this.#state === ConnectionState.Connecting;
+  }
+
+  #onMessage(event: MessageEvent): void {
+    if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Draining) return;
+    this.#messagesIn++;
+    const data = event.data;
+    if (typeof data === "string") {
+      const bytes = utf8Length(data, this.#maxFrameBytes);
+      if (bytes > this.#maxFrameBytes) {
+        this.#oversize(data.length);
+        return;
+      }
+      this.#host.dispatcher.handleText(data, this.peer);
+    } else if (data instanceof ArrayBuffer) {
+      if (data.byteLength > this.#maxFrameBytes) {
+        this.#oversize(data.byteLength);
+        return;
+      }
+      this.#host.dispatcher.handleBytes(new Uint8Array(data), this.peer);
+    } else {
+      logger.warn("Ignored a message of unexpected type from {peer}", { peer: this.peer.id });
+    }
+  }
+
+  #oversize(atLeast: number): void {
+    const reason =
+      `Message of at least ${atLeast} bytes exceeds the limit of ${this.#maxFrameBytes}`;
+    logger.warn("Closed {peer} ({remote}) with 1009: {reason}", {
+      peer: this.peer.id,
+      remote: this.#remote,
+      reason,
+    });
+    this.close(CLOSE_CODES.MESSAGE_TOO_BIG, reason, "oversize");
+  }
+
+  #expire(why: string): void {
+    if (!this.#pumping()) return;
+    logger.warn(
+      "Closed {peer} ({remote}) with 4008: the client did not drain its socket ({why}, {buffered} bytes unsent)",
+      {
+        peer: this.peer.id,
+        remote: this.#remote,
+        why,
+        buffered: this.socket.bufferedAmount,
+      },
+    );
+    this.close(CLOSE_CODES.SEND_DEADLINE, "send deadline exceeded", "send-deadline");
+  }
+
+  #onClosed(code: number, reason: string): void {
+    if (this.#state === ConnectionState.Closed) return;
+    const initiated = this.#end !== undefined;
+    this.#state = ConnectionState.Closed;
+    if (!initiated) {
+      const cause: ConnectionCause = reason === "No response from ping frame."
+        ? "heartbeat"
+        : "client";
+      this.#end = { cause, code, reason };
+      if (cause === "heartbeat") {
+        logger.info("Closed {peer} ({remote}): no answer to a heartbeat ping", {
+          peer: this.peer.id,
+          remote: this.#remote,
+        });
+      } else {
+        logger.debug("{peer} closed by the client: {code} {reason}", {
+          peer: this.peer.id,
+          code,
+          reason,
+        });
+      }
+    }
+    this.#releasePeer(this.#end!.cause);
+    this.#opened();
+    this.#wakeDrained();
+    this.#resolveClosed(this.#end!);
+  }
+
+  #releasePeer(cause: ConnectionCause): void {
+    this.peer.close(cause);
+    this.#host.close(this.peer, cause);
+    this.#wakeDrained();
+  }
+
+  async #pump(): Promise<void> {
+    await this.#openedPromise;
+    const output = this.peer.output;
+    while (this.#pumping()) {
+      await output.readable();
+      if (output.closed || !this.#pumping()) break;
+      if (this.socket.bufferedAmount >= this.#highWater) {
+        if (!(await this.#waitForRoom())) {
+          this.#expire(`more than ${this.#highWater} bytes unsent for ${this.#sendDeadlineMs} ms`);
+          break;
+        }
+        continue;
+      }
+      const batch = output.take();
+      if (batch === undefined) continue;
+      try {
+        for (const frame of batch.frames) this.socket.send(frame);
+      } catch (error) {
+        output.release(batch.bytes);
+        logger.error("Sending to {peer} failed: {error}", { peer: this.peer.id, error });
+        this.close(CLOSE_CODES.INTERNAL_ERROR, "Internal error", "error");
+        break;
+      }
+      this.#messagesOut += batch.frames.length;
+      output.release(batch.bytes);
+      if (output.empty) this.#wakeDrained();
+    }
+    this.#wakeDrained();
+  }
+
+  /** Waits until the socket buffers less than the high-water mark; false when the deadline passed first. */
+  async #waitForRoom(): Promise<boolean> {
+    const since = Date.now();
+    let delay = 1;
+    while (this.#pumping()) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, 25);
+      if (this.socket.bufferedAmount < this.#highWater) return true;
+      if (Date.now() - since >= this.#sendDeadlineMs) return false;
+    }
+    return true;
+  }
+
+  #wakeDrained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
