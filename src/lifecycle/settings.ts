@@ -42,6 +42,14 @@ export interface Settings {
   stateDir: string;
   /** `"sqlite"` for the durable store, `"memory"` for none. */
   state: "sqlite" | "memory";
+  /** Session retention: events kept per session. */
+  sessionMaxEvents: number;
+  /** Session retention: bytes of events kept per session. */
+  sessionMaxBytes: number;
+  /** Session retention: bytes of events kept in the whole store. */
+  stateMaxBytes: number;
+  /** Seconds a store write waits for another gateway's lock before failing. */
+  stateBusyTimeoutSeconds: number;
   /** Whether test-only methods (such as `debug.block`) are registered. */
   testHooks: boolean;
   /** Maximum concurrent jobs. */
@@ -134,6 +142,10 @@ Options:
   --framing line|lsp          stdio framing (env TUIGATE_FRAMING, default line)
   --state-dir DIR             state folder (env TUIGATE_STATE_DIR, default $XDG_STATE_HOME/tuigate)
   --state sqlite|memory       session store (env TUIGATE_STATE, default sqlite)
+  --session-max-events N      events kept per session (env TUIGATE_SESSION_MAX_EVENTS, default 50000)
+  --session-max-bytes N       bytes of events kept per session (env TUIGATE_SESSION_MAX_BYTES, default 33554432)
+  --state-max-bytes N         bytes of events kept in the store (env TUIGATE_STATE_MAX_BYTES, default 268435456)
+  --state-busy-timeout SECONDS  wait for another gateway's store lock (env TUIGATE_STATE_BUSY_TIMEOUT_S, default 5)
   --max-jobs N                concurrent jobs (env TUIGATE_MAX_JOBS, default 16)
   --listen HOST:PORT          serve: address (env TUIGATE_LISTEN, default 127.0.0.1:0)
   --token TOKEN               serve: bearer token (env TUIGATE_TOKEN, default random)
@@ -205,6 +217,10 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
         "framing": { type: "string" },
         "state-dir": { type: "string" },
         "state": { type: "string" },
+        "session-max-events": { type: "string" },
+        "session-max-bytes": { type: "string" },
+        "state-max-bytes": { type: "string" },
+        "state-busy-timeout": { type: "string" },
         "max-jobs": { type: "string" },
         "listen": { type: "string" },
         "token": { type: "string" },
@@ -312,6 +328,29 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     framing,
     stateDir,
     state,
+    sessionMaxEvents: integer(
+      "--session-max-events",
+      values["session-max-events"] ?? env.TUIGATE_SESSION_MAX_EVENTS,
+      50_000,
+      1,
+    ),
+    sessionMaxBytes: integer(
+      "--session-max-bytes",
+      values["session-max-bytes"] ?? env.TUIGATE_SESSION_MAX_BYTES,
+      32 * 1024 * 1024,
+      1,
+    ),
+    stateMaxBytes: integer(
+      "--state-max-bytes",
+      values["state-max-bytes"] ?? env.TUIGATE_STATE_MAX_BYTES,
+      256 * 1024 * 1024,
+      1,
+    ),
+    stateBusyTimeoutSeconds: seconds(
+      "--state-busy-timeout",
+      values["state-busy-timeout"] ?? env.TUIGATE_STATE_BUSY_TIMEOUT_S,
+      5,
+    ),
     testHooks: values["test-hooks"] ?? false,
     maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
     listen,
