@@ -14,10 +14,18 @@ import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
 import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";
 import { setupLogging } from "./src/lifecycle/logging.ts";
-import { EXIT_CODES, type ProcessLifecycle } from "./src/lifecycle/process_lifecycle.ts";
+import {
+  EXIT_CODES,
+  type ProcessLifecycle,
+} from "./src/lifecycle/process_lifecycle.ts";
 import { RotatingFileSink } from "./src/lifecycle/rotating_file_sink.ts";
 import { runStdio } from "./src/lifecycle/run_stdio.ts";
-import { parseSettings, type Settings, USAGE, UsageError } from "./src/lifecycle/settings.ts";
+import {
+  parseSettings,
+  type Settings,
+  USAGE,
+  UsageError,
+} from "./src/lifecycle/settings.ts";
 import { VERSION } from "./src/version.ts";
 
 const encoder = new TextEncoder();
@@ -31,9 +39,14 @@ async function say(
   const bytes = encoder.encode(text);
   const write = (async () => {
     let offset = 0;
-    while (offset < bytes.length) offset += await stream.write(bytes.subarray(offset));
+    while (offset < bytes.length) {
+      offset += await stream.write(bytes.subarray(offset));
+    }
   })().catch(() => {});
-  await Promise.race([write, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  await Promise.race([
+    write,
+    new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+  ]);
 }
 
 /** What the features of the command need from the process lifecycle. */
@@ -47,13 +60,47 @@ export async function buildGateway(
   settings: Settings,
 ): Promise<{ gateway: Gateway; features: Features }> {
   const gateway = new Gateway({
-    settings: { ...settings, token: settings.token === undefined ? undefined : "(hidden)" },
+    settings: {
+      ...settings,
+      token: settings.token === undefined ? undefined : "(hidden)",
+    },
     maxInflight: settings.maxInflight,
     maxQueued: settings.maxQueued,
   });
   const features: Features = { setup: [] };
   if (settings.testHooks) registerTestHooks(gateway);
   // <sessions> (issue 5): open the store, register session.* methods, push a setup step.
+  const sessionsFeature = await import("./src/sessions/mod.ts");
+  const sessions = new sessionsFeature.SessionManager(
+    await sessionsFeature.openSessionStore({
+      kind: settings.state,
+      dir: settings.stateDir,
+      retention: {
+        maxEventsPerSession: settings.sessionMaxEvents,
+        maxBytesPerSession: settings.sessionMaxBytes,
+        maxTotalBytes: settings.stateMaxBytes,
+      },
+      busyTimeoutMs: settings.stateBusyTimeoutSeconds * 1000,
+    }),
+    { epoch: gateway.epoch },
+  );
+  sessionsFeature.registerSessionMethods(gateway, sessions);
+  features.setup.push((lifecycle) => {
+    // Drain: let handlers finish (within half the grace period), commit what they appended.
+    lifecycle.onDrain(async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        gateway.dispatcher.idle(),
+        new Promise((
+          resolve,
+        ) => (timer = setTimeout(resolve, lifecycle.graceMs / 2))),
+      ]);
+      clearTimeout(timer);
+      await sessions.flush();
+    });
+    // Exit (every path, after all drain steps): commit what later steps appended, close the store.
+    lifecycle.onExit(() => sessions.shutdownSync());
+  });
   // </sessions>
   // <jobs> (issue 7): register job.* methods, push a setup step.
   // </jobs>
@@ -82,15 +129,40 @@ async function main(args: string[]): Promise<number> {
   }
   const settings = parsed.settings;
   const stderr = new AsyncLineSink(Deno.stderr);
-  const file = settings.logFile === undefined ? undefined : new RotatingFileSink(settings.logFile, {
-    maxBytes: settings.logFileMaxBytes,
-    keep: settings.logFileKeep,
-  });
+  const file = settings.logFile === undefined
+    ? undefined
+    : new RotatingFileSink(settings.logFile, {
+      maxBytes: settings.logFileMaxBytes,
+      keep: settings.logFileKeep,
+    });
   await setupLogging(stderr, { level: settings.logLevel, file });
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);
 
-  const { gateway, features } = await buildGateway(settings);
+  let built: Awaited<ReturnType<typeof buildGateway>>;
+  try {
+    built = await buildGateway(settings);
+  } catch (error) {
+    // <sessions>: a store that is locked, read-only or corrupt ends the gateway with one line.
+    if (error instanceof Error && error.name === "StoreUnavailableError") {
+      stderr.writeLine(`tuigate: ${error.message}`);
+      const { ExitLedger } = await import("./src/lifecycle/exit_ledger.ts");
+      await Promise.all([
+        new ExitLedger(settings.crashLog).append({
+          event: "exit",
+          time: new Date().toISOString(),
+          pid: Deno.pid,
+          reason: "store-unavailable",
+          error: error.message,
+          exitCode: EXIT_CODES.STORE_UNAVAILABLE,
+        }),
+        stderr.flush(500),
+      ]);
+      return EXIT_CODES.STORE_UNAVAILABLE;
+    }
+    throw error;
+  }
+  const { gateway, features } = built;
   const setup = (lifecycle: ProcessLifecycle) => {
     for (const step of features.setup) step(lifecycle);
   };
