@@ -159,7 +159,7 @@ export class JobManager {
         } in session ${spec.session}: sessions are not available`,
       );
     }
-    const id = `${this.#prefix}-${++this.#started}`;
+    const id = `${this.#prefix}-${this.#started + 1}`;
     // Spawning is synchronous, so the count above cannot be overtaken by another start.
     const job = Job.spawn(id, spec, {
       target,
@@ -168,6 +168,7 @@ export class JobManager {
       onProcessGroup: (pgid, alive) => this.#onGroup(pgid, alive),
     });
     this.#jobs.set(id, job);
+    this.#started++;
     try {
       await job.run();
     } catch (error) {

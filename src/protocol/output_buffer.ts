@@ -96,13 +96,19 @@ interface Waiter {
 export class OutputBuffer {
   #maxBytes: number;
   #maxBatch: number;
+  /** A merged delta grows to at most a quarter of the bound, so dropping the oldest drops at most that. */
+  #mergeCap: number;
+  #dead = 0;
   #stallMs: number;
   #onStall: (() => void) | undefined;
   #queue: Entry[] = [];
   #head = 0;
   #queuedBytes = 0;
   #inFlightBytes = 0;
+  /** The latest live delta of each key since the last control frame: where merges go. */
   #tail = new Map<string, DeltaEntry>();
+  #segmentStart = 0;
+  #fragmented = false;
   #carry = new Map<string, number>();
   #live = new Map<string, number>();
   #scan = 0;
@@ -124,6 +130,7 @@ export class OutputBuffer {
   constructor(options: OutputBufferOptions = {}) {
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUT_BUFFER_BYTES;
     this.#maxBatch = options.maxBatchBytes ?? 1024 * 1024;
+    this.#mergeCap = Math.floor(this.#maxBytes / 4);
     this.#stallMs = options.stallTimeoutMs ?? 10_000;
     this.#onStall = options.onStall;
   }
@@ -132,7 +139,7 @@ export class OutputBuffer {
   stats(): OutputBufferStats {
     return {
       queuedBytes: this.#queuedBytes + this.#inFlightBytes,
-      queuedFrames: this.#queue.length - this.#head,
+      queuedFrames: this.#queue.length - this.#head - this.#dead,
       ...this.#stats,
     };
   }
@@ -158,6 +165,8 @@ export class OutputBuffer {
     const size = text.length + 1;
     this.#append({ delta: false, text, size });
     this.#tail.clear();
+    this.#segmentStart = this.#queue.length;
+    this.#fragmented = false;
     if (this.#total() <= this.#maxBytes) return RESOLVED;
     this.#makeRoom();
     if (this.#total() <= this.#maxBytes) return RESOLVED;
@@ -183,16 +192,16 @@ export class OutputBuffer {
     if (this.#closed) return;
     const isText = "text" in payload;
     const length = isText ? payload.text.length : Math.ceil(payload.bytes.length / 3) * 4;
-    const previous = this.#tail.get(key);
+    if (this.#fragmented && this.#total() + length > this.#maxBytes) this.#mergeTail();
+    const last = this.#tail.get(key);
     if (
-      previous !== undefined && previous.live && this.#total() + length > this.#maxBytes &&
-      (isText ? previous.text !== undefined : previous.bytes !== undefined) &&
-      previous.method === method
+      last !== undefined && this.#total() + length > this.#maxBytes &&
+      mergeable(last, method, isText, this.#mergeCap, length)
     ) {
-      if (isText) previous.text += payload.text;
-      else previous.bytes!.push(payload.bytes);
-      previous.size += length;
-      previous.count++;
+      if (isText) last.text += payload.text;
+      else last.bytes!.push(payload.bytes);
+      last.size += length;
+      last.count++;
       this.#queuedBytes += length;
       this.#stats.coalescedDeltas++;
     } else {
@@ -211,9 +220,50 @@ export class OutputBuffer {
       this.#carry.delete(key);
       this.#live.set(key, (this.#live.get(key) ?? 0) + 1);
       this.#append(entry);
+      if (last !== undefined) this.#fragmented = true;
       this.#tail.set(key, entry);
     }
-    if (this.#total() > this.#maxBytes) this.#makeRoom();
+    if (this.#total() > this.#maxBytes) {
+      if (this.#fragmented) this.#mergeTail();
+      this.#makeRoom();
+    }
+  }
+
+  /** Merges every waiting delta since the last control frame into the first of its key. */
+  #mergeTail(): void {
+    this.#fragmented = false;
+    const firsts = new Map<string, DeltaEntry>();
+    const start = Math.max(this.#segmentStart, this.#head);
+    for (let i = start; i < this.#queue.length; i++) {
+      const entry = this.#queue[i];
+      if (!entry.delta || !entry.live) continue;
+      const first = firsts.get(entry.key);
+      const payload = entry.size - entry.key.length - entry.method.length - DELTA_OVERHEAD;
+      if (
+        first === undefined ||
+        !mergeable(first, entry.method, entry.text !== undefined, this.#mergeCap, payload)
+      ) {
+        firsts.set(entry.key, entry);
+        continue;
+      }
+      if (first.text !== undefined) first.text += entry.text!;
+      else first.bytes!.push(...entry.bytes!);
+      first.size += payload;
+      first.count += entry.count;
+      first.dropped += entry.dropped;
+      this.#queuedBytes -= entry.size - payload;
+      entry.live = false;
+      entry.size = 0;
+      this.#dead++;
+      this.#forget(entry);
+      this.#stats.coalescedDeltas += entry.count;
+    }
+    // The latest live entry of each key is where later deltas merge.
+    this.#tail.clear();
+    for (let i = start; i < this.#queue.length; i++) {
+      const entry = this.#queue[i];
+      if (entry.delta && entry.live) this.#tail.set(entry.key, entry);
+    }
   }
 
   /** Resolves when a frame is queued (at once if one is). */
@@ -238,7 +288,10 @@ export class OutputBuffer {
       this.#queue[this.#head++] = undefined as unknown as Entry;
       bytes += entry.size;
       if (entry.delta) {
-        if (!entry.live) continue;
+        if (!entry.live) {
+          this.#dead--;
+          continue;
+        }
         this.#forget(entry);
         const text = serialiseDelta(entry);
         parts.push(text);
@@ -272,6 +325,7 @@ export class OutputBuffer {
     this.#queue = [];
     this.#head = 0;
     this.#queuedBytes = 0;
+    this.#dead = 0;
     this.#tail.clear();
     this.#live.clear();
     clearTimeout(this.#stallTimer);
@@ -307,6 +361,7 @@ export class OutputBuffer {
       entry.live = false;
       this.#queuedBytes -= entry.size;
       entry.size = 0;
+      this.#dead++;
       this.#stats.droppedDeltas += entry.count;
       this.#forget(entry);
       const next = this.#nextLiveDelta(entry.key, this.#scan);
@@ -371,6 +426,17 @@ export class OutputBuffer {
     };
     this.#stallTimer = setTimeout(check, this.#stallMs);
   }
+}
+
+function mergeable(
+  first: DeltaEntry,
+  method: string,
+  isText: boolean,
+  cap: number,
+  adding: number,
+): boolean {
+  return first.live && first.method === method && first.size + adding <= cap &&
+    (isText ? first.text !== undefined : first.bytes !== undefined);
 }
 
 function serialiseDelta(entry: DeltaEntry): string {

@@ -1,0 +1,173 @@
+/**
+ * Types of the wire protocol as the client sees it: the params and results
+ * of the gateway's methods and the params of its notifications. They type
+ * {@linkcode TuigateClient.call} and {@linkcode TuigateClient.on}; a custom
+ * gateway's methods are added by extending the maps.
+ *
+ * @example Typing a custom gateway's methods
+ * ```ts
+ * import { type GatewayMethods, TuigateClient } from "@tuigate/tuigate/client";
+ * interface MyMethods extends GatewayMethods {
+ *   "math.add": { params: { a: number; b: number }; result: number };
+ * }
+ * const client = new TuigateClient<MyMethods>({ command: "./my-backend" });
+ * await client.start();
+ * const sum: number = await client.call("math.add", { a: 1, b: 2 });
+ * ```
+ *
+ * @module
+ */
+
+/** One method: its params and its result. */
+export interface MethodSpec {
+  /** The params; `undefined` in the type when they may be omitted. */
+  params: unknown;
+  /** The result. */
+  result: unknown;
+}
+
+/** The params of `gateway.ready`, the first frame of every gateway. */
+export interface ReadyParams {
+  /** The gateway's name. */
+  name: string;
+  /** The gateway's version. */
+  version: string;
+  /** The gateway's pid. */
+  pid: number;
+  /** The wire protocol version. */
+  protocol: number;
+  /** A fresh random id per gateway process. */
+  epoch: string;
+  /** This peer's id. */
+  peer: string;
+  /** `"stdio"` or `"websocket"`. */
+  transport: string;
+  /** What the gateway supports (`batch`, `cancel`, `serverRequests`, `deltas`, `jobs`, ...). */
+  capabilities: Record<string, unknown>;
+}
+
+/** What `job.get` and `job.list` report about a job. */
+export interface JobInfo {
+  /** The job id. */
+  job: string;
+  /** `"running"` or `"exited"`. */
+  state: "running" | "exited";
+  /** The command's pid (and process group). */
+  pid: number;
+  /** The program. */
+  cmd: string;
+  /** Its arguments. */
+  args: string[];
+  /** Its working folder. */
+  cwd: string;
+  /** The session its events are appended to, if any. */
+  session: string | null;
+  /** Whether stdin is open for `job.write`. */
+  stdin: boolean;
+  /** When it started (ms since the Unix epoch). */
+  startedAt: number;
+  /** When it exited, if it has. */
+  exitedAt: number | null;
+  /** The exit code; `null` while running or when a signal ended it. */
+  code: number | null;
+  /** The signal that ended it, if any. */
+  signal: string | null;
+  /** Its run time, once exited. */
+  durationMs: number | null;
+}
+
+/** The params of `job.output`, a delta notification of job output. */
+export interface JobOutputParams {
+  /** The job id. */
+  job: string;
+  /** `"stdout"` or `"stderr"`. */
+  stream: "stdout" | "stderr";
+  /** The delta key (`job:<id>:<stream>`). */
+  key: string;
+  /** The output, when it is valid UTF-8. */
+  text?: string;
+  /** The output as base64, when it is not valid UTF-8. */
+  base64?: string;
+  /** Deltas of this key dropped before this one because the client read too slowly. */
+  dropped?: number;
+}
+
+/** The params of `job.exit`. */
+export interface JobExitParams {
+  /** The job id. */
+  job: string;
+  /** The exit code, or `null` when a signal ended the command. */
+  code: number | null;
+  /** The signal that ended the command, or `null`. */
+  signal: string | null;
+  /** Milliseconds from start to exit. */
+  durationMs: number;
+}
+
+/** The methods of the tuigate command (built-ins and jobs). */
+export interface GatewayMethods {
+  /** Answers at once; params, if any, are echoed back. */
+  "gateway.ping": { params: unknown; result: { pong: true; time: number; echo?: unknown } };
+  /** Version, pid, uptime, settings and counters. */
+  "gateway.info": { params: Record<string, never> | undefined; result: Record<string, unknown> };
+  /** Replies, then shuts the gateway down (exit 0). */
+  "gateway.shutdown": { params: Record<string, never> | undefined; result: { ok: true } };
+  /** Announces what the client supports, for example `{"serverRequests": true}`. */
+  "client.capabilities": {
+    params: { serverRequests?: boolean; [name: string]: unknown };
+    result: { capabilities: Record<string, unknown> };
+  };
+  /** The OpenRPC document of every method. */
+  "rpc.discover": { params: Record<string, never> | undefined; result: Record<string, unknown> };
+  /** Starts a command; its output streams as `job.output`, its end as `job.exit`. */
+  "job.start": {
+    params: {
+      cmd: string;
+      args?: string[];
+      cwd?: string;
+      env?: Record<string, string>;
+      session?: string;
+      stdin?: boolean;
+    };
+    result: { job: string; pid: number };
+  };
+  /** Writes to a job's stdin. */
+  "job.write": {
+    params: { job: string; data?: string; base64?: string; eof?: boolean };
+    result: { written: number };
+  };
+  /** Sends a signal to a job's process group. */
+  "job.signal": {
+    params: { job: string; signal: string; group?: boolean };
+    result: { job: string; signal: string };
+  };
+  /** SIGTERM to the job's process group, SIGKILL after a grace; answers once it ended. */
+  "job.cancel": { params: { job: string; graceMs?: number }; result: JobInfo };
+  /** The state of one job. */
+  "job.get": { params: { job: string }; result: JobInfo };
+  /** Running and recently exited jobs. */
+  "job.list": {
+    params: { state?: "running" | "exited"; session?: string } | undefined;
+    result: { jobs: JobInfo[] };
+  };
+}
+
+/** The notifications of the tuigate command, by method. */
+export interface GatewayNotifications {
+  /** The first frame of every gateway. */
+  "gateway.ready": ReadyParams;
+  /** Job output (a delta: coalesced or dropped, with a count, when the client reads slowly). */
+  "job.output": JobOutputParams;
+  /** A job exited and all its output went out. */
+  "job.exit": JobExitParams;
+  /** The gateway gave up on a request it sent the client. */
+  "request.cancel": { id: string | number; reason: string };
+}
+
+/** The result type of method `K` of map `M`, or `unknown`. */
+export type ResultOf<M, K> = K extends keyof M ? M[K] extends { result: infer R } ? R : unknown
+  : unknown;
+
+/** The params type of method `K` of map `M`, or `unknown`. */
+export type ParamsOf<M, K> = K extends keyof M ? M[K] extends { params: infer P } ? P : unknown
+  : unknown;

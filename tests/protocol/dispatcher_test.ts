@@ -1,0 +1,399 @@
+import assert from "node:assert/strict";
+import * as z from "zod";
+import { currentPeer, defineMethod, Gateway, JsonRpcError, Peer } from "../../src/mod.ts";
+
+// deno-lint-ignore no-explicit-any
+type Frame = any;
+
+/** A peer whose output is collected as parsed frames. */
+class TestPeer {
+  readonly peer: Peer;
+  readonly frames: Frame[] = [];
+  #gateway: Gateway;
+  #waiters: (() => void)[] = [];
+  #running = true;
+
+  constructor(gateway: Gateway, options: { grants?: string[] } = {}) {
+    this.#gateway = gateway;
+    this.peer = new Peer({ transport: "test", grants: options.grants });
+    gateway.open(this.peer);
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    const output = this.peer.output;
+    while (this.#running) {
+      await output.readable();
+      if (output.closed) return;
+      const batch = output.take();
+      if (batch === undefined) continue;
+      for (const text of batch.frames) this.frames.push(JSON.parse(text));
+      output.release(batch.bytes);
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+  }
+
+  send(message: unknown): void {
+    this.#gateway.dispatcher.handleText(
+      typeof message === "string" ? message : JSON.stringify(message),
+      this.peer,
+    );
+  }
+
+  async waitFor(match: (f: Frame) => boolean, timeoutMs = 3000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(match);
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`Timed out; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 20);
+      });
+    }
+  }
+
+  response(id: unknown): Promise<Frame> {
+    return this.waitFor((f) => f.id === id && !("method" in f));
+  }
+
+  close(): void {
+    this.#running = false;
+    this.peer.close("test over");
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+function slowGateway(options: { maxInflight?: number; maxQueued?: number } = {}) {
+  const gateway = new Gateway(options);
+  const aborted: unknown[] = [];
+  const ran: number[] = [];
+  gateway.register(defineMethod({
+    name: "slow",
+    params: z.object({ ms: z.number(), n: z.number().optional() }),
+    handler: async ({ ms, n }, ctx) => {
+      if (n !== undefined) ran.push(n);
+      ctx.signal.addEventListener("abort", () => aborted.push(ctx.signal.reason));
+      await sleep(ms, ctx.signal);
+      return "done";
+    },
+  }));
+  return { gateway, aborted, ran };
+}
+
+Deno.test("Dispatcher answers -32601 for an unknown method", async () => {
+  const gateway = new Gateway();
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "no.such" });
+  const reply = await client.response(1);
+  assert.equal(reply.error.code, -32601);
+  assert.deepEqual(reply.error.data, { method: "no.such" });
+  client.close();
+});
+
+Deno.test("Dispatcher aborts a running request on $/cancelRequest and answers -32800", async () => {
+  const { gateway, aborted } = slowGateway();
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 7, method: "slow", params: { ms: 10_000 } });
+  await sleep(20);
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 7 } });
+  const reply = await client.response(7);
+  assert.equal(reply.error.code, -32800);
+  await sleep(10);
+  assert.equal(aborted.length, 1);
+  assert.equal((aborted[0] as JsonRpcError).code, -32800);
+  // Exactly one answer.
+  await sleep(50);
+  assert.equal(client.frames.filter((f) => f.id === 7).length, 1);
+  client.close();
+});
+
+Deno.test("Dispatcher drops a queued request cancelled before it starts, and ignores unknown ids", async () => {
+  const { gateway, ran } = slowGateway({ maxInflight: 1 });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "slow", params: { ms: 100, n: 1 } });
+  client.send({ jsonrpc: "2.0", id: 2, method: "slow", params: { ms: 100, n: 2 } });
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 2 } });
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 999 } });
+  assert.equal((await client.response(2)).error.code, -32800);
+  assert.equal((await client.response(1)).result, "done");
+  await sleep(150);
+  assert.deepEqual(ran, [1]);
+  assert.equal(client.frames.filter((f) => f.id === 999).length, 0);
+  client.close();
+});
+
+Deno.test("Dispatcher ignores a cancel that arrives after the result was sent", async () => {
+  const gateway = new Gateway();
+  gateway.register({ name: "quick", handler: () => 42 });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "quick" });
+  assert.equal((await client.response(1)).result, 42);
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 1 } });
+  await sleep(50);
+  assert.equal(client.frames.filter((f) => f.id === 1).length, 1);
+  client.close();
+});
+
+Deno.test("Dispatcher answers the documented timeout error when a method's deadline expires", async () => {
+  const gateway = new Gateway();
+  let signalled = false;
+  gateway.register({
+    name: "deadline",
+    timeoutMs: 50,
+    handler: async (_params, ctx) => {
+      ctx.signal.addEventListener("abort", () => (signalled = true));
+      await sleep(5000, ctx.signal);
+    },
+  });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "deadline" });
+  const reply = await client.response(1);
+  assert.equal(reply.error.code, -32001);
+  assert.deepEqual(reply.error.data, { method: "deadline", timeoutMs: 50 });
+  assert.equal(signalled, true);
+  client.close();
+});
+
+Deno.test("Dispatcher refuses requests beyond max-inflight + max-queued with the overload error", async () => {
+  const { gateway } = slowGateway({ maxInflight: 4, maxQueued: 8 });
+  const client = new TestPeer(gateway);
+  for (let i = 1; i <= 20; i++) {
+    client.send({ jsonrpc: "2.0", id: i, method: "slow", params: { ms: 50 } });
+  }
+  const refused = await client.response(13);
+  assert.equal(refused.error.code, -32000);
+  assert.deepEqual(refused.error.data, {
+    inflight: 4,
+    queued: 8,
+    maxInflight: 4,
+    maxQueued: 8,
+    retryAfterMs: 100,
+  });
+  for (let i = 1; i <= 12; i++) assert.equal((await client.response(i)).result, "done");
+  for (let i = 13; i <= 20; i++) assert.equal((await client.response(i)).error.code, -32000);
+  // Capacity comes back once the queue drains.
+  client.send({ jsonrpc: "2.0", id: 21, method: "slow", params: { ms: 1 } });
+  assert.equal((await client.response(21)).result, "done");
+  client.close();
+});
+
+Deno.test("Dispatcher runs a sequential method one call at a time, in arrival order", async () => {
+  const gateway = new Gateway();
+  const order: number[] = [];
+  let running = 0;
+  let most = 0;
+  gateway.register({
+    name: "seq",
+    sequential: true,
+    handler: async (params) => {
+      running++;
+      most = Math.max(most, running);
+      await sleep(Math.random() * 10);
+      order.push((params as { n: number }).n);
+      running--;
+    },
+  });
+  const client = new TestPeer(gateway);
+  for (let n = 0; n < 30; n++) client.send({ jsonrpc: "2.0", id: n, method: "seq", params: { n } });
+  await client.response(29);
+  await sleep(20);
+  assert.deepEqual(order, Array.from({ length: 30 }, (_, n) => n));
+  assert.equal(most, 1);
+  client.close();
+});
+
+Deno.test("Dispatcher answers -32602 with the failing paths for invalid params", async () => {
+  const gateway = new Gateway();
+  gateway.register(defineMethod({
+    name: "add",
+    params: z.object({ a: z.number(), b: z.object({ c: z.number() }) }),
+    handler: ({ a, b }) => a + b.c,
+  }));
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "add", params: { a: "one", b: { c: "two" } } });
+  const reply = await client.response(1);
+  assert.equal(reply.error.code, -32602);
+  const paths = reply.error.data.issues.map((i: { path: string }) => i.path).sort();
+  assert.deepEqual(paths, ["a", "b.c"]);
+  client.send({ jsonrpc: "2.0", id: 2, method: "add", params: { a: 1, b: { c: 2 } } });
+  assert.equal((await client.response(2)).result, 3);
+  client.close();
+});
+
+Deno.test("Peer binding follows the asking peer into timers and promises with two peers interleaved", async () => {
+  const gateway = new Gateway();
+  gateway.register({
+    name: "later",
+    handler: (params) => {
+      const tag = (params as { tag: string }).tag;
+      setTimeout(() => {
+        void Promise.resolve().then(() =>
+          currentPeer()?.notify("fired", { tag, peer: currentPeer()?.id })
+        );
+      }, 10 + Math.random() * 20);
+      return tag;
+    },
+  });
+  const a = new TestPeer(gateway);
+  const b = new TestPeer(gateway);
+  for (let i = 0; i < 20; i++) {
+    a.send({ jsonrpc: "2.0", id: i, method: "later", params: { tag: `a${i}` } });
+    b.send({ jsonrpc: "2.0", id: i, method: "later", params: { tag: `b${i}` } });
+  }
+  await sleep(100);
+  const firedA = a.frames.filter((f) => f.method === "fired").map((f) => f.params);
+  const firedB = b.frames.filter((f) => f.method === "fired").map((f) => f.params);
+  assert.equal(firedA.length, 20);
+  assert.equal(firedB.length, 20);
+  assert.ok(firedA.every((p) => p.tag.startsWith("a") && p.peer === a.peer.id));
+  assert.ok(firedB.every((p) => p.tag.startsWith("b") && p.peer === b.peer.id));
+  a.close();
+  b.close();
+});
+
+function askingGateway() {
+  const gateway = new Gateway();
+  gateway.register(defineMethod({
+    name: "ask",
+    params: z.object({ timeout: z.number().optional() }),
+    handler: async ({ timeout }, ctx) => {
+      try {
+        return { answer: await ctx.request("client.confirm", { q: "ok?" }, { timeout }) };
+      } catch (error) {
+        return { error: (error as JsonRpcError).toJson() };
+      }
+    },
+  }));
+  return gateway;
+}
+
+Deno.test("Server-to-client request fails at once unless the client announced serverRequests", async () => {
+  const client = new TestPeer(askingGateway());
+  client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
+  const reply = await client.response(1);
+  assert.equal(reply.result.error.code, -32004);
+  assert.match(reply.result.error.message, /serverRequests/);
+  client.close();
+});
+
+Deno.test("Server-to-client request resolves with the client's result, and rejects with its error", async () => {
+  const client = new TestPeer(askingGateway());
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+  client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
+  const request = await client.waitFor((f) => f.method === "client.confirm");
+  assert.equal(typeof request.id, "string");
+  assert.deepEqual(request.params, { q: "ok?" });
+  client.send({ jsonrpc: "2.0", id: request.id, result: "yes" });
+  assert.deepEqual((await client.response(1)).result, { answer: "yes" });
+
+  client.send({ jsonrpc: "2.0", id: 2, method: "ask", params: {} });
+  const second = await client.waitFor((f) => f.method === "client.confirm" && f.id !== request.id);
+  client.send({
+    jsonrpc: "2.0",
+    id: second.id,
+    error: { code: -32050, message: "No", data: { why: 1 } },
+  });
+  assert.deepEqual((await client.response(2)).result.error, {
+    code: -32050,
+    message: "No",
+    data: { why: 1 },
+  });
+  client.close();
+});
+
+Deno.test("Server-to-client request times out with one request.cancel, and a late answer is dropped", async () => {
+  const client = new TestPeer(askingGateway());
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+  client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: { timeout: 50 } });
+  const request = await client.waitFor((f) => f.method === "client.confirm");
+  const reply = await client.response(1);
+  assert.equal(reply.result.error.code, -32001);
+  const cancels = client.frames.filter((f) => f.method === "request.cancel");
+  assert.deepEqual(cancels, [{
+    jsonrpc: "2.0",
+    method: "request.cancel",
+    params: { id: request.id, reason: "timeout" },
+  }]);
+  client.send({ jsonrpc: "2.0", id: request.id, result: "too late" });
+  await sleep(30);
+  assert.equal(client.frames.filter((f) => f.id === 1).length, 1);
+  client.close();
+});
+
+Deno.test("Server-to-client request is cancelled with the handler, with one request.cancel", async () => {
+  const client = new TestPeer(askingGateway());
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+  client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
+  const request = await client.waitFor((f) => f.method === "client.confirm");
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 1 } });
+  assert.equal((await client.response(1)).error.code, -32800);
+  const cancel = await client.waitFor((f) => f.method === "request.cancel");
+  assert.deepEqual(cancel.params, { id: request.id, reason: "cancelled" });
+  await sleep(30);
+  assert.equal(client.frames.filter((f) => f.method === "request.cancel").length, 1);
+  client.close();
+});
+
+Deno.test("Peer closing aborts in-flight handlers and settles pending server requests once, with -32002", async () => {
+  const gateway = new Gateway();
+  const outcomes: unknown[] = [];
+  let signalReason: unknown;
+  gateway.register({
+    name: "ask",
+    handler: async (_params, ctx) => {
+      ctx.signal.addEventListener("abort", () => (signalReason = ctx.signal.reason));
+      try {
+        await ctx.request("client.confirm", {});
+      } catch (error) {
+        outcomes.push(error);
+      }
+    },
+  });
+  const client = new TestPeer(gateway);
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+  client.send({ jsonrpc: "2.0", id: 1, method: "ask" });
+  await client.waitFor((f) => f.method === "client.confirm");
+  client.peer.beginClose("shutdown");
+  await sleep(20);
+  assert.equal(outcomes.length, 1);
+  assert.equal((outcomes[0] as JsonRpcError).code, -32002);
+  assert.equal((signalReason as JsonRpcError).code, -32002);
+  assert.equal(client.peer.pendingServerRequests, 0);
+  client.close();
+});

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { OutputBuffer } from "../../src/protocol/output_buffer.ts";
+
+type Frame = { method?: string; id?: number; params?: Record<string, unknown> };
+
+function drain(buffer: OutputBuffer): Frame[] {
+  const frames: Frame[] = [];
+  for (let batch = buffer.take(); batch !== undefined; batch = buffer.take()) {
+    for (const text of batch.frames) frames.push(JSON.parse(text));
+    buffer.release(batch.bytes);
+  }
+  return frames;
+}
+
+function control(i: number): string {
+  return JSON.stringify({ jsonrpc: "2.0", method: "control", params: { i } });
+}
+
+Deno.test("OutputBuffer keeps control frames and deltas in emission order while within its bound", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20 });
+  void buffer.pushControl(control(1));
+  buffer.pushDelta("k", "stream", { pos: 0 }, { text: "a" });
+  buffer.pushDelta("k", "stream", { pos: 1 }, { text: "b" });
+  void buffer.pushControl(control(2));
+  const frames = drain(buffer);
+  assert.deepEqual(frames.map((f) => f.method), ["control", "stream", "stream", "control"]);
+  assert.equal(frames[1].params!.text, "a");
+  assert.equal(frames[1].params!.key, "k");
+  assert.equal(buffer.stats().coalescedDeltas, 0);
+});
+
+Deno.test("OutputBuffer merges deltas of one key when over its bound, keeping the earliest position", () => {
+  const buffer = new OutputBuffer({ maxBytes: 400 });
+  for (let i = 0; i < 50; i++) {
+    buffer.pushDelta("job:1:stdout", "job.output", { pos: i }, { text: `${i % 10}` });
+  }
+  const frames = drain(buffer);
+  assert.ok(frames.length < 50);
+  const text = frames.map((f) => f.params!.text).join("");
+  assert.equal(text, Array.from({ length: 50 }, (_, i) => `${i % 10}`).join(""));
+  assert.equal(frames[0].params!.pos, 0);
+  assert.ok(buffer.stats().coalescedDeltas > 0);
+  assert.equal(buffer.stats().droppedDeltas, 0);
+});
+
+Deno.test("OutputBuffer drops the oldest deltas when merging is not enough, and the next delta says how many", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1000 });
+  for (let i = 0; i < 40; i++) {
+    buffer.pushDelta("k", "d", { pos: i * 100 }, { text: "x".repeat(100) });
+  }
+  assert.ok(buffer.stats().queuedBytes <= 1000 + 200);
+  const frames = drain(buffer);
+  const dropped = frames.reduce((n, f) => n + Number(f.params!.dropped ?? 0), 0);
+  assert.ok(dropped > 0);
+  assert.equal(dropped, buffer.stats().droppedDeltas);
+  const delivered = frames.reduce((n, f) => n + String(f.params!.text).length, 0) / 100;
+  assert.equal(delivered + dropped, 40);
+  // A later delta of the key carries any remaining count.
+  buffer.pushDelta("k", "d", { pos: 9999 }, { text: "y" });
+  assert.equal(drain(buffer)[0].params!.dropped, undefined);
+});
+
+Deno.test("OutputBuffer never drops or reorders control frames and never lets a delta overtake one", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 2000 });
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 100; i++) {
+    buffer.pushDelta("k", "d", { i }, { text: "z".repeat(50) });
+    pending.push(buffer.pushControl(control(i)));
+  }
+  const frames = drain(buffer);
+  await Promise.all(pending);
+  const controls = frames.filter((f) => f.method === "control").map((f) => f.params!.i);
+  assert.deepEqual(controls, Array.from({ length: 100 }, (_, i) => i));
+  // Every delta arrives before the control frame emitted after it.
+  let lastControl = -1;
+  for (const frame of frames) {
+    if (frame.method === "control") lastControl = Number(frame.params!.i);
+    else {assert.ok(
+        Number(frame.params!.i) > lastControl,
+        `delta ${frame.params!.i} after control ${lastControl}`,
+      );}
+  }
+});
+
+Deno.test("OutputBuffer holds back a control producer until the writer makes room", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 100 });
+  await buffer.pushControl(control(1));
+  let released = false;
+  const waiting = buffer.pushControl(JSON.stringify({ pad: "x".repeat(200) })).then(
+    () => (released = true),
+  );
+  await Promise.resolve();
+  assert.equal(released, false);
+  assert.equal(buffer.stats().controlWaits, 1);
+  drain(buffer);
+  await waiting;
+  assert.equal(released, true);
+});
+
+Deno.test("OutputBuffer calls onStall when a control frame waits longer than the stall timeout", async () => {
+  let stalled = 0;
+  const buffer = new OutputBuffer({ maxBytes: 10, stallTimeoutMs: 50, onStall: () => stalled++ });
+  void buffer.pushControl("x".repeat(20));
+  void buffer.pushControl("y".repeat(20));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(stalled, 1);
+  buffer.close();
+});
+
+Deno.test("OutputBuffer sends bytes deltas as base64 and merges them byte-exactly", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1000 });
+  const parts = [new Uint8Array([0xff, 0x00]), new Uint8Array([0xfe])];
+  for (let i = 0; i < 12; i++) parts.push(new Uint8Array(30).fill(i));
+  for (const bytes of parts) buffer.pushDelta("b", "d", {}, { bytes });
+  assert.ok(buffer.stats().coalescedDeltas > 0);
+  assert.equal(buffer.stats().droppedDeltas, 0);
+  const frames = drain(buffer);
+  const all = frames.flatMap((f) =>
+    Array.from(atob(String(f.params!.base64)), (c) => c.charCodeAt(0))
+  );
+  assert.deepEqual(all, parts.flatMap((p) => Array.from(p)));
+});
+
+Deno.test("OutputBuffer reports queued bytes, high-water mark and counters", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20 });
+  void buffer.pushControl(control(1));
+  const stats = buffer.stats();
+  assert.ok(stats.queuedBytes > 0);
+  assert.equal(stats.queuedFrames, 1);
+  assert.ok(stats.highWaterBytes >= stats.queuedBytes);
+  drain(buffer);
+  assert.equal(buffer.stats().queuedBytes, 0);
+  assert.equal(buffer.stats().framesOut, 1);
+});
