@@ -14,18 +14,10 @@ import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
 import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";
 import { setupLogging } from "./src/lifecycle/logging.ts";
-import {
-  EXIT_CODES,
-  type ProcessLifecycle,
-} from "./src/lifecycle/process_lifecycle.ts";
+import { EXIT_CODES, type ProcessLifecycle } from "./src/lifecycle/process_lifecycle.ts";
 import { RotatingFileSink } from "./src/lifecycle/rotating_file_sink.ts";
 import { runStdio } from "./src/lifecycle/run_stdio.ts";
-import {
-  parseSettings,
-  type Settings,
-  USAGE,
-  UsageError,
-} from "./src/lifecycle/settings.ts";
+import { parseSettings, type Settings, USAGE, UsageError } from "./src/lifecycle/settings.ts";
 import { VERSION } from "./src/version.ts";
 
 const encoder = new TextEncoder();
@@ -129,12 +121,10 @@ async function main(args: string[]): Promise<number> {
   }
   const settings = parsed.settings;
   const stderr = new AsyncLineSink(Deno.stderr);
-  const file = settings.logFile === undefined
-    ? undefined
-    : new RotatingFileSink(settings.logFile, {
-      maxBytes: settings.logFileMaxBytes,
-      keep: settings.logFileKeep,
-    });
+  const file = settings.logFile === undefined ? undefined : new RotatingFileSink(settings.logFile, {
+    maxBytes: settings.logFileMaxBytes,
+    keep: settings.logFileKeep,
+  });
   await setupLogging(stderr, { level: settings.logLevel, file });
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);
