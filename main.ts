@@ -31,14 +31,9 @@ async function say(
   const bytes = encoder.encode(text);
   const write = (async () => {
     let offset = 0;
-    while (offset < bytes.length) {
-      offset += await stream.write(bytes.subarray(offset));
-    }
+    while (offset < bytes.length) offset += await stream.write(bytes.subarray(offset));
   })().catch(() => {});
-  await Promise.race([
-    write,
-    new Promise((resolve) => setTimeout(resolve, timeoutMs)),
-  ]);
+  await Promise.race([write, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
 }
 
 /** What the features of the command need from the process lifecycle. */
@@ -52,10 +47,7 @@ export async function buildGateway(
   settings: Settings,
 ): Promise<{ gateway: Gateway; features: Features }> {
   const gateway = new Gateway({
-    settings: {
-      ...settings,
-      token: settings.token === undefined ? undefined : "(hidden)",
-    },
+    settings: { ...settings, token: settings.token === undefined ? undefined : "(hidden)" },
     maxInflight: settings.maxInflight,
     maxQueued: settings.maxQueued,
   });
@@ -83,9 +75,7 @@ export async function buildGateway(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         gateway.dispatcher.idle(),
-        new Promise((
-          resolve,
-        ) => (timer = setTimeout(resolve, lifecycle.graceMs / 2))),
+        new Promise((resolve) => (timer = setTimeout(resolve, lifecycle.graceMs / 2))),
       ]);
       clearTimeout(timer);
       await sessions.flush();
