@@ -7,10 +7,17 @@ import AjvModule from "ajv";
 import { ERROR_CODES } from "../../src/protocol/error_codes.ts";
 import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
 
-// deno-lint-ignore no-explicit-any
-const Ajv = ((AjvModule as any).default ?? AjvModule) as new (
+interface Validator {
+  (data: unknown): boolean;
+  errors?: unknown;
+}
+interface AjvInstance {
+  addSchema(schema: unknown, key: string): void;
+  compile(schema: unknown): Validator;
+}
+const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as new (
   options: Record<string, unknown>,
-) => any;
+) => AjvInstance;
 // deno-lint-ignore no-explicit-any
 const metaSchema = (metaSchemaModule as any).openrpcDocument ?? metaSchemaModule;
 // deno-lint-ignore no-explicit-any
