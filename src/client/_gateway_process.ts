@@ -95,7 +95,10 @@ export class GatewayProcess {
       }
       options.onMessage(message);
     };
-    child.stdout!.on("data", (chunk: Uint8Array) => this.#decoder.push(chunk, emit));
+    child.stdout!.on("data", (chunk: Uint8Array) => {
+      // A plain view: Node's Buffer#slice does not copy, and decoders rely on slice() copying.
+      this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), emit);
+    });
     child.stderr!.on("data", (chunk: Uint8Array) => {
       const text = decoder.decode(chunk);
       this.#stderrTail = (this.#stderrTail + text).slice(-this.#tailBytes);

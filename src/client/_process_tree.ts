@@ -99,27 +99,19 @@ export async function processTree(root: number): Promise<TreeProcess[]> {
   return [...tree.values()];
 }
 
-/** Sends a signal to every process group of a tree and to every process in it. Returns how many were signalled. */
+/**
+ * Sends a signal to every process group of a tree and to every process in
+ * it. Returns how many processes were signalled. The tree never holds the
+ * caller's own group: the gateway leads its own session, and a process can
+ * only join a group of its own session.
+ */
 export function signalTree(tree: TreeProcess[], signal: NodeJS.Signals): number {
-  const own = ownProcessGroup(tree);
   let signalled = 0;
   for (const pgid of new Set(tree.map((p) => p.pgid))) {
-    if (pgid > 1 && pgid !== own) send(-pgid, signal);
+    if (pgid > 1) send(-pgid, signal);
   }
   for (const p of tree) if (send(p.pid, signal)) signalled++;
   return signalled;
-}
-
-function ownProcessGroup(tree: TreeProcess[]): number | undefined {
-  return tree.find((p) => p.pid === process.pid)?.pgid ?? cachedOwnGroup;
-}
-
-let cachedOwnGroup: number | undefined;
-/** Reads the caller's own process group once, so that it is never signalled. */
-export async function rememberOwnProcessGroup(): Promise<void> {
-  if (cachedOwnGroup !== undefined) return;
-  const self = (await listProcesses()).find((p) => p.pid === process.pid);
-  cachedOwnGroup = self?.pgid;
 }
 
 function send(target: number, signal: NodeJS.Signals): boolean {

@@ -10,7 +10,7 @@ import { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
-import { defaultStateDir } from "./state_dir.ts";
+import { defaultCrashLog } from "./state_dir.ts";
 
 /** Options for {@linkcode runStdio}. */
 export interface RunStdioOptions {
@@ -21,7 +21,7 @@ export interface RunStdioOptions {
   graceSeconds?: number;
   /**
    * The exit ledger's path.
-   * @default {"$XDG_STATE_HOME/tuigate/exits.jsonl"}
+   * @default {"$TUIGATE_CRASH_LOG, else $XDG_STATE_HOME/tuigate/exits.jsonl"}
    */
   crashLog?: string;
   /**
@@ -78,7 +78,7 @@ export interface RunStdioOptions {
  */
 export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promise<number> {
   const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
-  const crashLog = options.crashLog ?? `${defaultStateDir(Deno.env.toObject())}/exits.jsonl`;
+  const crashLog = options.crashLog ?? defaultCrashLog();
   const transport = new StdioTransport(gateway, {
     framing: options.framing,
     maxFrameBytes: options.maxFrameBytes,

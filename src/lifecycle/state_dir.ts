@@ -5,3 +5,21 @@ export function defaultStateDir(env: Record<string, string | undefined>): string
   const home = env.HOME ?? env.USERPROFILE ?? ".";
   return `${home}/.local/state/tuigate`;
 }
+
+/**
+ * The default exit ledger: `$TUIGATE_CRASH_LOG`, else `exits.jsonl` in the
+ * default state folder. Without permission to read the environment it falls
+ * back to `./.tuigate/exits.jsonl`.
+ */
+export function defaultCrashLog(): string {
+  try {
+    const env = {
+      TUIGATE_CRASH_LOG: Deno.env.get("TUIGATE_CRASH_LOG"),
+      XDG_STATE_HOME: Deno.env.get("XDG_STATE_HOME"),
+      HOME: Deno.env.get("HOME"),
+    };
+    return env.TUIGATE_CRASH_LOG || `${defaultStateDir(env)}/exits.jsonl`;
+  } catch {
+    return "./.tuigate/exits.jsonl";
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A small custom gateway built with the tuigate library: a to-do list
+ * backend with three methods. Run it with
+ *
+ * ```sh
+ * deno run --allow-env --allow-read --allow-write examples/custom_gateway/main.ts
+ * ```
+ *
+ * and talk JSON-RPC to it on stdin/stdout, exactly like `deno task start`.
+ *
+ * @module
+ */
+
+import * as z from "zod";
+import { defineMethod, Gateway, JsonRpcError, runStdio } from "../../src/mod.ts";
+
+const Todo = z.object({ id: z.number().int(), title: z.string(), done: z.boolean() });
+type Todo = z.infer<typeof Todo>;
+
+const todos = new Map<number, Todo>();
+let nextId = 1;
+
+const gateway = new Gateway({ name: "todo-backend", version: "1.0.0" });
+
+gateway.register(defineMethod({
+  name: "todo.add",
+  summary: "Adds a to-do and tells every watcher",
+  params: z.object({ title: z.string().min(1).max(200) }),
+  result: Todo,
+  handler: async ({ title }, ctx) => {
+    const todo = { id: nextId++, title, done: false };
+    todos.set(todo.id, todo);
+    await ctx.notify("todo.changed", { todo });
+    return todo;
+  },
+}));
+
+gateway.register(defineMethod({
+  name: "todo.complete",
+  summary: "Marks a to-do as done",
+  params: z.object({ id: z.number().int() }),
+  result: Todo,
+  handler: async ({ id }, ctx) => {
+    const todo = todos.get(id);
+    if (todo === undefined) throw new JsonRpcError(-32060, `To-do ${id} not found`, { id });
+    todo.done = true;
+    await ctx.notify("todo.changed", { todo });
+    return todo;
+  },
+}));
+
+gateway.register(defineMethod({
+  name: "todo.list",
+  summary: "Lists to-dos, optionally only the open ones",
+  params: z.object({ open: z.boolean().default(false) }),
+  result: z.array(Todo),
+  handler: ({ open }) => [...todos.values()].filter((t) => !open || !t.done),
+}));
+
+await runStdio(gateway);
