@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { parseSettings, UsageError } from "../../src/lifecycle/settings.ts";
+
+Deno.test("parseSettings gives documented defaults and the XDG state folder", () => {
+  const { settings, warnings } = parseSettings([], {
+    env: { XDG_STATE_HOME: "/xdg", HOME: "/home/u" },
+  });
+  assert.equal(settings.mode, "stdio");
+  assert.equal(settings.graceSeconds, 1);
+  assert.equal(settings.maxFrameBytes, 16 * 1024 * 1024);
+  assert.equal(settings.outBufferBytes, 8 * 1024 * 1024);
+  assert.equal(settings.stallTimeoutSeconds, 10);
+  assert.equal(settings.maxInflight, 64);
+  assert.equal(settings.maxQueued, 1024);
+  assert.equal(settings.stateDir, "/xdg/tuigate");
+  assert.equal(settings.crashLog, "/xdg/tuigate/exits.jsonl");
+  assert.equal(settings.exitOnSigint, false);
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("parseSettings falls back to ~/.local/state/tuigate without XDG_STATE_HOME", () => {
+  const { settings } = parseSettings([], { env: { HOME: "/home/u" } });
+  assert.equal(settings.stateDir, "/home/u/.local/state/tuigate");
+});
+
+Deno.test("parseSettings reads flags over environment variables", () => {
+  const { settings } = parseSettings(["--grace", "2.5", "--crash-log", "/tmp/l.jsonl"], {
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "9", TUIGATE_CRASH_LOG: "/env.jsonl", HOME: "/h" },
+  });
+  assert.equal(settings.graceSeconds, 2.5);
+  assert.equal(settings.crashLog, "/tmp/l.jsonl");
+  const fromEnv = parseSettings([], {
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "3", TUIGATE_CRASH_LOG: "/env.jsonl", HOME: "/h" },
+  });
+  assert.equal(fromEnv.settings.graceSeconds, 3);
+  assert.equal(fromEnv.settings.crashLog, "/env.jsonl");
+});
+
+Deno.test("parseSettings warns and uses the default for an invalid grace period", () => {
+  for (const bad of ["soon", "-1", "", "NaN"]) {
+    const { settings, warnings } = parseSettings([], {
+      env: { TUIGATE_SHUTDOWN_GRACE_S: bad, HOME: "/h" },
+    });
+    assert.equal(settings.graceSeconds, 1, bad);
+    assert.equal(warnings.length, 1, bad);
+    assert.match(warnings[0], /grace/);
+  }
+});
+
+Deno.test("parseSettings throws a UsageError naming the flag for bad values and unknown flags", () => {
+  assert.throws(
+    () => parseSettings(["--max-inflight", "many"], { env: {} }),
+    (e) => e instanceof UsageError && /--max-inflight/.test(e.message),
+  );
+  assert.throws(
+    () => parseSettings(["--framing", "xml"], { env: {} }),
+    (e) => e instanceof UsageError && /--framing/.test(e.message),
+  );
+  assert.throws(
+    () => parseSettings(["--bogus"], { env: {} }),
+    (e) => e instanceof UsageError && /bogus/.test(e.message),
+  );
+  assert.throws(
+    () => parseSettings(["launch"], { env: {} }),
+    (e) => e instanceof UsageError && /launch/.test(e.message),
+  );
+  assert.throws(() => parseSettings(["--listen", "nohost"], { env: {} }), UsageError);
+});
+
+Deno.test("parseSettings accepts the serve command and IPv6 listen addresses", () => {
+  const { settings } = parseSettings(["serve", "--listen", "[::1]:8080"], { env: {} });
+  assert.equal(settings.mode, "serve");
+  assert.deepEqual(settings.listen, { hostname: "::1", port: 8080 });
+});
