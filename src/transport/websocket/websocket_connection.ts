@@ -160,7 +160,13 @@ export class WebSocketConnection {
   readonly peer: Peer;
   /** The socket. */
   readonly socket: WebSocket;
-  /** Resolves once the socket has closed, with how it ended. */
+  /** Resolves once the connection stops serving (a close was sent or received), with how it ended. */
+  readonly ended: Promise<ConnectionEnd>;
+  /**
+   * Resolves once the socket has closed. A client that stopped reading may
+   * never complete the close handshake: then this stays pending while the
+   * peer is already gone.
+   */
   readonly closed: Promise<ConnectionEnd>;
   #host: PeerHost;
   #remote: string;
@@ -170,6 +176,7 @@ export class WebSocketConnection {
   #state = ConnectionState.Connecting;
   #end: ConnectionEnd | undefined;
   #resolveClosed!: (end: ConnectionEnd) => void;
+  #resolveEnded!: (end: ConnectionEnd) => void;
   #opened!: () => void;
   #openedPromise: Promise<void>;
   #drainWaiters: (() => void)[] = [];
@@ -194,6 +201,7 @@ export class WebSocketConnection {
         this.#expire(`control frames waited ${options.stallTimeoutMs ?? 10_000} ms for room`),
     });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.#openedPromise = new Promise((resolve) => (this.#opened = resolve));
   }
 
@@ -373,6 +381,7 @@ export class WebSocketConnection {
     this.peer.close(cause);
     this.#host.close(this.peer, cause);
     this.#wakeDrained();
+    this.#resolveEnded(this.#end!);
   }
 
   async #pump(): Promise<void> {

@@ -134,6 +134,8 @@ export interface WebSocketServerStats {
   listening: ListeningAddress | undefined;
   /** Connections open now. */
   connections: number;
+  /** Connections whose close handshake has not completed (a client that stopped reading). */
+  closing: number;
   /** Upgrades accepted so far. */
   accepted: number;
   /** Requests refused, by kind. */
@@ -171,6 +173,7 @@ export class WebSocketServer {
   #address: ListeningAddress | undefined;
   #guard: UpgradeGuard | undefined;
   #connections = new Set<WebSocketConnection>();
+  #closing = new Set<WebSocketConnection>();
   #accepted = 0;
   #refused: Record<string, number> = {};
   #closed: Partial<Record<ConnectionCause, number>> = {};
@@ -253,6 +256,7 @@ export class WebSocketServer {
       state: this.#state,
       listening: this.#address,
       connections: this.#connections.size,
+      closing: this.#closing.size,
       accepted: this.#accepted,
       refused: { ...this.#refused },
       closed: { ...this.#closed },
@@ -301,9 +305,11 @@ export class WebSocketServer {
     });
     this.#accepted++;
     this.#connections.add(connection);
-    void connection.closed.then((end) => {
+    void connection.ended.then((end) => {
       this.#connections.delete(connection);
       this.#closed[end.cause] = (this.#closed[end.cause] ?? 0) + 1;
+      if (connection.state !== ConnectionState.Closed) this.#closing.add(connection);
+      void connection.closed.then(() => this.#closing.delete(connection));
     });
     connection.start();
     logger.debug("Accepted {peer} from {remote} (token via {via})", {
@@ -337,6 +343,7 @@ export class WebSocketServer {
     const code = options.code ?? CLOSE_CODES.GOING_AWAY;
     const reason = options.reason ?? "Gateway shutting down";
     for (const connection of connections) connection.close(code, reason, "shutdown");
+    // Connections already closed for a stalled client are not waited for: they rarely complete.
     const pending = connections.filter((c) => c.state !== ConnectionState.Closed);
     await Promise.race([
       Promise.all(pending.map((c) => c.closed)),
