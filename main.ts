@@ -85,6 +85,19 @@ export async function buildGateway(
   });
   // </sessions>
   // <jobs> (issue 7): register job.* methods, push a setup step.
+  {
+    const { bindJobsToLifecycle, JobManager, registerJobMethods } = await import(
+      "./src/jobs/mod.ts"
+    );
+    const jobs = new JobManager({
+      maxJobs: settings.maxJobs,
+      killGraceMs: settings.graceSeconds * 1000,
+      // Jobs started with `session` append job.start / job.output / job.exit there.
+      sessionLog: sessions,
+    });
+    registerJobMethods(gateway, jobs);
+    features.setup.push((lifecycle) => bindJobsToLifecycle(jobs, lifecycle));
+  }
   // </jobs>
   await Promise.resolve();
   return { gateway, features };
