@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { backoffDelay, MirrorClient, MirrorState } from "../../src/transport/mirror_client.ts";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error("Condition not met in time");
+    await sleep(10);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("backoffDelay doubles from the first delay up to the cap, with jitter below the ceiling", () => {
+  const options = { initialMs: 100, maxMs: 5000, jitter: 0 };
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoffDelay(n, options)),
+    [100, 200, 400, 800, 1600, 3200, 5000, 5000],
+  );
+  const jittered = { initialMs: 100, maxMs: 5000, jitter: 0.5 };
+  assert.equal(backoffDelay(3, jittered, () => 0), 800);
+  assert.equal(backoffDelay(3, jittered, () => 0.999999), 400);
+  for (let i = 0; i < 200; i++) {
+    const delay = backoffDelay(4, jittered);
+    assert.ok(delay >= 800 && delay <= 1600, String(delay));
+  }
+});
+
+Deno.test("MirrorClient retries an absent dashboard with growing delays", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const attempts: number[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      attempts.push(performance.now());
+      conn.close();
+    }
+  })().catch(() => {});
+  const port = (listener.addr as Deno.NetAddr).port;
+  const mirror = new MirrorClient(`ws://127.0.0.1:${port}/`, {
+    initialBackoffMs: 40,
+    maxBackoffMs: 10_000,
+    jitter: 0,
+  });
+  try {
+    mirror.start();
+    await waitFor(() => attempts.length >= 5);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+    for (let i = 1; i < gaps.length; i++) {
+      assert.ok(gaps[i] > gaps[i - 1] * 1.4, `gaps ${gaps.map(Math.round).join(", ")}`);
+    }
+    const info = mirror.info();
+    assert.equal(info.state, MirrorState.Backoff);
+    assert.ok(info.failures >= 4);
+    assert.ok(info.retryInMs !== undefined);
+  } finally {
+    await mirror.close();
+    listener.close();
+    await accepting;
+  }
+});
+
+Deno.test("MirrorClient drops the oldest frames beyond its bound and tells the dashboard how many", async () => {
+  const port = freePort();
+  const mirror = new MirrorClient(`ws://127.0.0.1:${port}/`, {
+    maxQueueFrames: 5,
+    initialBackoffMs: 20,
+    maxBackoffMs: 100,
+    hello: () => ({ who: "test" }),
+  });
+  mirror.start();
+  for (let i = 0; i < 12; i++) {
+    mirror.push([JSON.stringify({ jsonrpc: "2.0", method: "f", params: { i } })]);
+  }
+  assert.equal(mirror.info().droppedFrames, 7);
+  assert.equal(mirror.info().queuedFrames, 5);
+  const received: { method: string; params: Record<string, unknown> }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onmessage = (event) => received.push(JSON.parse(String(event.data)));
+    return response;
+  });
+  try {
+    await waitFor(() => received.length >= 7);
+    assert.deepEqual(received[0], {
+      jsonrpc: "2.0",
+      method: "mirror.hello",
+      params: { who: "test", connects: 1, dropped: 7 },
+    });
+    assert.deepEqual(received[1].params, { dropped: 7, total: 7 });
+    assert.equal(received[1].method, "mirror.dropped");
+    assert.deepEqual(received.slice(2).map((m) => m.params.i), [7, 8, 9, 10, 11]);
+    mirror.push(['{"jsonrpc":"2.0","method":"f","params":{"i":12}}']);
+    await waitFor(() => received.length >= 8);
+    assert.equal(received[7].params.i, 12);
+    const info = mirror.info();
+    assert.equal(info.state, MirrorState.Open);
+    assert.equal(info.sentFrames, 6);
+    assert.equal(info.queuedFrames, 0);
+  } finally {
+    await mirror.close(100);
+    await server.shutdown();
+  }
+  mirror.push(["after close"]);
+  assert.equal(mirror.info().state, MirrorState.Closed);
+});
+
+Deno.test("MirrorClient bounds its queue by bytes too", () => {
+  const mirror = new MirrorClient("ws://127.0.0.1:1/", { maxQueueBytes: 1000 });
+  for (let i = 0; i < 10; i++) mirror.push(["x".repeat(300)]);
+  const info = mirror.info();
+  assert.equal(info.queuedFrames, 3);
+  assert.equal(info.queuedBytes, 900);
+  assert.equal(info.droppedFrames, 7);
+  assert.equal(info.state, MirrorState.Idle, "pushing never connects by itself");
+});

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { Gateway } from "../../../src/mod.ts";
+import { WebSocketServer } from "../../../src/transport/websocket/mod.ts";
+import { rawUpgrade } from "../../_support/raw_websocket.ts";
+import { TestWebSocket } from "../../_support/websocket_client.ts";
+
+const TOKEN = "in-process-token";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function gatewayWithTestMethods(): Gateway {
+  const gateway = new Gateway({ name: "ws-test" });
+  gateway.register({
+    name: "test.runProgram",
+    summary: "Stands in for a method that runs programs",
+    requires: "jobs",
+    handler: () => ({ ran: true }),
+  });
+  gateway.register({
+    name: "test.broadcast",
+    summary: "Sends `count` notifications of `size` bytes to every peer, without waiting",
+    handler: (params) => {
+      const { count, size } = params as { count: number; size: number };
+      const data = "b".repeat(size);
+      for (let i = 0; i < count; i++) {
+        for (const peer of gateway.peers()) void peer.notify("test.event", { i, data });
+      }
+      return { sent: count };
+    },
+  });
+  gateway.register({
+    name: "test.ask",
+    summary: "Asks the calling client a question",
+    handler: async (_params, context) => ({
+      answer: await context.request("client.question", { q: 1 }),
+    }),
+  });
+  return gateway;
+}
+
+Deno.test("WebSocketServer refuses a method that requires jobs with -32003 unless jobs is granted", async () => {
+  for (const grants of [[], ["jobs"]]) {
+    await using server = new WebSocketServer(gatewayWithTestMethods(), { token: TOKEN, grants });
+    const { url } = await server.listen();
+    await using client = await TestWebSocket.open(url, { token: TOKEN });
+    const answer = await client.request("test.runProgram");
+    if (grants.length === 0) {
+      assert.equal(answer.error.code, -32003);
+      assert.match(answer.error.message, /websocket/);
+    } else {
+      assert.deepEqual(answer.result, { ran: true });
+    }
+    // The same method over a notification is silently ignored, never run.
+    client.send({ jsonrpc: "2.0", method: "test.runProgram" });
+    assert.equal((await client.request("gateway.ping")).result.pong, true);
+  }
+});
+
+Deno.test("WebSocketServer rejects a non-loopback host without allowRemote", async () => {
+  const server = new WebSocketServer(new Gateway(), { hostname: "0.0.0.0" });
+  await assert.rejects(server.listen(), Deno.errors.PermissionDenied);
+});
+
+Deno.test("WebSocketServer carries server-to-client requests over the socket", async () => {
+  await using server = new WebSocketServer(gatewayWithTestMethods(), { token: TOKEN });
+  const { url } = await server.listen();
+  await using client = await TestWebSocket.open(url, { token: TOKEN });
+  await client.request("client.capabilities", { serverRequests: true });
+  client.onMessage((frame) => {
+    if (frame?.method === "client.question") {
+      client.send({ jsonrpc: "2.0", id: frame.id, result: { a: 42 } });
+    }
+  });
+  const answer = await client.request("test.ask");
+  assert.deepEqual(answer.result, { answer: { a: 42 } });
+});
+
+Deno.test("WebSocketServer keeps a broadcast flowing to live connections while one stalls, then drops it with 4008", async () => {
+  const gateway = gatewayWithTestMethods();
+  await using server = new WebSocketServer(gateway, {
+    token: TOKEN,
+    sendDeadlineMs: 500,
+    sendHighWaterBytes: 256 * 1024,
+    heartbeatMs: 0,
+  });
+  const { url, port } = await server.listen();
+  const live = await Promise.all([1, 2, 3].map(() => TestWebSocket.open(url, { token: TOKEN })));
+  const upgrade = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const stalled = upgrade.socket!;
+  try {
+    await Promise.all(live.map((c) => c.notification("gateway.ready")));
+    // 2000 × 8 KiB = 16 MiB for every peer; the stalled one reads nothing.
+    const started = performance.now();
+    const answer = await live[0].request("test.broadcast", { count: 2000, size: 8192 });
+    assert.equal(answer.result.sent, 2000);
+    assert.ok(performance.now() - started < 5000, "the producer is never held up");
+    for (const client of live) {
+      await client.next((f) => f?.method === "test.event" && f.params.i === 1999, 20_000);
+      const events = client.messages.filter((m) => m?.method === "test.event");
+      assert.deepEqual(events.map((e) => e.params.i), Array.from({ length: 2000 }, (_, i) => i));
+    }
+    while ((server.stats().closed["send-deadline"] ?? 0) === 0) await sleep(20);
+    assert.equal(server.stats().connections, 3);
+    assert.equal(gateway.peers().length, 3, "the gateway forgot the stalled peer");
+    const close = await stalled.readUntil((f) => f.opcode === 8);
+    assert.equal(close?.closeCode, 4008);
+  } finally {
+    stalled.close();
+    for (const client of live) await client[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("WebSocketServer.close closes every connection with 1001 and refuses new ones", async () => {
+  const server = new WebSocketServer(new Gateway(), { token: TOKEN });
+  const { url, port } = await server.listen();
+  const clients = await Promise.all([1, 2].map(() => TestWebSocket.open(url, { token: TOKEN })));
+  await Promise.all(clients.map((c) => c.notification("gateway.ready")));
+  const closing = server.close({ timeoutMs: 2000 });
+  const refused = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } })
+    .catch(() => ({ status: 0 }));
+  assert.notEqual(refused.status, 101);
+  await closing;
+  for (const client of clients) {
+    const close = await client.closed;
+    assert.equal(close.code, 1001);
+    assert.equal(close.reason, "Gateway shutting down");
+  }
+  assert.equal(server.stats().closed.shutdown, 2);
+});
