@@ -160,6 +160,41 @@ async function main(args: string[]): Promise<number> {
     for (const step of features.setup) step(lifecycle);
   };
   // <serve> (issue 6): settings.mode === "serve" serves WebSocket instead of stdio.
+  if (settings.mode === "serve") {
+    if (settings.mirrorUrl !== undefined) {
+      logger.warn("--mirror mirrors stdio only; ignored in serve mode");
+    }
+    const { serveWebSocket } = await import("./src/lifecycle/run_serve.ts");
+    return await serveWebSocket(gateway, {
+      hostname: settings.listen.hostname,
+      port: settings.listen.port,
+      token: settings.token,
+      tokenFile: settings.tokenFile,
+      readyFile: settings.readyFile,
+      allowOrigins: settings.allowOrigins,
+      allowHosts: settings.allowHosts,
+      allowRemote: settings.allowRemote,
+      allowJobs: settings.allowJobs,
+      maxFrameBytes: settings.maxFrameBytes,
+      outBufferBytes: settings.outBufferBytes,
+      stallTimeoutSeconds: settings.stallTimeoutSeconds,
+      sendDeadlineSeconds: settings.sendDeadlineSeconds,
+      heartbeatSeconds: settings.heartbeatSeconds,
+      graceSeconds: settings.graceSeconds,
+      crashLog: settings.crashLog,
+      exitOnSigint: settings.exitOnSigint ? true : undefined,
+      exitWithParent: settings.exitWithParent,
+      stderr,
+      setup,
+    });
+  }
+  let tap: ((frames: readonly string[]) => void) | undefined;
+  if (settings.mirrorUrl !== undefined) {
+    const { attachMirror } = await import("./src/lifecycle/attach_mirror.ts");
+    const mirror = attachMirror(gateway, settings.mirrorUrl);
+    features.setup.push(mirror.setup);
+    tap = mirror.tap;
+  }
   // </serve>
   return await runStdio(gateway, {
     graceSeconds: settings.graceSeconds,
@@ -170,6 +205,7 @@ async function main(args: string[]): Promise<number> {
     outBufferBytes: settings.outBufferBytes,
     stallTimeoutSeconds: settings.stallTimeoutSeconds,
     stderr,
+    tap,
     setup,
   });
 }
