@@ -258,3 +258,41 @@ Deno.test("Serve keeps serving when its stdin reaches end of input", async () =>
   const exited = await Promise.race([gw.exited.then(() => true), sleep(10).then(() => false)]);
   assert.equal(exited, false);
 });
+
+Deno.test("Serve delivers a session's events to every attached connection, and detaches one that goes away", async () => {
+  const serve = await spawnServe(["--state", "memory"]);
+  await using _gw = serve.gw;
+  const [writer, a, b] = await Promise.all(
+    [1, 2, 3].map(() => TestWebSocket.open(serve.url, { token: serve.token })),
+  );
+  try {
+    const { result: session } = await writer.request("session.create", { title: "ws" });
+    for (const viewer of [a, b]) {
+      assert.equal(
+        (await viewer.request("session.attach", { session: session.id })).error,
+        undefined,
+      );
+    }
+    for (let i = 0; i < 20; i++) {
+      await writer.request("session.append", { session: session.id, type: "line", data: { i } });
+    }
+    for (const viewer of [a, b]) {
+      await viewer.next((f) => f?.method === "session.event" && f.params.data?.i === 19);
+      const seen = viewer.messages.filter((m) => m?.method === "session.event").map((m) =>
+        m.params.data.i
+      );
+      assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i));
+    }
+    assert.equal(
+      writer.messages.some((m) => m?.method === "session.event"),
+      false,
+      "only attached peers get events",
+    );
+    a.close();
+    await a.closed;
+    await writer.request("session.append", { session: session.id, type: "line", data: { i: 20 } });
+    await b.next((f) => f?.method === "session.event" && f.params.data?.i === 20);
+  } finally {
+    for (const client of [writer, a, b]) await client[Symbol.asyncDispose]();
+  }
+});
