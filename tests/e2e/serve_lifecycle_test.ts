@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { spawnServe, TestWebSocket } from "../_support/websocket_client.ts";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+Deno.test("Serve ignores SIGINT when stdin is not a terminal, and shuts down on it with --exit-on-sigint", async () => {
+  {
+    const serve = await spawnServe();
+    await using gw = serve.gw;
+    await using client = await TestWebSocket.open(serve.url, { token: serve.token });
+    gw.kill("SIGINT");
+    await sleep(300);
+    assert.equal((await client.request("gateway.ping")).result.pong, true);
+  }
+  {
+    const serve = await spawnServe(["--exit-on-sigint"]);
+    await using gw = serve.gw;
+    await using client = await TestWebSocket.open(serve.url, { token: serve.token });
+    gw.kill("SIGINT");
+    assert.equal((await client.closed).code, 1001);
+    assert.equal((await gw.waitExit()).code, 0);
+  }
+});
+
+Deno.test("Serve exits 2 with one clear line when its port is taken", async () => {
+  const first = await spawnServe();
+  await using _first = first.gw;
+  await using gw = await spawnGateway(["serve", "--listen", `127.0.0.1:${first.port}`]);
+  const status = await gw.waitExit();
+  assert.equal(status.code, 2);
+  assert.match(gw.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+  assert.equal(gw.frames.length, 0);
+  await assert.rejects(Deno.stat(`${gw.dir}/state/token`), Deno.errors.NotFound);
+});
+
+for (const exitWithParent of [false, true]) {
+  Deno.test(`Serve ${exitWithParent ? "exits" : "keeps serving"} when the process that started it exits${exitWithParent ? " with --exit-with-parent" : ""}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "tuigate-parent-" });
+    try {
+      const flag = exitWithParent ? "--exit-with-parent" : "";
+      const script = `"${Deno.execPath()}" run -A "${ROOT}/main.ts" serve --listen 127.0.0.1:0 ` +
+        `--ready-file "${dir}/ready.json" ${flag} </dev/null >/dev/null 2>"${dir}/stderr" & echo $!; sleep 2`;
+      const parent = new Deno.Command("sh", {
+        args: ["-c", script],
+        env: { TUIGATE_STATE_DIR: `${dir}/state`, TUIGATE_CRASH_LOG: `${dir}/exits.jsonl` },
+        stdout: "piped",
+      });
+      const { stdout } = await parent.output();
+      const pid = Number(new TextDecoder().decode(stdout).trim());
+      assert.ok(pid > 0);
+      try {
+        const ready = JSON.parse(await Deno.readTextFile(`${dir}/ready.json`));
+        assert.equal(ready.pid, pid);
+        if (exitWithParent) {
+          assert.equal(await waitFor(async () => !(await alive(pid)), 5000), true, "it exited");
+          const ledger = await Deno.readTextFile(`${dir}/exits.jsonl`);
+          assert.match(ledger, /"reason":"parent-exited"/);
+        } else {
+          await sleep(1500);
+          assert.equal(await alive(pid), true, "it is still serving");
+          const token = (await Deno.readTextFile(ready.tokenFile)).trim();
+          await using client = await TestWebSocket.open(ready.url, { token });
+          assert.equal((await client.request("gateway.ping")).result.pong, true);
+        }
+      } finally {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
