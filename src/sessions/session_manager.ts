@@ -86,6 +86,17 @@ export interface CreateSessionOptions {
   metadata?: Record<string, unknown>;
 }
 
+/** Options for {@linkcode SessionManager.attach}. */
+export interface AttachOptions {
+  /**
+   * Replay stored events with `seq > after` first (clamped to the newest seq).
+   * @default {undefined} no replay: only events appended from now on
+   */
+  after?: number;
+  /** Aborting it before the replay has caught up detaches the peer again. */
+  signal?: AbortSignal;
+}
+
 /** The result of {@linkcode SessionManager.eventsSince} (and `session.events.since`). */
 export interface EventsSinceResult {
   /** Events with `seq > after`, in order. */
@@ -467,12 +478,14 @@ export class SessionManager {
   }
 
   /**
-   * Attaches a peer to a session: every stored event after `after` (by
-   * default, none: only new events) is sent to it as `session.event`, then
-   * every new event, in order, with no gap and no duplicate. Resolves once
-   * the replay has caught up. Attaching again replaces the cursor.
+   * Attaches a peer to a session: every stored event after `options.after`
+   * (by default, none: only new events) is sent to it as `session.event`,
+   * then every new event, in order, with no gap and no duplicate. Resolves
+   * once the replay has caught up. Attaching again replaces the cursor.
    */
-  async attach(peer: Peer, session: string, after?: number): Promise<AttachResult> {
+  async attach(peer: Peer, session: string, options: AttachOptions = {}): Promise<AttachResult> {
+    const { after, signal } = options;
+    signal?.throwIfAborted();
     const info = this.get(session);
     const start = after === undefined ? info.latest : Math.max(0, Math.min(after, info.latest));
     this.detach(peer, session);
@@ -488,11 +501,20 @@ export class SessionManager {
       run: RESOLVED,
     };
     this.#add(attachment);
+    const aborted = Promise.withResolvers<void>();
+    const onAbort = () => aborted.resolve();
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.#pump(attachment);
+      await Promise.race([this.#pump(attachment), aborted.promise]);
     } catch (error) {
-      this.detach(peer, session);
+      if (this.#byPeer.get(peer)?.sessions.get(session) === attachment) this.detach(peer, session);
       throw storeError(error);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (signal?.aborted) {
+      if (this.#byPeer.get(peer)?.sessions.get(session) === attachment) this.detach(peer, session);
+      throw signal.reason;
     }
     return {
       session,

@@ -111,7 +111,8 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
       truncated: z.boolean().describe("Some events after `after` were pruned"),
       epoch: z.string(),
     }),
-    handler: ({ session, after }, context) => sessions.attach(context.peer, session, after),
+    handler: ({ session, after }, context) =>
+      sessions.attach(context.peer, session, { after, signal: context.signal }),
   });
   host.register({
     name: "session.detach",

@@ -208,6 +208,32 @@ Deno.test("session.attach without a cursor sends only new events, and attaching 
   await client.close();
 });
 
+Deno.test("Cancelling a session.attach whose replay is held back by a slow reader detaches the peer", async () => {
+  await using s = await setup();
+  const client = new PeerClient(s.gateway, { maxBytes: 4096 });
+  const { id } = s.sessions.create();
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => s.sessions.append(id, "old", { i })));
+  client.pause();
+  const answer = client.request("session.attach", { session: id, after: 0 });
+  await tick(20);
+  assert.equal(s.sessions.attachedPeers(id), 1);
+  s.gateway.dispatcher.handleText(
+    JSON.stringify({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 1 } }),
+    client.peer,
+  );
+  await tick(20);
+  assert.equal(s.sessions.attachedPeers(id), 0);
+  client.resume();
+  const response = await answer;
+  assert.equal(response.error.code, ERROR_CODES.REQUEST_CANCELLED.code);
+  await s.sessions.append(id, "new", {});
+  await tick(20);
+  const received = client.events(id);
+  assert.ok(received.length < 2000, `${received.length} events after the cancel`);
+  assert.ok(contiguous(received));
+  await client.close();
+});
+
 Deno.test("SessionManager commits a burst of appends in one transaction", async () => {
   await using s = await setup();
   const { id } = s.sessions.create();
