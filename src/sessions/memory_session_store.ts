@@ -8,6 +8,7 @@
 import {
   DEFAULT_RETENTION,
   type EventPage,
+  type EventRange,
   type ListSessionsOptions,
   type NewSession,
   type RetentionPolicy,
@@ -243,7 +244,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   /** Up to `limit` events after `after`. */
-  eventsSince(session: string, after: number, limit: number): EventPage | undefined {
+  eventsSince(session: string, range: EventRange): EventPage | undefined {
+    const { after, limit } = range;
     this.#assertOpen();
     const found = this.#sessions.get(session);
     if (found === undefined) return undefined;

@@ -97,6 +97,20 @@ export interface AttachOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@linkcode SessionManager.eventsSince}. */
+export interface EventsSinceOptions {
+  /**
+   * Return events with `seq > after`.
+   * @default {0}
+   */
+  after?: number;
+  /**
+   * At most this many events.
+   * @default {1000}
+   */
+  limit?: number;
+}
+
 /** The result of {@linkcode SessionManager.eventsSince} (and `session.events.since`). */
 export interface EventsSinceResult {
   /** Events with `seq > after`, in order. */
@@ -460,11 +474,13 @@ export class SessionManager {
   }
 
   /** Up to `limit` stored events after `after`, with the newest seq and whether some were pruned. */
-  eventsSince(session: string, after: number, limit = 1000): EventsSinceResult {
+  eventsSince(session: string, options: EventsSinceOptions = {}): EventsSinceResult {
+    const after = options.after ?? 0;
+    const limit = options.limit ?? 1000;
     this.#assertOpen();
     let page;
     try {
-      page = this.#store.eventsSince(session, after, limit);
+      page = this.#store.eventsSince(session, { after, limit });
     } catch (error) {
       throw storeError(error);
     }
@@ -774,11 +790,10 @@ export class SessionManager {
         for (;;) {
           attachment.dirty = false;
           if (!attachment.active || this.#state !== SessionManagerState.Open) return;
-          const page = this.#store.eventsSince(
-            attachment.session,
-            attachment.cursor,
-            this.#pageSize,
-          );
+          const page = this.#store.eventsSince(attachment.session, {
+            after: attachment.cursor,
+            limit: this.#pageSize,
+          });
           if (page === undefined) return;
           const first = page.events[0];
           if (first !== undefined && first.seq > attachment.cursor + 1) {

@@ -135,7 +135,7 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
       truncated: z.boolean().describe("Some events after `after` were pruned"),
       epoch: z.string(),
     }),
-    handler: ({ session, after, limit }) => sessions.eventsSince(session, after, limit),
+    handler: ({ session, after, limit }) => sessions.eventsSince(session, { after, limit }),
   });
   host.register({
     name: "session.append",

@@ -69,6 +69,14 @@ export interface EventPage {
   oldest: number;
 }
 
+/** Which events {@linkcode SessionStore.eventsSince} returns. */
+export interface EventRange {
+  /** Events with `seq > after`. */
+  after: number;
+  /** At most this many. */
+  limit: number;
+}
+
 /** One write of a {@linkcode SessionStore.commit}. */
 export type StoreOperation =
   | {
@@ -193,7 +201,7 @@ export interface SessionStore {
    */
   commit(operations: readonly StoreOperation[]): StoreOutcome[];
   /** Up to `limit` events with `seq > after`, or `undefined` when no session has that id. */
-  eventsSince(session: string, after: number, limit: number): EventPage | undefined;
+  eventsSince(session: string, range: EventRange): EventPage | undefined;
   /** The newest sequence number of each of these sessions that exists. */
   latestSeqs(sessions: readonly string[]): Map<string, number>;
   /** Whether another process changed the store since the previous call. */

@@ -10,6 +10,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./_sqlite_schema.ts";
 import {
   DEFAULT_RETENTION,
   type EventPage,
+  type EventRange,
   type ListSessionsOptions,
   type NewSession,
   type RetentionPolicy,
@@ -383,7 +384,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /** Up to `limit` events after `after`, read in one snapshot. */
-  eventsSince(session: string, after: number, limit: number): EventPage | undefined {
+  eventsSince(session: string, range: EventRange): EventPage | undefined {
+    const { after, limit } = range;
     const s = this.#statements;
     this.#db.exec("BEGIN");
     try {

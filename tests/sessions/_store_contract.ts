@@ -65,7 +65,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.deepEqual(seqs, [1, 1, 2, 2, 3]);
     assert.equal(store.getSession(a)?.latest, 3);
     assert.equal(store.getSession(b)?.latest, 2);
-    assert.deepEqual(store.eventsSince(a, 0, 10)?.events.map((e) => e.seq), [1, 2, 3]);
+    assert.deepEqual(store.eventsSince(a, { after: 0, limit: 10 })?.events.map((e) => e.seq), [
+      1,
+      2,
+      3,
+    ]);
   });
 
   test("reports unknown and closed sessions per operation without failing the others", (store) => {
@@ -96,7 +100,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
   test("returns events after a cursor, at most `limit`, with latest and oldest", (store) => {
     const a = makeSession(store, "title");
     store.commit(Array.from({ length: 10 }, (_, i) => append(a, "t", { i, text: "é✓😀" })));
-    const page = store.eventsSince(a, 3, 4);
+    const page = store.eventsSince(a, { after: 3, limit: 4 });
     assert.ok(page);
     assert.deepEqual(page.events.map((e) => e.seq), [4, 5, 6, 7]);
     assert.deepEqual(page.events[0].data, { i: 3, text: "é✓😀" });
@@ -105,8 +109,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
     assert.equal(typeof page.events[0].time, "number");
     assert.equal(page.latest, 10);
     assert.equal(page.oldest, 1);
-    assert.deepEqual(store.eventsSince(a, 10, 5)?.events, []);
-    assert.equal(store.eventsSince("nope", 0, 5), undefined);
+    assert.deepEqual(store.eventsSince(a, { after: 10, limit: 5 })?.events, []);
+    assert.equal(store.eventsSince("nope", { after: 0, limit: 5 }), undefined);
     const info = store.getSession(a);
     assert.equal(info?.title, "title");
     assert.equal(info?.events, 10);
@@ -133,7 +137,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal(info.latest, 8);
       assert.equal(info.oldest, 4);
       assert.equal(info.events, 5);
-      const page = store.eventsSince(a, 0, 100)!;
+      const page = store.eventsSince(a, { after: 0, limit: 100 })!;
       assert.deepEqual(page.events.map((e) => e.seq), [4, 5, 6, 7, 8]);
       assert.equal(page.oldest, 4);
       assert.equal(store.stats().events, 5);
@@ -156,7 +160,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const after = store.getSession(a)!;
       assert.equal(after.oldest, 11);
       assert.equal(after.events, 1);
-      assert.deepEqual(store.eventsSince(a, 0, 10)!.events.map((e) => e.type), ["big"]);
+      assert.deepEqual(store.eventsSince(a, { after: 0, limit: 10 })!.events.map((e) => e.type), [
+        "big",
+      ]);
     } finally {
       await dispose();
     }
@@ -180,7 +186,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal(infoB.latest, 10);
       assert.equal(stats.events, infoA.events + infoB.events);
       assert.equal(stats.bytes, infoA.bytes + infoB.bytes);
-      const page = store.eventsSince(b, 0, 100)!;
+      const page = store.eventsSince(b, { after: 0, limit: 100 })!;
       assert.equal(page.events[0].seq, infoB.oldest);
       assert.equal(page.events.at(-1)!.seq, 10);
     } finally {

@@ -109,7 +109,7 @@ Deno.test("SessionManager sends two attached peers the same events in the same o
   assert.equal(fromA.length, 240);
   assert.ok(contiguous(fromA), "a: seq 1..240");
   assert.deepEqual(fromB, fromA);
-  assert.deepEqual(s.sessions.eventsSince(id, 0, 1000).events, fromA);
+  assert.deepEqual(s.sessions.eventsSince(id, { after: 0, limit: 1000 }).events, fromA);
   await a.close();
   await b.close();
 });
@@ -318,7 +318,7 @@ Deno.test("SessionManager stores consecutive deltas of one key as one event, kee
   const notMerged = s.sessions.append(id, "note", { text: "b" });
   const events = await Promise.all([...merged, other, afterOther, ...binary, plain, notMerged]);
   assert.deepEqual(events.map((e) => e.seq), [1, 1, 1, 2, 3, 4, 4, 4, 5, 6]);
-  const log = s.sessions.eventsSince(id, 0, 100).events;
+  const log = s.sessions.eventsSince(id, { after: 0, limit: 100 }).events;
   assert.deepEqual(log.map((e) => e.data), [
     { job: "1", stream: "stdout", text: "hello wörld", part: 0 },
     { job: "1", stream: "stderr", text: "!" },
@@ -379,7 +379,7 @@ Deno.test("SessionManager answers STORE_ERROR while the store stays locked, and 
   assert.match(failed.error.message, /Session store failed: .*locked/);
   const after = await client.call("session.append", { session: id, type: "after" });
   assert.equal(after.seq, 2);
-  assert.deepEqual(s.sessions.eventsSince(id, 0, 10).events.map((e) => e.type), [
+  assert.deepEqual(s.sessions.eventsSince(id, { after: 0, limit: 10 }).events.map((e) => e.type), [
     "before",
     "after",
   ]);

@@ -413,9 +413,12 @@ Deno.test("A read-only state folder ends the gateway with exit 73 and one line o
     const store = await SqliteSessionStore.open(`${existing}/sessions.sqlite`);
     const [session] = store.listSessions();
     assert.equal(session.title, "precious");
-    assert.deepEqual(store.eventsSince(session.id, 0, 10)!.events.map((e) => e.data), [{
-      keep: true,
-    }]);
+    assert.deepEqual(
+      store.eventsSince(session.id, { after: 0, limit: 10 })!.events.map((e) => e.data),
+      [{
+        keep: true,
+      }],
+    );
     store.close();
     const ledger = (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n").map((l) =>
       JSON.parse(l)
@@ -555,7 +558,7 @@ Deno.test("SIGTERM during a burst commits every acknowledged event and closes th
     // Closed cleanly: the WAL was checkpointed into the database and removed.
     await assert.rejects(Deno.stat(`${dir}/sessions.sqlite-wal`), Deno.errors.NotFound);
     const store = await SqliteSessionStore.open(`${dir}/sessions.sqlite`);
-    const stored = store.eventsSince(id, 0, 10_000)!;
+    const stored = store.eventsSince(id, { after: 0, limit: 10_000 })!;
     store.close();
     assertContiguous(stored.events);
     for (const ack of acked) assert.equal(stored.events[ack.seq - 1].data.n, ack.seq - 1);

@@ -139,7 +139,10 @@ Deno.test("SqliteSessionStore commit fails as a whole and writes nothing while t
     const [outcome] = store.commit([append(id, "d")]);
     assert.ok(outcome.status === "appended");
     assert.equal(outcome.event.seq, 2);
-    assert.deepEqual(store.eventsSince(id, 0, 10)!.events.map((e) => e.type), ["a", "d"]);
+    assert.deepEqual(store.eventsSince(id, { after: 0, limit: 10 })!.events.map((e) => e.type), [
+      "a",
+      "d",
+    ]);
     store.close();
   });
 });
