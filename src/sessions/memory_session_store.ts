@@ -55,11 +55,11 @@ interface MemorySession {
  */
 export class MemorySessionStore implements SessionStore {
   /** Always `"memory"`. */
-  readonly kind = "memory";
+  readonly kind: "memory" = "memory";
   /** Always `undefined`: nothing is written anywhere. */
-  readonly location = undefined;
+  readonly location: undefined = undefined;
   /** The schema version (fixed). */
-  readonly schemaVersion = 1;
+  readonly schemaVersion: number = 1;
   /** The retention in force. */
   readonly retention: Readonly<RetentionPolicy>;
   #sessions = new Map<string, MemorySession>();

@@ -98,7 +98,7 @@ interface Statements {
  */
 export class SqliteSessionStore implements SessionStore {
   /** Always `"sqlite"`. */
-  readonly kind = "sqlite";
+  readonly kind: "sqlite" = "sqlite";
   /** The database file. */
   readonly location: string;
   /** The schema version after migration. */
