@@ -62,8 +62,11 @@ export interface JobOutputTarget {
   delta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void;
   /** Sends the `job.exit` control notification. */
   notify(method: string, params?: unknown): Promise<void>;
-  /** The target's output buffer, whose dropped deltas slow the reading of a job that outruns the client. */
-  readonly output?: { stats(): { droppedDeltas: number } };
+  /**
+   * The target's output buffer: while it holds more than a little, or drops
+   * deltas, the job's output is read more slowly (the client is behind).
+   */
+  readonly output?: { stats(): { queuedBytes: number; droppedDeltas: number } };
 }
 
 /** The params of the `job.exit` notification. */
@@ -135,7 +138,17 @@ export const JOB_OUTPUT_METHOD = "job.output";
 /** The notification sent when a job has exited and all its output went out. */
 export const JOB_EXIT_METHOD = "job.exit";
 
-const PACE_MS = 4;
+/** Queued output above which a job's reading waits for the client (in bytes of JSON). */
+const SOFT_LIMIT_BYTES = 1024 * 1024;
+/** How often the output buffer is checked while waiting, in ms. */
+const PACE_POLL_MS = 2;
+/**
+ * The longest wait for the client per chunk read, in ms: after it, reading
+ * goes on and the output buffer merges or drops (a stalled client does not
+ * wedge the job, and costs little CPU: at most one 64 KiB chunk per stream
+ * per wait).
+ */
+const PACE_MAX_WAIT_MS = 100;
 
 /**
  * A running command. Make one with {@linkcode Job.spawn}, then
@@ -410,18 +423,25 @@ export class Job {
   }
 
   /**
-   * Holds the reader back a little when the client's buffer is dropping this
-   * output anyway (so a job like `yes` does not burn the CPU on frames that
-   * are thrown away), and while the session store is behind.
+   * Holds the reader back while the client is behind: until the output
+   * buffer is under {@linkcode SOFT_LIMIT_BYTES} (so frames the client asks
+   * for, such as a ping's answer, wait behind little output), for at most
+   * {@linkcode PACE_MAX_WAIT_MS} per chunk. Also waits for the session store.
    */
   async #pace(): Promise<void> {
     const output = this.#target?.output;
     if (output !== undefined) {
-      const dropped = output.stats().droppedDeltas;
-      if (dropped !== this.#seenDropped) {
-        this.#seenDropped = dropped;
-        await new Promise((resolve) => setTimeout(resolve, PACE_MS));
+      let stats = output.stats();
+      const deadline = performance.now() + PACE_MAX_WAIT_MS;
+      while (
+        (stats.queuedBytes > SOFT_LIMIT_BYTES || stats.droppedDeltas !== this.#seenDropped) &&
+        performance.now() < deadline && this.#state === JobState.Running
+      ) {
+        this.#seenDropped = stats.droppedDeltas;
+        await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
+        stats = output.stats();
       }
+      this.#seenDropped = stats.droppedDeltas;
     }
     if (this.#session !== undefined) await this.#session.room();
   }
@@ -573,6 +593,9 @@ function spawnError(spec: JobSpec, error: unknown): JsonRpcError {
 }
 
 function toBase64(bytes: Uint8Array): string {
+  // Uint8Array.prototype.toBase64 (V8 in Deno 2.9) is about 100 times faster than btoa.
+  const native = (bytes as Uint8Array & { toBase64?: () => string }).toBase64;
+  if (typeof native === "function") return native.call(bytes);
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

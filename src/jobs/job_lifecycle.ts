@@ -18,6 +18,8 @@ export interface JobLifecycle {
   onExit(finalizer: () => void): void;
   /** Tells the watchdog which process groups to SIGKILL if it must end the process. */
   trackProcessGroup(pgid: number, alive: boolean): void;
+  /** Starts the watchdog worker now if it is not running yet (it may start lazily). Idempotent. */
+  startWatchdog?(): void;
 }
 
 /** Options for {@linkcode bindJobsToLifecycle}. */
@@ -53,7 +55,11 @@ export function bindJobsToLifecycle(
   const graceMs = lifecycle.graceMs;
   const killGraceMs = options.killGraceMs ?? Math.floor(graceMs / 2);
   const marginMs = Math.max(0, Math.min(200, Math.floor((graceMs - killGraceMs) / 2)));
-  jobs.trackProcessGroups((pgid, alive) => lifecycle.trackProcessGroup(pgid, alive));
+  jobs.trackProcessGroups((pgid, alive) => {
+    // The watchdog may start lazily; a group told before it runs would be lost.
+    if (alive) lifecycle.startWatchdog?.();
+    lifecycle.trackProcessGroup(pgid, alive);
+  });
   lifecycle.onDrain(() => jobs.shutdown(killGraceMs, marginMs));
   lifecycle.onExit(() => jobs.killAll());
 }

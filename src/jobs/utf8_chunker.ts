@@ -111,12 +111,34 @@ function validCharLength(data: Uint8Array, i: number): number {
   return validPrefix(data, i, need) ? need : 0;
 }
 
+/**
+ * A chunk that splits into more runs than this, averaging fewer than
+ * {@linkcode BINARY_AVERAGE_RUN} bytes, is binary data: it goes out as one
+ * bytes segment rather than as many tiny frames.
+ */
+const BINARY_MIN_RUNS = 16;
+const BINARY_AVERAGE_RUN = 64;
+
 function segment(data: Uint8Array): Utf8Segment[] {
   if (data.length === 0) return [];
   try {
     return [{ text: fatalDecoder.decode(data) }];
   } catch {
     // Some bytes are not UTF-8: split into valid runs and invalid runs below.
+  }
+  let runs = 0;
+  let wasValid: boolean | undefined;
+  for (let i = 0; i < data.length;) {
+    const length = validCharLength(data, i);
+    const valid = length > 0;
+    if (valid !== wasValid) {
+      runs++;
+      wasValid = valid;
+      if (runs > BINARY_MIN_RUNS && runs * BINARY_AVERAGE_RUN > data.length) {
+        return [{ bytes: data.slice() }];
+      }
+    }
+    i += valid ? length : 1;
   }
   const segments: Utf8Segment[] = [];
   let runStart = 0;

@@ -231,3 +231,27 @@ Deno.test("A job started with a session logs job.start, merged job.output and jo
   const unknown = await gw.request("job.start", { cmd: "true", session: "no-such-session" });
   assert.equal(unknown.error.code, -32010);
 });
+
+Deno.test("The watchdog kills every job's process group when the main isolate is stuck at shutdown", async () => {
+  await using gw = await spawnGateway(["--test-hooks"]);
+  await gw.ready();
+  const family = await startJob(gw, { cmd: "sh", args: ["-c", FAMILY_SCRIPT] });
+  const stubborn = await startJob(gw, { cmd: "sh", args: ["-c", STUBBORN_SCRIPT] });
+  const pids = [
+    ...await waitForPids(gw, family, FAMILY_SIZE),
+    ...await waitForPids(gw, stubborn, STUBBORN_SIZE),
+  ];
+  try {
+    const blocked = await gw.request("debug.block", { ms: 30_000 });
+    assert.equal(blocked.result.blocking, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const since = performance.now();
+    gw.kill("SIGTERM");
+    const status = await gw.waitExit(10_000, since);
+    assert.equal(status.timedOut, false);
+    assert.equal(status.signal, "SIGKILL", "the watchdog ended the process");
+    assert.deepEqual(await survivors(pids, 1000), []);
+  } finally {
+    killAll(pids);
+  }
+});

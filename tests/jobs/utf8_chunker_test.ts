@@ -123,3 +123,21 @@ Deno.test("Utf8Chunker round-trips random bytes exactly, in any chunking", () =>
     }
   }
 });
+
+Deno.test("Utf8Chunker sends a mostly binary chunk as one bytes segment, not as many tiny ones", () => {
+  const input = new Uint8Array(4096);
+  for (let i = 0; i < input.length; i++) input[i] = i % 2 === 0 ? 0x41 : 0xff;
+  const segments = new Utf8Chunker().push(input);
+  assert.equal(segments.length, 1);
+  assert.deepEqual(segments[0], { bytes: input });
+});
+
+Deno.test("Utf8Chunker keeps text with a few invalid bytes as text runs", () => {
+  const text = "x".repeat(1000);
+  const input = new Uint8Array([...encoder.encode(text), 0xe9, ...encoder.encode(text)]);
+  assert.deepEqual(new Utf8Chunker().push(input), [
+    { text },
+    { bytes: new Uint8Array([0xe9]) },
+    { text },
+  ]);
+});
