@@ -250,15 +250,17 @@ Deno.test("Gateway SIGKILLed in the middle of a burst keeps every event a client
       id = (await gw.request("session.create", { title: "crash" })).result.id;
       await gw.request("session.attach", { session: id, after: 0 });
       const ids: string[] = [];
+      let killed = false;
       const sending = (async () => {
-        for (let offset = 0; offset < total; offset += 500) {
+        for (let offset = 0; offset < total && !killed; offset += 500) {
           const sent = await sendAppends(gw, id, "burst", 500, offset);
           ids.push(...sent);
-          await until(() => responses(gw, sent).size === sent.length, 20_000, "answers");
+          await until(() => killed || responses(gw, sent).size === sent.length, 20_000, "answers");
         }
       })().catch(() => {});
       await until(() => events(gw, id).length >= 2000, 30_000, "2000 events");
       gw.kill("SIGKILL");
+      killed = true;
       const status = await gw.waitExit();
       assert.equal(status.signal, "SIGKILL");
       await sending;
