@@ -37,6 +37,21 @@ export interface JobManagerOptions {
   keepExited?: number;
 }
 
+/** Options for {@linkcode JobManager.start}. */
+export interface JobStartOptions {
+  /**
+   * Where output and exit go (the peer that started the job). A target with
+   * an `onClose` method (a peer) cancels its jobs without a session when it closes.
+   * @default {undefined} output is only logged to the session, if any
+   */
+  target?: JobOutputTarget;
+  /**
+   * Aborting it cancels the job (SIGTERM to the group, SIGKILL after the grace).
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
 /** Filters for {@linkcode JobManager.list}. */
 export interface JobListFilter {
   /** Only jobs in this state. */
@@ -128,11 +143,14 @@ export class JobManager {
   }
 
   /**
-   * Starts a job whose output and exit go to `target`. Throws `JOB_LIMIT`
-   * at the limit, `JOB_SPAWN_FAILED` when the command cannot start, and the
-   * session log's error when `spec.session` cannot be logged to.
+   * Starts a job whose output and exit go to `options.target`. Resolves as
+   * soon as it runs. Throws `JOB_LIMIT` at the limit, `JOB_SPAWN_FAILED`
+   * when the command cannot start, and the session log's error when
+   * `spec.session` cannot be logged to.
    */
-  async start(spec: JobSpec, target?: JobOutputTarget): Promise<Job> {
+  async start(spec: JobSpec, options: JobStartOptions = {}): Promise<Job> {
+    const target = options.target;
+    options.signal?.throwIfAborted();
     if (this.#state !== JobManagerState.Open) {
       throw JsonRpcError.from(
         "JOB_SPAWN_FAILED",
@@ -181,6 +199,15 @@ export class JobManager {
       this.#forgetOld();
     });
     if (target !== undefined) this.#watchTarget(target);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = () => void job.cancel(this.#killGraceMs);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        void job.ended.then(() => signal.removeEventListener("abort", onAbort));
+      }
+    }
     return job;
   }
 

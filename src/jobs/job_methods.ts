@@ -74,7 +74,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
       params: startParams,
       result: z.object({ job: z.string(), pid: z.number().int() }),
       handler: async (params, context) => {
-        const job = await jobs.start(params, context.peer);
+        // Output and exit go to the peer that started the job (captured here, not ambient).
+        const job = await jobs.start(params, { target: context.peer });
         return { job: job.id, pid: job.pid };
       },
     }),

@@ -46,6 +46,10 @@ async function rssKiB(pid: number): Promise<number> {
   }
 }
 
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -267,7 +271,7 @@ const rows: [string, string, string, string][] = [
   ["Deltas dropped for the full-speed reader", "-", String(viaGateway.dropped), "-"],
 ];
 const header: [string, string, string, string] = [
-  `${[CMD, ...ARGS].join(" ")} (${SECONDS} s)`,
+  `${truncate([CMD, ...ARGS].join(" "), 40)} (${SECONDS} s)`,
   "direct",
   "via tuigate",
   "ratio",

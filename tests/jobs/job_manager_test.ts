@@ -45,7 +45,7 @@ Deno.test("JobManager streams stdout and stderr as job.output deltas, then job.e
   await using reader = new PeerReader(new Peer());
   const job = await jobs.start(
     sh("printf 'one\\n'; printf 'err\\n' >&2; sleep 0.1; printf 'two\\n'"),
-    reader.peer,
+    { target: reader.peer },
   );
   assert.match(job.id, /\S/);
   assert.ok(job.pid > 1);
@@ -74,8 +74,8 @@ Deno.test("JobManager streams stdout and stderr as job.output deltas, then job.e
 Deno.test("JobManager reports the exit code, or the signal with a null code", async () => {
   await using jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const coded = await jobs.start(sh("exit 42"), reader.peer);
-  const killed = await jobs.start(sh("kill -USR1 $$; sleep 5"), reader.peer);
+  const coded = await jobs.start(sh("exit 42"), { target: reader.peer });
+  const killed = await jobs.start(sh("kill -USR1 $$; sleep 5"), { target: reader.peer });
   const codedExit = await reader.exit(coded.id);
   const killedExit = await reader.exit(killed.id);
   assert.equal(codedExit.params.code, 42);
@@ -88,7 +88,7 @@ Deno.test("JobManager reports the exit code, or the signal with a null code", as
 Deno.test("JobManager sends bytes that are not UTF-8 as base64 and valid text as text", async () => {
   await using jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const job = await jobs.start(sh("printf 'ok\\377\\376end'"), reader.peer);
+  const job = await jobs.start(sh("printf 'ok\\377\\376end'"), { target: reader.peer });
   await reader.exit(job.id);
   const outputs = reader.frames.filter((f) => f.method === "job.output");
   assert.ok(outputs.some((f) => f.params.base64 === btoa("\xff\xfe")), JSON.stringify(outputs));
@@ -103,7 +103,7 @@ Deno.test("JobManager never splits a multi-byte character written across separat
     sh(
       "printf 'a\\360'; sleep 0.15; printf '\\237\\216'; sleep 0.15; printf '\\211b\\303'; sleep 0.15; printf '\\251\\n'",
     ),
-    reader.peer,
+    { target: reader.peer },
   );
   await reader.exit(job.id);
   const outputs = reader.frames.filter((f) => f.method === "job.output");
@@ -122,13 +122,16 @@ Deno.test("JobManager never splits a multi-byte character written across separat
 Deno.test("JobManager refuses a job beyond maxJobs with JOB_LIMIT and accepts one again after an exit", async () => {
   await using jobs = new JobManager({ maxJobs: 2 });
   await using reader = new PeerReader(new Peer());
-  const first = await jobs.start({ cmd: "sleep", args: ["30"] }, reader.peer);
-  await jobs.start({ cmd: "sleep", args: ["30"] }, reader.peer);
-  const error = await rejectsWith(jobs.start({ cmd: "sleep", args: ["30"] }, reader.peer), -32021);
+  const first = await jobs.start({ cmd: "sleep", args: ["30"] }, { target: reader.peer });
+  await jobs.start({ cmd: "sleep", args: ["30"] }, { target: reader.peer });
+  const error = await rejectsWith(
+    jobs.start({ cmd: "sleep", args: ["30"] }, { target: reader.peer }),
+    -32021,
+  );
   assert.match(error.message, /limit is 2/);
   assert.equal(jobs.running, 2);
   await jobs.cancel(first.id);
-  const third = await jobs.start({ cmd: "true" }, reader.peer);
+  const third = await jobs.start({ cmd: "true" }, { target: reader.peer });
   await reader.exit(third.id);
 });
 
@@ -155,7 +158,7 @@ Deno.test("JobManager answers JOB_SPAWN_FAILED for a missing command, a non-exec
 Deno.test("Job.write feeds stdin (text and bytes) and eof closes it", async () => {
   await using jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const job = await jobs.start({ cmd: "cat", stdin: true }, reader.peer);
+  const job = await jobs.start({ cmd: "cat", stdin: true }, { target: reader.peer });
   assert.equal(await job.write(new TextEncoder().encode("hello ")), 6);
   assert.equal(await job.write(new Uint8Array([0xc3, 0xa9, 0x0a]), true), 3);
   const exit = await reader.exit(job.id);
@@ -166,10 +169,10 @@ Deno.test("Job.write feeds stdin (text and bytes) and eof closes it", async () =
 Deno.test("Job.write is refused with JOB_STDIN_CLOSED without stdin: true and after eof", async () => {
   await using jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const closed = await jobs.start({ cmd: "sleep", args: ["30"] }, reader.peer);
+  const closed = await jobs.start({ cmd: "sleep", args: ["30"] }, { target: reader.peer });
   const error = await rejectsWith(closed.write(new Uint8Array([0x61])), -32024);
   assert.match(error.message, /without stdin: true/);
-  const open = await jobs.start({ cmd: "cat", stdin: true }, reader.peer);
+  const open = await jobs.start({ cmd: "cat", stdin: true }, { target: reader.peer });
   await open.write(new Uint8Array(0), true);
   await rejectsWith(open.write(new Uint8Array([0x61])), -32024);
   await reader.exit(open.id);
@@ -181,7 +184,7 @@ Deno.test("Job.signal delivers a signal that the job handles", async () => {
   await using reader = new PeerReader(new Peer());
   const job = await jobs.start(
     sh(`trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done`),
-    reader.peer,
+    { target: reader.peer },
   );
   await waitForText(reader, job.id, "ready");
   job.signal("SIGUSR1");
@@ -202,8 +205,8 @@ async function waitForText(reader: PeerReader, job: string, text: string): Promi
 Deno.test("Job.cancel terminates the whole group and kills a job that ignores SIGTERM after the grace", async () => {
   await using jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const family = await jobs.start(sh(FAMILY_SCRIPT), reader.peer);
-  const stubborn = await jobs.start(sh(STUBBORN_SCRIPT), reader.peer);
+  const family = await jobs.start(sh(FAMILY_SCRIPT), { target: reader.peer });
+  const stubborn = await jobs.start(sh(STUBBORN_SCRIPT), { target: reader.peer });
   const pids = [
     ...await waitForPids(reader, family.id, FAMILY_SIZE),
     ...await waitForPids(reader, stubborn.id, STUBBORN_SIZE),
@@ -230,7 +233,7 @@ Deno.test("JobManager terminates what a job left running in its group once the j
   await using reader = new PeerReader(new Peer());
   const job = await jobs.start(
     sh(`sleep 300 & echo "pid $!"; (trap '' TERM; exec sleep 300) & echo "pid $!"`),
-    reader.peer,
+    { target: reader.peer },
   );
   const exit = await reader.exit(job.id);
   const pids = parsePids(reader.text(job.id));
@@ -246,8 +249,8 @@ Deno.test("JobManager terminates what a job left running in its group once the j
 Deno.test("JobManager.shutdown ends every job, grandchildren and SIGTERM-ignoring processes included", async () => {
   const jobs = new JobManager();
   await using reader = new PeerReader(new Peer());
-  const family = await jobs.start(sh(FAMILY_SCRIPT), reader.peer);
-  const stubborn = await jobs.start(sh(STUBBORN_SCRIPT), reader.peer);
+  const family = await jobs.start(sh(FAMILY_SCRIPT), { target: reader.peer });
+  const stubborn = await jobs.start(sh(STUBBORN_SCRIPT), { target: reader.peer });
   const pids = [
     ...await waitForPids(reader, family.id, FAMILY_SIZE),
     ...await waitForPids(reader, stubborn.id, STUBBORN_SIZE),
@@ -266,13 +269,37 @@ Deno.test("JobManager.shutdown ends every job, grandchildren and SIGTERM-ignorin
 Deno.test("JobManager cancels a job without a session when its client goes away", async () => {
   await using jobs = new JobManager();
   const reader = new PeerReader(new Peer());
-  const job = await jobs.start(sh(FAMILY_SCRIPT), reader.peer);
+  const job = await jobs.start(sh(FAMILY_SCRIPT), { target: reader.peer });
   const pids = await waitForPids(reader, job.id, FAMILY_SIZE);
   try {
     await reader[Symbol.asyncDispose]();
     const info = await job.ended;
     assert.equal(info.state, "exited");
     assert.deepEqual(await survivors(pids), []);
+  } finally {
+    killAll(pids);
+  }
+});
+
+Deno.test("JobManager cancels a job when the signal given to start is aborted", async () => {
+  await using jobs = new JobManager({ killGraceMs: 300 });
+  await using reader = new PeerReader(new Peer());
+  const controller = new AbortController();
+  const job = await jobs.start(sh(STUBBORN_SCRIPT), {
+    target: reader.peer,
+    signal: controller.signal,
+  });
+  const pids = await waitForPids(reader, job.id, STUBBORN_SIZE);
+  try {
+    controller.abort();
+    const info = await job.ended;
+    assert.equal(info.signal, "SIGKILL");
+    assert.deepEqual(await survivors(pids), []);
+    await assert.rejects(
+      jobs.start({ cmd: "true" }, { signal: controller.signal }),
+      (error: Error) => error.name === "AbortError",
+    );
+    assert.equal(jobs.list().length, 1);
   } finally {
     killAll(pids);
   }
@@ -307,7 +334,7 @@ Deno.test("A job with a session appends its start, output and exit to the sessio
   await using reader = new PeerReader(new Peer());
   const job = await jobs.start(
     sh("printf 'a\\n'; printf 'x\\377' >&2; sleep 0.05; printf 'b\\n'; exit 3", { session: "s1" }),
-    reader.peer,
+    { target: reader.peer },
   );
   await reader.exit(job.id);
   // The exit is appended after the last output; wait for it to be stored.
