@@ -314,7 +314,9 @@ function settingsOf(options: ClientOptions): Settings {
 /** Resolves with the value, or `undefined` after `ms`. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)));
+  const timeout = new Promise<undefined>((
+    resolve,
+  ) => (timer = setTimeout(() => resolve(undefined), ms)));
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -644,6 +646,7 @@ export class TuigateClient<
       settings.readyTimeoutMs,
     );
     this.#awaitingReady = undefined;
+    this.#throwIfClosing(); // close() takes care of the process.
     if (outcome === undefined) {
       await this.#killTree(gateway, "SIGKILL");
       await gateway.exited;

@@ -120,6 +120,7 @@ export class ProcessLifecycle {
   #drains: DrainStep[] = [];
   #finalizers: (() => void)[] = [];
   #worker: Worker | undefined;
+  #groups = new Set<number>();
   #parentTimer: ReturnType<typeof setInterval> | undefined;
   #initialParent = 0;
   #reason: ExitReason | undefined;
@@ -166,6 +167,8 @@ export class ProcessLifecycle {
 
   /** Tells the watchdog about a process group to kill if it has to end the process. */
   trackProcessGroup(pgid: number, alive: boolean): void {
+    if (alive) this.#groups.add(pgid);
+    else this.#groups.delete(pgid);
     this.#worker?.postMessage({ type: "group", pgid, alive });
   }
 
@@ -232,6 +235,7 @@ export class ProcessLifecycle {
           ...this.#meta,
         },
       });
+      for (const pgid of this.#groups) worker.postMessage({ type: "group", pgid, alive: true });
       this.#worker = worker;
     } catch (error) {
       logger.warn("Watchdog worker not started: {error}", { error });

@@ -65,7 +65,8 @@ interface DeltaEntry {
   key: string;
   method: string;
   params: Record<string, unknown>;
-  text: string | undefined;
+  /** Text parts, joined when the frame is written (no rope of concatenations to keep). */
+  text: string[] | undefined;
   bytes: Uint8Array[] | undefined;
   size: number;
   count: number;
@@ -198,7 +199,7 @@ export class OutputBuffer {
       last !== undefined && this.#total() + length > this.#maxBytes &&
       mergeable(last, method, isText, this.#mergeCap, length)
     ) {
-      if (isText) last.text += payload.text;
+      if (isText) last.text!.push(payload.text);
       else last.bytes!.push(payload.bytes);
       last.size += length;
       last.count++;
@@ -210,7 +211,7 @@ export class OutputBuffer {
         key,
         method,
         params,
-        text: isText ? payload.text : undefined,
+        text: isText ? [payload.text] : undefined,
         bytes: isText ? undefined : [payload.bytes],
         size: length + key.length + method.length + DELTA_OVERHEAD,
         count: 1,
@@ -227,6 +228,24 @@ export class OutputBuffer {
       if (this.#fragmented) this.#mergeTail();
       this.#makeRoom();
     }
+    if (this.#dead > 4096 && this.#dead * 2 > this.#queue.length - this.#head) this.#removeDead();
+  }
+
+  /** Removes merged and dropped entries from the waiting part of the queue, so a long stall holds no garbage. */
+  #removeDead(): void {
+    const kept: Entry[] = [];
+    let segmentStart = 0;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const entry = this.#queue[i];
+      if (entry.delta && !entry.live) continue;
+      kept.push(entry);
+      if (!entry.delta) segmentStart = kept.length;
+    }
+    this.#queue = kept;
+    this.#head = 0;
+    this.#scan = 0;
+    this.#segmentStart = segmentStart;
+    this.#dead = 0;
   }
 
   /** Merges every waiting delta since the last control frame into the first of its key. */
@@ -246,7 +265,7 @@ export class OutputBuffer {
         firsts.set(entry.key, entry);
         continue;
       }
-      if (first.text !== undefined) first.text += entry.text!;
+      if (first.text !== undefined) first.text.push(...entry.text!);
       else first.bytes!.push(...entry.bytes!);
       first.size += payload;
       first.count += entry.count;
@@ -254,6 +273,8 @@ export class OutputBuffer {
       this.#queuedBytes -= entry.size - payload;
       entry.live = false;
       entry.size = 0;
+      entry.text = undefined;
+      entry.bytes = undefined;
       this.#dead++;
       this.#forget(entry);
       this.#stats.coalescedDeltas += entry.count;
@@ -361,6 +382,8 @@ export class OutputBuffer {
       entry.live = false;
       this.#queuedBytes -= entry.size;
       entry.size = 0;
+      entry.text = undefined;
+      entry.bytes = undefined;
       this.#dead++;
       this.#stats.droppedDeltas += entry.count;
       this.#forget(entry);
@@ -441,8 +464,9 @@ function mergeable(
 
 function serialiseDelta(entry: DeltaEntry): string {
   const params: Record<string, unknown> = { ...entry.params, key: entry.key };
-  if (entry.text !== undefined) params.text = entry.text;
-  else params.base64 = toBase64(entry.bytes!);
+  if (entry.text !== undefined) {
+    params.text = entry.text.length === 1 ? entry.text[0] : entry.text.join("");
+  } else params.base64 = toBase64(entry.bytes!);
   if (entry.dropped > 0) params.dropped = entry.dropped;
   return JSON.stringify({ jsonrpc: "2.0", method: entry.method, params });
 }
@@ -459,6 +483,8 @@ function toBase64(chunks: Uint8Array[]): string {
       offset += chunk.length;
     }
   }
+  const native = (joined as Uint8Array & { toBase64?: () => string }).toBase64;
+  if (typeof native === "function") return native.call(joined);
   let binary = "";
   for (let i = 0; i < joined.length; i += 0x8000) {
     binary += String.fromCharCode(...joined.subarray(i, i + 0x8000));

@@ -149,6 +149,7 @@ export class GatewayProcess {
     const index = this.#unclaimed.findIndex(match);
     if (index !== -1) return Promise.resolve(this.#unclaimed.splice(index, 1)[0]);
     return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter = {
         match,
         resolve: (f: Frame) => {
@@ -156,15 +157,18 @@ export class GatewayProcess {
           resolve(f);
         },
       };
-      const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      // Registered before setTimeout: under `deno test`, setTimeout may run queued microtasks.
+      this.#waiters.push(waiter);
+      timer = setTimeout(() => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index === -1) return;
+        this.#waiters.splice(index, 1);
         reject(
           new Error(
             `No matching frame within ${timeoutMs} ms; stderr:\n${this.#stderr.slice(-2000)}`,
           ),
         );
       }, timeoutMs);
-      this.#waiters.push(waiter);
     });
   }
 

@@ -33,6 +33,23 @@ gateway.register({
   },
 });
 
+gateway.register({
+  name: "deltas",
+  summary:
+    "Offers `count` delta notifications of `size` bytes under one key, with a control `mark` every `markEvery`",
+  handler: async (params, context) => {
+    const { count, size, markEvery } = params as { count: number; size: number; markEvery: number };
+    const text = "d".repeat(size);
+    for (let i = 0; i < count; i++) {
+      context.delta("bench", "stream.delta", { first: i }, { text });
+      if (i % markEvery === markEvery - 1) await context.notify("mark", { i });
+      // Yield now and then so other requests (a ping) are served during the flood.
+      if (i % 4096 === 4095) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return { offered: count };
+  },
+});
+
 await runStdio(gateway, {
   crashLog: Deno.env.get("TUIGATE_CRASH_LOG") ??
     `${Deno.env.get("TMPDIR") ?? "/tmp"}/tuigate-bench-exits.jsonl`,
