@@ -1,0 +1,112 @@
+/**
+ * `deno task compile`: builds single binaries of the gateway with
+ * `deno compile`, with the same permissions as `deno task start`, for the
+ * five `deno compile` targets (or those named with `--target`).
+ *
+ * `deno compile` needs a `denort` runtime per target: it downloads it, or
+ * takes `DENORT_BIN`. Where neither works this fails with one clear line per
+ * target and a non-zero exit, and leaves no binary behind.
+ *
+ *   deno task compile [--target TRIPLE]... [--out-dir dist]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** The targets `deno compile` supports. */
+export const TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+] as const;
+
+const root = new URL("..", import.meta.url).pathname;
+const encoder = new TextEncoder();
+
+async function say(text: string): Promise<void> {
+  await Deno.stderr.write(encoder.encode(text + "\n"));
+}
+
+/** The permission flags of the `start` task in deno.json. */
+export async function startPermissions(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const start: string = config.tasks.start;
+  return start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+}
+
+/** Explains a failed `deno compile` in one line. */
+export function explain(target: string, stderr: string): string {
+  const denortBin = Deno.env.get("DENORT_BIN");
+  if (
+    /dns error|error sending request|failed to lookup|Connection refused|timed out|Download/i.test(
+      stderr,
+    )
+  ) {
+    return `Cannot build ${target}: the Deno runtime for compiling (denort) could not be downloaded (no network access); ` +
+      "set DENORT_BIN to a local denort binary for that target or run where the Deno download server is reachable";
+  }
+  if (denortBin !== undefined) {
+    return `Cannot build ${target} with DENORT_BIN=${denortBin}: ${lastLine(stderr)}`;
+  }
+  return `Cannot build ${target}: ${lastLine(stderr)}`;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) =>
+    l !== "" && !/^\d+:|Stack backtrace/.test(l)
+  );
+  return lines.at(-1) ?? "deno compile failed";
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      target: { type: "string", multiple: true },
+      "out-dir": { type: "string", default: "dist" },
+    },
+  });
+  const targets = values.target ?? [...TARGETS];
+  for (const target of targets) {
+    if (!(TARGETS as readonly string[]).includes(target)) {
+      await say(`compile: unknown target "${target}"; the targets are ${TARGETS.join(", ")}`);
+      return 2;
+    }
+  }
+  const permissions = await startPermissions();
+  const outDir = `${root}${values["out-dir"]}`;
+  await Deno.mkdir(outDir, { recursive: true });
+  let failed = 0;
+  for (const target of targets) {
+    const output = `${outDir}/tuigate-${target}${target.includes("windows") ? ".exe" : ""}`;
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "compile",
+        "--quiet",
+        ...permissions,
+        "--include",
+        `${root}src/lifecycle/watchdog_worker.ts`,
+        "--target",
+        target,
+        "--output",
+        output,
+        `${root}main.ts`,
+      ],
+      stdout: "inherit",
+      stderr: "piped",
+    }).output();
+    if (result.success) {
+      await say(`compile: built ${output}`);
+      continue;
+    }
+    failed++;
+    await Deno.remove(output).catch(() => {});
+    await say(`compile: ${explain(target, new TextDecoder().decode(result.stderr))}`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());
