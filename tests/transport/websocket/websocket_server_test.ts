@@ -129,3 +129,64 @@ Deno.test("WebSocketServer.close closes every connection with 1001 and refuses n
   }
   assert.equal(server.stats().closed.shutdown, 2);
 });
+
+Deno.test("WebSocketServer coalesces and drops deltas with a count for a slow connection, as on stdio", async () => {
+  const gateway = new Gateway();
+  gateway.register({
+    name: "test.deltas",
+    handler: async (params, context) => {
+      const { count, size } = params as { count: number; size: number };
+      const text = "d".repeat(size);
+      for (let i = 0; i < count; i++) {
+        context.delta("out", "test.delta", { first: i }, { text });
+        if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      return { count };
+    },
+  });
+  await using server = new WebSocketServer(gateway, {
+    token: TOKEN,
+    outBufferBytes: 256 * 1024,
+    sendHighWaterBytes: 64 * 1024,
+    sendDeadlineMs: 30_000,
+    heartbeatMs: 0,
+  });
+  const { port } = await server.listen();
+  const upgrade = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const slow = upgrade.socket!;
+  try {
+    await slow.sendText(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "test.deltas",
+        params: { count: 5000, size: 1000 },
+      }),
+    );
+    await sleep(500); // Not reading: the socket fills, the output buffer has to merge and drop.
+    let frames = 0;
+    let chars = 0;
+    let dropped = 0;
+    for (;;) {
+      const frame = await slow.readFrame();
+      assert.ok(frame !== undefined, "the connection stays open");
+      if (frame.opcode !== 1) continue;
+      const message = JSON.parse(frame.text);
+      if (message.id === 1) break;
+      if (message.method !== "test.delta") continue;
+      frames++;
+      chars += message.params.text.length;
+      dropped += message.params.dropped ?? 0;
+    }
+    // Every delta was pushed before the handler answered, so all of them came before the response.
+    assert.ok(frames < 5000, `${frames} frames for 5000 deltas: some were merged`);
+    assert.ok(dropped > 0, "the oldest deltas were dropped and counted");
+    assert.equal(
+      chars / 1000 + dropped,
+      5000,
+      "every delta is either delivered or counted as dropped",
+    );
+  } finally {
+    slow.close();
+  }
+});
