@@ -194,6 +194,8 @@ async function main(args: string[]): Promise<number> {
     const mirror = attachMirror(gateway, settings.mirrorUrl);
     features.setup.push(mirror.setup);
     tap = mirror.tap;
+  } else {
+    gateway.addInfo("mirror", () => ({ state: "off" }));
   }
   // </serve>
   return await runStdio(gateway, {

@@ -162,3 +162,10 @@ Deno.test("Mirror: TUIGATE_MIRROR_URL turns mirroring on", async () => {
     await dashboard.stop();
   }
 });
+
+Deno.test("Mirror: gateway.info reports the mirror off when no --mirror is given", async () => {
+  await using gw = await spawnGateway();
+  await gw.ready();
+  const info = await gw.request("gateway.info");
+  assert.deepEqual(info.result.mirror, { state: "off" });
+});
