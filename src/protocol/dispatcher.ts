@@ -6,12 +6,13 @@
  * @module
  */
 
-import { getLogger } from "./logger.ts";
+import { getLogger, type Logger } from "./logger.ts";
+import type { DeltaPayload } from "./output_buffer.ts";
 import { ERROR_CODES } from "./error_codes.ts";
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
 import type { MethodContext, MethodDefinition } from "./method.ts";
-import { idKey, type InflightRequest, type Peer, PeerState } from "./peer.ts";
+import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
 import { runInContext } from "./request_scope.ts";
 
 const logger = getLogger(["tuigate", "dispatcher"]);
@@ -69,6 +70,47 @@ interface Call {
 
 const CANCEL_METHOD = "$/cancelRequest";
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The context a handler receives: one small object per call, its signal made on first use. */
+class RequestContext implements MethodContext {
+  readonly peer: Peer;
+  readonly id: JsonRpcId | undefined;
+  #record: InflightRequest;
+
+  constructor(peer: Peer, record: InflightRequest, id: JsonRpcId | undefined) {
+    this.peer = peer;
+    this.#record = record;
+    this.id = id;
+  }
+
+  get signal(): AbortSignal {
+    return this.#record.signal;
+  }
+
+  get method(): string {
+    return this.#record.method;
+  }
+
+  get logger(): Logger {
+    return getLogger(["tuigate", "method", this.#record.method]);
+  }
+
+  notify(method: string, params?: unknown): Promise<void> {
+    return this.peer.notify(method, params);
+  }
+
+  delta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void {
+    this.peer.delta(key, method, params, payload);
+  }
+
+  request(method: string, params?: unknown, options?: ServerRequestOptions): Promise<unknown> {
+    const signal = this.#record.signal;
+    return this.peer.request(method, params, {
+      ...options,
+      signal: options?.signal ? AbortSignal.any([options.signal, signal]) : signal,
+    });
+  }
+}
 
 /** Serialises an error response. */
 export function errorFrame(id: JsonRpcId, error: JsonRpcErrorObject): string {
@@ -304,16 +346,10 @@ export class Dispatcher {
       );
       return;
     }
-    const record: InflightRequest = {
-      id,
-      method: message.method,
-      controller: new AbortController(),
-      answered: false,
-      started: false,
-    };
+    const record = new InflightRequest(id, message.method);
     const call: Call = { peer, definition, message, respond, record, dropped: false };
     if (!this.#admit(call)) return;
-    peer.inflight.set(idKey(id), record);
+    peer.inflight.set(id, record);
   }
 
   /** Starts, queues or refuses a call. Returns false when refused. */
@@ -384,7 +420,7 @@ export class Dispatcher {
    * answered. Unknown ids are ignored.
    */
   cancel(peer: Peer, id: string | number): void {
-    const record = peer.inflight.get(idKey(id));
+    const record = peer.inflight.get(id);
     if (record === undefined || record.answered) return;
     this.#stats.cancelled++;
     const error = JsonRpcError.from(
@@ -398,9 +434,9 @@ export class Dispatcher {
   #answerEarly(peer: Peer, record: InflightRequest, error: JsonRpcError): void {
     record.answered = true;
     this.#stats.errors++;
-    void peer.sendFrame(errorFrame(record.id, error.toJson()));
-    record.controller.abort(error);
-    if (!record.started) peer.inflight.delete(idKey(record.id));
+    void peer.sendFrame(errorFrame(record.id ?? null, error.toJson()));
+    record.abort(error);
+    if (!record.started) peer.inflight.delete(record.id ?? null);
   }
 
   /**
@@ -431,9 +467,12 @@ export class Dispatcher {
 
   #finish(call: Call): void {
     this.#running--;
-    if (call.record !== undefined) {
-      const key = idKey(call.record.id);
-      if (call.peer.inflight.get(key) === call.record) call.peer.inflight.delete(key);
+    const record = call.record;
+    if (call.respond === undefined) {
+      if (record !== undefined) call.peer.notifications.delete(record);
+    } else if (record !== undefined) {
+      const id = record.id ?? null;
+      if (call.peer.inflight.get(id) === record) call.peer.inflight.delete(id);
     }
     if (call.definition.sequential === true) {
       const lane = this.#lane(call.definition.name);
@@ -465,11 +504,11 @@ export class Dispatcher {
       }
       this.#start(next);
     }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = [];
+    if (this.#queueHead > 0 && this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
       this.#queueHead = 0;
     }
-    if (this.#running === 0 && this.#waiting() === 0) {
+    if (this.#idleWaiters.length > 0 && this.#running === 0 && this.#waiting() === 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
@@ -478,13 +517,16 @@ export class Dispatcher {
 
   /** Validates params and calls the handler in its context; returns its result or promise. */
   #invoke(call: Call): unknown {
-    const { peer, definition, message, record } = call;
-    const controller = record?.controller ?? new AbortController();
-    if (record !== undefined) {
-      if (record.answered) return undefined;
-      record.started = true;
+    const { peer, definition, message } = call;
+    let record = call.record;
+    if (record === undefined) {
+      // A notification: tracked so that closing the peer aborts it too.
+      record = call.record = new InflightRequest(undefined, message.method);
+      peer.notifications.add(record);
     }
-    if (definition.timeoutMs !== undefined && record !== undefined) {
+    if (record.answered) return undefined;
+    record.started = true;
+    if (definition.timeoutMs !== undefined && call.respond !== undefined) {
       const timeoutMs = definition.timeoutMs;
       call.timer = setTimeout(() => {
         if (record.answered) return;
@@ -519,24 +561,7 @@ export class Dispatcher {
       }
       params = parsed.data;
     }
-    const context: MethodContext = {
-      signal: controller.signal,
-      id: message.id,
-      method: message.method,
-      peer,
-      get logger() {
-        return getLogger(["tuigate", "method", message.method]);
-      },
-      notify: (method, params) => peer.notify(method, params),
-      delta: (key, method, params, payload) => peer.delta(key, method, params, payload),
-      request: (method, params, options) =>
-        peer.request(method, params, {
-          ...options,
-          signal: options?.signal
-            ? AbortSignal.any([options.signal, controller.signal])
-            : controller.signal,
-        }),
-    };
+    const context = new RequestContext(peer, record, message.id);
     return runInContext(context, () => definition.handler(params, context));
   }
 

@@ -54,26 +54,54 @@ interface PendingServerRequest {
   cleanup: () => void;
 }
 
-/** A request of this peer being handled. */
-export interface InflightRequest {
-  /** The request id. */
-  id: JsonRpcId;
+/**
+ * A request of a peer being handled. Its `AbortController` is made only when
+ * the handler first looks at `signal`, so handlers that never do cost
+ * nothing for it.
+ */
+export class InflightRequest {
+  /** The request id (`undefined` for a notification). */
+  readonly id: JsonRpcId | undefined;
   /** The method. */
-  method: string;
-  /** Aborts the handler's signal. */
-  controller: AbortController;
+  readonly method: string;
   /** Whether a response has been queued. */
-  answered: boolean;
+  answered = false;
   /** Whether the handler has started. */
-  started: boolean;
+  started = false;
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  /** Makes a record for a request (or a notification, with `id` undefined). */
+  constructor(id: JsonRpcId | undefined, method: string) {
+    this.id = id;
+    this.method = method;
+  }
+
+  /** The handler's signal. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the request was aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts the handler's signal with a reason. Idempotent. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 let peerCounter = 0;
-
-/** A key that tells ids `1` and `"1"` apart. */
-export function idKey(id: JsonRpcId): string {
-  return typeof id === "string" ? `s:${id}` : `n:${id}`;
-}
 
 const SERVER_REQUEST_PREFIX = "tuigate:";
 
@@ -88,8 +116,10 @@ export class Peer {
   readonly transport: string;
   /** The bounded output of this peer. */
   readonly output: OutputBuffer;
-  /** Requests in flight, by {@linkcode idKey}. */
-  readonly inflight: Map<string, InflightRequest> = new Map();
+  /** Requests in flight, by id (a `Map` tells `1` and `"1"` apart). */
+  readonly inflight: Map<JsonRpcId, InflightRequest> = new Map();
+  /** Notification handlers running now. */
+  readonly notifications: Set<InflightRequest> = new Set();
   /** What the client announced with `client.capabilities`. */
   clientCapabilities: Record<string, unknown> = {};
   /** Frames received. */
@@ -259,7 +289,8 @@ export class Peer {
       `Connection closed: ${reason}`,
     );
     for (const id of [...this.#pending.keys()]) this.#cancelServerRequest(id, reason, error);
-    for (const request of this.inflight.values()) request.controller.abort(error);
+    for (const request of this.inflight.values()) request.abort(error);
+    for (const request of this.notifications) request.abort(error);
   }
 
   /** Closes the peer at once: drops queued output and tells close listeners. Idempotent. */

@@ -102,13 +102,29 @@ export interface MirrorInfo {
   retryInMs: number | undefined;
 }
 
-/** The delay before reconnection attempt `attempt` (0-based): exponential, capped, with jitter. */
-export function backoffDelay(
-  attempt: number,
-  options: { initialMs: number; maxMs: number; jitter: number },
-  random: () => number = Math.random,
-): number {
+/** Options for {@linkcode reconnectDelay}. */
+export interface ReconnectDelayOptions {
+  /** The first delay, in ms. */
+  initialMs: number;
+  /** The longest delay, in ms. */
+  maxMs: number;
+  /** The share of each delay that is random, from 0 (none) to 1 ("full jitter"). */
+  jitter: number;
+  /**
+   * The source of randomness, in [0, 1).
+   * @default {Math.random}
+   */
+  random?: () => number;
+}
+
+/**
+ * The delay before reconnection attempt `attempt` (0-based): doubling from
+ * `initialMs`, capped at `maxMs`, then reduced by up to `jitter` of itself
+ * at random so that many gateways do not retry in step.
+ */
+export function reconnectDelay(attempt: number, options: ReconnectDelayOptions): number {
   const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
+  const random = options.random ?? Math.random;
   return Math.round(ceiling * (1 - options.jitter * random()));
 }
 
@@ -352,7 +368,7 @@ export class MirrorClient {
     this.#failures++;
     this.#lastError = message;
     this.#state = MirrorState.Backoff;
-    const delay = backoffDelay(this.#attempt++, {
+    const delay = reconnectDelay(this.#attempt++, {
       initialMs: this.#initialMs,
       maxMs: this.#maxMs,
       jitter: this.#jitter,

@@ -7,8 +7,8 @@
  *   deno task bench [--reps 3] [--servers a,b] [--skip-harness] [--skip-slow-reader] [-- client options]
  *
  * The shared folder is read-only, so the harness is copied to
- * `tests/bench/results/scratch/harness` and its npm dependencies installed
- * there. Raw results go to `tests/bench/results/scratch/raw-STAMP.jsonl`.
+ * `.bench/harness` and its npm dependencies installed
+ * there. Raw results go to `.bench/raw-STAMP.jsonl`.
  *
  * @module
  */
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       "shared-dir": { type: "string", default: `${root}../shared/bench` },
     },
   });
-  const scratch = `${root}tests/bench/results/scratch`;
+  const scratch = `${root}.bench`;
   await Deno.mkdir(scratch, { recursive: true });
   if (!values["skip-harness"]) {
     const harness = await prepareHarness(values["shared-dir"]!, scratch);

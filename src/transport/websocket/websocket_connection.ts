@@ -284,13 +284,13 @@ export class WebSocketConnection {
    * Closes at once with a close code and reason: the peer is closed (queued
    * output dropped, handlers aborted) and forgotten by the gateway. Idempotent.
    */
-  close(code: number, reason: string, cause: ConnectionCause): void {
+  close(end: ConnectionEnd): void {
     if (this.#state === ConnectionState.Closing || this.#state === ConnectionState.Closed) return;
     this.#state = ConnectionState.Closing;
-    this.#end = { cause, code, reason };
-    this.#releasePeer(cause);
+    this.#end = { ...end };
+    this.#releasePeer(end.cause);
     try {
-      this.socket.close(code, reason);
+      this.socket.close(end.code, end.reason);
     } catch (error) {
       logger.debug("Closing the socket of {peer} failed: {error}", { peer: this.peer.id, error });
     }
@@ -332,7 +332,7 @@ export class WebSocketConnection {
       remote: this.#remote,
       reason,
     });
-    this.close(CLOSE_CODES.MESSAGE_TOO_BIG, reason, "oversize");
+    this.close({ code: CLOSE_CODES.MESSAGE_TOO_BIG, reason, cause: "oversize" });
   }
 
   #expire(why: string): void {
@@ -346,7 +346,11 @@ export class WebSocketConnection {
         buffered: this.socket.bufferedAmount,
       },
     );
-    this.close(CLOSE_CODES.SEND_DEADLINE, "send deadline exceeded", "send-deadline");
+    this.close({
+      code: CLOSE_CODES.SEND_DEADLINE,
+      reason: "send deadline exceeded",
+      cause: "send-deadline",
+    });
   }
 
   #onClosed(code: number, reason: string): void {
@@ -404,7 +408,7 @@ export class WebSocketConnection {
       } catch (error) {
         output.release(batch.bytes);
         logger.error("Sending to {peer} failed: {error}", { peer: this.peer.id, error });
-        this.close(CLOSE_CODES.INTERNAL_ERROR, "Internal error", "error");
+        this.close({ code: CLOSE_CODES.INTERNAL_ERROR, reason: "Internal error", cause: "error" });
         break;
       }
       this.#messagesOut += batch.frames.length;

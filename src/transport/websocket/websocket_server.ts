@@ -342,7 +342,7 @@ export class WebSocketServer {
     await Promise.race([drained, sleep(drainUntil - Date.now())]);
     const code = options.code ?? CLOSE_CODES.GOING_AWAY;
     const reason = options.reason ?? "Gateway shutting down";
-    for (const connection of connections) connection.close(code, reason, "shutdown");
+    for (const connection of connections) connection.close({ code, reason, cause: "shutdown" });
     // Connections already closed for a stalled client are not waited for: they rarely complete.
     const pending = connections.filter((c) => c.state !== ConnectionState.Closed);
     await Promise.race([
