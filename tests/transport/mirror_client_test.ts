@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay, MirrorClient, MirrorState } from "../../src/transport/mirror_client.ts";
+import { MirrorClient, MirrorState, reconnectDelay } from "../../src/transport/mirror_client.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,17 +20,17 @@ function freePort(): number {
   return port;
 }
 
-Deno.test("backoffDelay doubles from the first delay up to the cap, with jitter below the ceiling", () => {
+Deno.test("reconnectDelay doubles from the first delay up to the cap, with jitter below the ceiling", () => {
   const options = { initialMs: 100, maxMs: 5000, jitter: 0 };
   assert.deepEqual(
-    [0, 1, 2, 3, 4, 5, 6, 10].map((n) => backoffDelay(n, options)),
+    [0, 1, 2, 3, 4, 5, 6, 10].map((n) => reconnectDelay(n, options)),
     [100, 200, 400, 800, 1600, 3200, 5000, 5000],
   );
   const jittered = { initialMs: 100, maxMs: 5000, jitter: 0.5 };
-  assert.equal(backoffDelay(3, jittered, () => 0), 800);
-  assert.equal(backoffDelay(3, jittered, () => 0.999999), 400);
+  assert.equal(reconnectDelay(3, { ...jittered, random: () => 0 }), 800);
+  assert.equal(reconnectDelay(3, { ...jittered, random: () => 0.999999 }), 400);
   for (let i = 0; i < 200; i++) {
-    const delay = backoffDelay(4, jittered);
+    const delay = reconnectDelay(4, jittered);
     assert.ok(delay >= 800 && delay <= 1600, String(delay));
   }
 });
