@@ -59,6 +59,11 @@ export class LineDecoder implements FrameDecoder {
     return this.#pending;
   }
 
+  /** Whether no partial frame is held and no oversize frame is being skipped. */
+  get idle(): boolean {
+    return this.#pending === 0 && !this.#skipping;
+  }
+
   /** Feeds a chunk. The chunk is copied where it must be kept, so the caller may reuse it. */
   push(chunk: Uint8Array, emit: (event: FrameEvent) => void): void {
     let start = 0;

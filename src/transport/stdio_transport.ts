@@ -18,6 +18,15 @@ import type { PeerHost } from "../protocol/peer_host.ts";
 import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 
 const logger = getLogger(["tuigate", "stdio"]);
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
+}
 
 /** A byte source with `read`, such as `Deno.stdin`. */
 export interface ByteSource {
@@ -117,6 +126,8 @@ export class StdioTransport {
   #ended = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
+  #maxFrameBytes: number;
+  #lines: LineDecoder | undefined;
   #tap: ((frames: readonly string[]) => void) | undefined;
 
   /** Makes a transport for a gateway. */
@@ -127,12 +138,12 @@ export class StdioTransport {
     this.#framing = options.framing ?? "line";
     this.#tap = options.tap;
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#decoder = this.#framing === "lsp"
-      ? new LspDecoder({
-        maxFrameBytes,
-        onHeaderError: (reason) => host.dispatcher.rejectHeader(this.peer, reason),
-      })
-      : new LineDecoder({ maxFrameBytes });
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#lines = this.#framing === "line" ? new LineDecoder({ maxFrameBytes }) : undefined;
+    this.#decoder = this.#lines ?? new LspDecoder({
+      maxFrameBytes,
+      onHeaderError: (reason) => host.dispatcher.rejectHeader(this.peer, reason),
+    });
     this.peer = new Peer({
       transport: "stdio",
       grants: options.grants ?? ["jobs"],
@@ -192,10 +203,11 @@ export class StdioTransport {
 
   async #read(): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
+    const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;
-      if (event.kind === "frame") this.#host.dispatcher.handleBytes(event.bytes, this.peer);
-      else this.#host.dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
+      if (event.kind === "frame") dispatcher.handleBytes(event.bytes, this.peer);
+      else dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
     };
     while (this.#state === TransportState.Running) {
       let n: number | null;
@@ -216,8 +228,44 @@ export class StdioTransport {
         return;
       }
       this.#bytesIn += n;
-      this.#decoder.push(buffer.subarray(0, n), emit);
+      let chunk: Uint8Array = buffer.subarray(0, n);
+      if (this.#lines !== undefined && this.#lines.idle) chunk = this.#fastLines(chunk);
+      this.#decoder.push(chunk, emit);
     }
+  }
+
+  /**
+   * The common case of line framing, done in bulk: when no partial frame is
+   * held, the complete lines of a chunk are decoded as UTF-8 in one call and
+   * dispatched as text. Returns the rest of the chunk (an incomplete last
+   * line) for the decoder. A chunk with invalid UTF-8 is left to the decoder,
+   * which answers the bad frame alone.
+   */
+  #fastLines(chunk: Uint8Array): Uint8Array {
+    const last = chunk.lastIndexOf(0x0a);
+    if (last === -1 || last >= this.#maxFrameBytes) return chunk;
+    let text: string;
+    try {
+      text = utf8.decode(chunk.subarray(0, last));
+    } catch {
+      return chunk;
+    }
+    const dispatcher = this.#host.dispatcher;
+    let start = 0;
+    while (start <= text.length && this.#state === TransportState.Running) {
+      let end = text.indexOf("\n", start);
+      if (end === -1) end = text.length;
+      let lineEnd = end;
+      if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+      if (lineEnd > start && !isBlank(text, start, lineEnd)) {
+        dispatcher.handleText(
+          start === 0 && lineEnd === text.length ? text : text.slice(start, lineEnd),
+          this.peer,
+        );
+      }
+      start = end + 1;
+    }
+    return chunk.subarray(last + 1);
   }
 
   async #pump(): Promise<void> {
