@@ -72,19 +72,30 @@ export class RotatingFileSink {
     this.#busy = true;
     try {
       while (this.#lines.length > 0 && !this.#failed) {
-        let text = this.#lines.join("");
+        const lines = this.#lines;
         this.#lines = [];
         if (this.#dropped > 0) {
-          text = `[tuigate] ${this.#dropped} log lines dropped: the log file was too slow\n` + text;
+          lines.unshift(
+            `[tuigate] ${this.#dropped} log lines dropped: the log file was too slow\n`,
+          );
           this.#dropped = 0;
         }
-        const bytes = encoder.encode(text);
         try {
           if (this.#file === undefined) await this.#open();
-          if (this.#size > 0 && this.#size + bytes.length > this.#maxBytes) await this.#rotate();
-          let offset = 0;
-          while (offset < bytes.length) offset += await this.#file!.write(bytes.subarray(offset));
-          this.#size += bytes.length;
+          // Write in pieces that fit the current file, rotating between them.
+          let piece = "";
+          for (const line of lines) {
+            const length = line.length; // an ASCII estimate; rotation uses the real size below
+            if (piece !== "" && this.#size + piece.length + length > this.#maxBytes) {
+              await this.#write(piece);
+              piece = "";
+            }
+            if (piece === "" && this.#size > 0 && this.#size + length > this.#maxBytes) {
+              await this.#rotate();
+            }
+            piece += line;
+          }
+          if (piece !== "") await this.#write(piece);
         } catch {
           this.#failed = true;
         }
@@ -92,6 +103,13 @@ export class RotatingFileSink {
     } finally {
       this.#busy = false;
     }
+  }
+
+  async #write(text: string): Promise<void> {
+    const bytes = encoder.encode(text);
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#file!.write(bytes.subarray(offset));
+    this.#size += bytes.length;
   }
 
   async #open(): Promise<void> {

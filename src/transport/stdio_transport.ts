@@ -202,7 +202,7 @@ export class StdioTransport {
   }
 
   async #read(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
+    const buffer = new Uint8Array(256 * 1024);
     const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;

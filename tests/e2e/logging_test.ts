@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { spawnGateway } from "../_support/gateway_process.ts";
+
+Deno.test("Gateway writes its log file with a size bound and rotation", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/logs/tuigate.log`;
+  await using gw = await spawnGateway([
+    "--log-file",
+    path,
+    "--log-level",
+    "debug",
+    "--log-file-max-bytes",
+    "4096",
+    "--log-file-keep",
+    "2",
+  ]);
+  await gw.ready();
+  let batch = "";
+  for (let i = 0; i < 3000; i++) batch += `{"jsonrpc":"2.0","method":"no.such.method.${i}"}\n`;
+  await gw.send(batch);
+  await gw.request("gateway.ping");
+  await gw.closeStdin();
+  assert.equal((await gw.waitExit(5000)).code, 0);
+  const names = [...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["tuigate.log", "tuigate.log.1", "tuigate.log.2"]);
+  for (const name of names) {
+    const size = Deno.statSync(`${dir}/logs/${name}`).size;
+    assert.ok(size <= 4096 + 64 * 1024, `${name} is ${size} bytes`);
+  }
+  const rotated = await Deno.readTextFile(`${dir}/logs/tuigate.log.1`);
+  assert.match(rotated, /no\.such\.method/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Gateway logs nothing below --log-level and only frames reach stdout", async () => {
+  await using gw = await spawnGateway(["--log-level", "error"]);
+  await gw.ready();
+  await gw.send('{"jsonrpc":"2.0","method":"no.such.method"}\n');
+  await gw.request("gateway.ping");
+  await gw.closeStdin();
+  await gw.waitExit(5000);
+  assert.doesNotMatch(gw.stderr, /no\.such\.method/);
+  assert.deepEqual(gw.invalidLines, []);
+});

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { Gateway, Peer } from "../../src/mod.ts";
+
+// deno-lint-ignore no-explicit-any
+type Frame = any;
+
+function drain(peer: Peer): Frame[] {
+  const frames: Frame[] = [];
+  for (let batch = peer.output.take(); batch !== undefined; batch = peer.output.take()) {
+    for (const text of batch.frames) frames.push(JSON.parse(text));
+    peer.output.release(batch.bytes);
+  }
+  return frames;
+}
+
+Deno.test("gateway.info reports queued bytes, the high-water mark, and coalesced and dropped deltas", () => {
+  const gateway = new Gateway();
+  gateway.register({
+    name: "spray",
+    handler: (_params, ctx) => {
+      for (let i = 0; i < 5000; i++) {
+        ctx.delta("s", "spray.delta", { i }, { text: "x".repeat(100) });
+      }
+      return "sprayed";
+    },
+  });
+  const peer = new Peer({ maxBytes: 64 * 1024 });
+  gateway.open(peer);
+  gateway.dispatcher.handleText('{"jsonrpc":"2.0","id":1,"method":"spray"}', peer);
+  gateway.dispatcher.handleText('{"jsonrpc":"2.0","id":2,"method":"gateway.info"}', peer);
+  const frames = drain(peer);
+  const info = frames.find((f) => f.id === 2).result;
+  assert.ok(info.output.queuedBytes > 0);
+  assert.ok(info.output.highWaterBytes >= 64 * 1024);
+  assert.ok(info.output.coalescedDeltas > 0);
+  assert.ok(info.output.droppedDeltas > 0);
+  assert.equal(typeof info.counters.framesIn, "number");
+  assert.equal(typeof info.counters.framesOut, "number");
+  assert.equal(info.pid, Deno.pid);
+  assert.equal(typeof info.uptimeMs, "number");
+  assert.equal(typeof info.deno.deno, "string");
+  // The deltas that were delivered plus those dropped account for all 5000.
+  const deltas = frames.filter((f) => f.method === "spray.delta");
+  const delivered = deltas.reduce((n, f) => n + f.params.text.length / 100, 0);
+  const dropped = deltas.reduce((n, f) => n + (f.params.dropped ?? 0), 0);
+  assert.ok(delivered + dropped <= 5000);
+  assert.equal(delivered + info.output.droppedDeltas, 5000);
+});
+
+Deno.test("Gateway sends gateway.ready first, with a fresh epoch per gateway", () => {
+  const a = new Gateway();
+  const b = new Gateway();
+  assert.notEqual(a.epoch, b.epoch);
+  const peer = new Peer();
+  a.open(peer);
+  const [ready] = drain(peer);
+  assert.equal(ready.method, "gateway.ready");
+  assert.equal(ready.params.epoch, a.epoch);
+  assert.equal(ready.params.protocol, 1);
+});
