@@ -21,10 +21,12 @@ Deno.test("Gateway writes its log file with a size bound and rotation", async ()
   await gw.request("gateway.ping");
   await gw.closeStdin();
   assert.equal((await gw.waitExit(5000)).code, 0);
-  const names = [...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name).sort();
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(`${dir}/logs`)) names.push(entry.name);
+  names.sort();
   assert.deepEqual(names, ["tuigate.log", "tuigate.log.1", "tuigate.log.2"]);
   for (const name of names) {
-    const size = Deno.statSync(`${dir}/logs/${name}`).size;
+    const { size } = await Deno.stat(`${dir}/logs/${name}`);
     assert.ok(size <= 4096 + 64 * 1024, `${name} is ${size} bytes`);
   }
   const rotated = await Deno.readTextFile(`${dir}/logs/tuigate.log.1`);
