@@ -156,6 +156,13 @@ async function main(args: string[]): Promise<number> {
     throw error;
   }
   const { gateway, features } = built;
+  if (file !== undefined) {
+    features.setup.push((lifecycle) => {
+      lifecycle.onDrain(async () =>
+        void await file.flush(Math.min(200, settings.graceSeconds * 500))
+      );
+    });
+  }
   const setup = (lifecycle: ProcessLifecycle) => {
     for (const step of features.setup) step(lifecycle);
   };

@@ -58,6 +58,16 @@ export class RotatingFileSink {
     if (!this.#busy) void this.#drain();
   }
 
+  /** Resolves `true` once every queued line is written, or `false` after `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.#busy || this.#lines.length > 0) && !this.#failed) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return true;
+  }
+
   /** Closes the file. */
   close(): void {
     try {
