@@ -666,10 +666,24 @@ export class TuigateClient<
     const announce: Record<string, unknown> = { ...settings.capabilities };
     if (settings.serverRequests) announce.serverRequests = true;
     if (Object.keys(announce).length > 0) {
+      // Bounded by what is left of the ready timeout: a gateway that never answers fails the start.
+      const left = Math.max(1, settings.readyTimeoutMs - (performance.now() - gateway.spawnedAt));
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(), left);
       try {
-        await this.#request(gateway, "client.capabilities", announce, undefined);
+        await this.#request(gateway, "client.capabilities", announce, deadline.signal);
       } catch (error) {
+        if (deadline.signal.aborted) {
+          await this.#killTree(gateway, "SIGKILL");
+          await gateway.exited;
+          this.#throwIfClosing();
+          throw new GatewayStartError(
+            `Gateway ${settings.command} did not answer client.capabilities within ${settings.readyTimeoutMs} ms of starting`,
+            { stderrTail: gateway.stderrTail },
+          );
+        }
         if (error instanceof GatewayExitedError) {
+          this.#throwIfClosing();
           throw new GatewayStartError(
             `Gateway ${settings.command} exited while the client announced its capabilities`,
             { stderrTail: gateway.stderrTail, cause: error },
@@ -677,6 +691,8 @@ export class TuigateClient<
         }
         // A gateway without client.capabilities (-32601) simply never asks the client.
         if (!(error instanceof JsonRpcError)) throw error;
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.#throwIfClosing();
@@ -898,13 +914,21 @@ export class TuigateClient<
     return tree;
   }
 
-  /** Kills what a gateway that is gone left in its session. Returns how many processes. */
-  async #sweep(gateway: GatewayProcess): Promise<number> {
+  /**
+   * Kills what a gateway that is gone left behind: what is still in its
+   * session, and the processes of earlier snapshots of its tree (a process
+   * that made a session of its own is found by parent pid only while the
+   * gateway lives). Returns how many processes were killed.
+   */
+  async #sweep(gateway: GatewayProcess, known: TreeProcess[] = []): Promise<number> {
     const pid = gateway.pid;
     if (pid === undefined) return 0;
-    const left = (await processTree(pid)).filter((p) => p.pid !== pid);
-    if (left.length === 0) return 0;
-    return signalTree(left, "SIGKILL");
+    const left = new Map<number, TreeProcess>();
+    for (const p of known) left.set(p.pid, p);
+    for (const p of await processTree(pid)) left.set(p.pid, p);
+    left.delete(pid);
+    if (left.size === 0) return 0;
+    return signalTree([...left.values()], "SIGKILL");
   }
 
   /**
@@ -927,18 +951,19 @@ export class TuigateClient<
     const gateway = this.#process;
     let step: CloseResult["step"] = "gone";
     let exit: ProcessExit | undefined;
+    const known: TreeProcess[] = [];
     if (gateway !== undefined && !gateway.gone) {
       step = "stdin";
       gateway.endInput();
       exit = await within(gateway.exited, settings.closeInputWaitMs);
       if (exit === undefined) {
         step = "sigterm";
-        await this.#killTree(gateway, "SIGTERM");
+        known.push(...await this.#killTree(gateway, "SIGTERM"));
         exit = await within(gateway.exited, settings.terminateWaitMs);
       }
       if (exit === undefined) {
         step = "sigkill";
-        await this.#killTree(gateway, "SIGKILL");
+        known.push(...await this.#killTree(gateway, "SIGKILL"));
         exit = await within(gateway.exited, settings.killWaitMs);
       }
     }
@@ -946,7 +971,7 @@ export class TuigateClient<
       exit ??= gateway.gone ? await gateway.exited : undefined;
       if (exit !== undefined) this.#onExit(gateway, exit);
     }
-    const leftovers = gateway === undefined ? 0 : await this.#sweep(gateway);
+    const leftovers = gateway === undefined ? 0 : await this.#sweep(gateway, known);
     for (const [id, pending] of this.#pending) {
       this.#pending.delete(id);
       pending.reject(
