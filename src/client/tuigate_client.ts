@@ -470,8 +470,12 @@ export class TuigateClient<
     ...args: undefined extends ParamsOf<M, K> ? [params?: ParamsOf<M, K>, options?: CallOptions]
       : [params: ParamsOf<M, K>, options?: CallOptions]
   ): Promise<ResultOf<M, K>>;
-  /** Calls a method not in the type map. */
-  call<R = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<R>;
+  /** Calls a method not in the type map (methods in it must match its types). */
+  call<R = unknown, S extends string = string>(
+    method: S & (S extends keyof M ? never : unknown),
+    params?: unknown,
+    options?: CallOptions,
+  ): Promise<R>;
   call(method: string, params?: unknown, options: CallOptions = {}): Promise<unknown> {
     return this.#call(method, params, options);
   }

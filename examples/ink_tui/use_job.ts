@@ -1,0 +1,190 @@
+/**
+ * A React hook that runs one command as a tuigate job through the client
+ * and keeps what the screen needs: status, the tail of the output, counts.
+ *
+ * @module
+ */
+
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { ReadyParams, TuigateClient } from "../../src/client/mod.ts";
+
+/** Where a job is in its life, as shown on screen. */
+export type JobStatus =
+  | "connecting"
+  | "starting"
+  | "running"
+  | "cancelling"
+  | "cancelled"
+  | "exited"
+  | "failed";
+
+/** What the screen shows about the job. */
+export interface JobView {
+  /** The status. */
+  status: JobStatus;
+  /** The gateway's `gateway.ready` params, once connected. */
+  gateway: ReadyParams | undefined;
+  /** The job id and pid, once started. */
+  job: { id: string; pid: number } | undefined;
+  /** The last lines of output (stdout and stderr, in arrival order). */
+  lines: string[];
+  /** Lines of output so far. */
+  lineCount: number;
+  /** Bytes of output so far (UTF-8). */
+  bytes: number;
+  /** Output deltas the gateway dropped because the screen read too slowly. */
+  dropped: number;
+  /** How the job ended: `"code 0"`, `"SIGTERM"`, ... */
+  ended: string | undefined;
+  /** Its run time, once ended. */
+  durationMs: number | undefined;
+  /** The last error, if any. */
+  error: string | undefined;
+}
+
+/** The command a job runs. */
+export interface JobCommand {
+  /** The program. */
+  cmd: string;
+  /** Its arguments. */
+  args: string[];
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Starts `command` as a job once the client is ready, streams its output
+ * into the view, and offers `cancel()` (job.cancel: SIGTERM to its process
+ * group, SIGKILL after a grace) and `rerun()` once it ended.
+ */
+export function useJob(
+  client: TuigateClient,
+  command: JobCommand,
+  keepLines = 12,
+): JobView & { cancel(): void; rerun(): void } {
+  const [view, setView] = useState<JobView>({
+    status: "connecting",
+    gateway: undefined,
+    job: undefined,
+    lines: [],
+    lineCount: 0,
+    bytes: 0,
+    dropped: 0,
+    ended: undefined,
+    durationMs: undefined,
+    error: undefined,
+  });
+  const current = useRef<string | undefined>(undefined);
+  const cancelling = useRef(false);
+  // Output can arrive before job.start answers: kept per job until its id is known.
+  const early = useRef(new Map<string, { text: string; dropped: number }[]>());
+  const partial = useRef("");
+
+  const append = useCallback((text: string, dropped: number) => {
+    setView((v) => {
+      const joined = partial.current + text;
+      const parts = joined.split("\n");
+      partial.current = parts.pop() ?? "";
+      const lines = [...v.lines, ...parts].slice(-keepLines);
+      return {
+        ...v,
+        lines,
+        lineCount: v.lineCount + parts.length,
+        bytes: v.bytes + encoder.encode(text).length,
+        dropped: v.dropped + dropped,
+      };
+    });
+  }, [keepLines]);
+
+  const start = useCallback(async () => {
+    cancelling.current = false;
+    partial.current = "";
+    setView((v) => ({
+      ...v,
+      status: "starting",
+      job: undefined,
+      lines: [],
+      lineCount: 0,
+      bytes: 0,
+      dropped: 0,
+      ended: undefined,
+      durationMs: undefined,
+      error: undefined,
+    }));
+    try {
+      const { job, pid } = await client.call("job.start", command);
+      current.current = job;
+      setView((
+        v,
+      ) => (v.status === "starting" ? { ...v, status: "running", job: { id: job, pid } } : {
+        ...v,
+        job: { id: job, pid },
+      }));
+      for (const item of early.current.get(job) ?? []) append(item.text, item.dropped);
+      early.current.clear();
+    } catch (error) {
+      setView((v) => ({ ...v, status: "failed", error: (error as Error).message }));
+    }
+  }, [client, command, append]);
+
+  useEffect(() => {
+    const offOutput = client.on("job.output", (params) => {
+      const text = params.text ?? (params.base64 !== undefined ? "[binary output]\n" : "");
+      if (params.job !== current.current) {
+        const list = early.current.get(params.job) ?? [];
+        list.push({ text, dropped: params.dropped ?? 0 });
+        early.current.set(params.job, list);
+        return;
+      }
+      append(text, params.dropped ?? 0);
+    });
+    const offExit = client.on("job.exit", (params) => {
+      if (params.job !== current.current) return;
+      const last = partial.current;
+      partial.current = "";
+      setView((v) => ({
+        ...v,
+        lines: last === "" ? v.lines : [...v.lines, last].slice(-keepLines),
+        lineCount: last === "" ? v.lineCount : v.lineCount + 1,
+        status: cancelling.current ? "cancelled" : "exited",
+        ended: params.signal ?? `code ${params.code}`,
+        durationMs: params.durationMs,
+      }));
+    });
+    const onExit = () => setView((v) => ({ ...v, status: "failed", error: "The gateway exited" }));
+    client.addEventListener("exit", onExit);
+    void (async () => {
+      try {
+        const gateway = await client.start();
+        setView((v) => ({ ...v, gateway }));
+        await start();
+      } catch (error) {
+        setView((v) => ({ ...v, status: "failed", error: (error as Error).message }));
+      }
+    })();
+    return () => {
+      offOutput();
+      offExit();
+      client.removeEventListener("exit", onExit);
+    };
+  }, [client]);
+
+  const cancel = useCallback(() => {
+    const job = current.current;
+    if (job === undefined || cancelling.current) return;
+    cancelling.current = true;
+    setView((v) => (v.status === "running" ? { ...v, status: "cancelling" } : v));
+    client.call("job.cancel", { job }).catch((error: Error) => {
+      // Already exited: the job.exit notification tells the rest.
+      if (!/not running/i.test(error.message)) {
+        setView((v) => ({ ...v, error: error.message }));
+      }
+    });
+  }, [client]);
+
+  const rerun = useCallback(() => {
+    if (view.status === "cancelled" || view.status === "exited") void start();
+  }, [view.status, start]);
+
+  return { ...view, cancel, rerun };
+}
