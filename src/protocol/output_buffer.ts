@@ -22,7 +22,7 @@ export interface OutputBufferOptions {
   onStall?: () => void;
   /**
    * The largest batch {@linkcode OutputBuffer.take} returns, in bytes (at least one frame).
-   * @default {1048576}
+   * @default {262144}
    */
   maxBatchBytes?: number;
 }
@@ -65,8 +65,10 @@ interface DeltaEntry {
   key: string;
   method: string;
   params: Record<string, unknown>;
-  /** Text parts, joined when the frame is written (no rope of concatenations to keep). */
-  text: string[] | undefined;
+  /** The first text part; merged parts follow in `more`, joined when the frame is written. */
+  text: string | undefined;
+  /** Text parts merged after `text` (no rope of concatenations to keep). */
+  more: string[] | undefined;
   bytes: Uint8Array[] | undefined;
   size: number;
   count: number;
@@ -100,6 +102,12 @@ export class OutputBuffer {
   /** A merged delta grows to at most a quarter of the bound, so dropping the oldest drops at most that. */
   #mergeCap: number;
   #dead = 0;
+  /**
+   * Set when the buffer goes over its bound, cleared when the writer has
+   * drained it below half: while set, deltas merge into the waiting delta of
+   * their key instead of queueing separately.
+   */
+  #pressure = false;
   #stallMs: number;
   #onStall: (() => void) | undefined;
   #queue: Entry[] = [];
@@ -130,7 +138,7 @@ export class OutputBuffer {
   /** Makes an empty buffer. */
   constructor(options: OutputBufferOptions = {}) {
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUT_BUFFER_BYTES;
-    this.#maxBatch = options.maxBatchBytes ?? 1024 * 1024;
+    this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
     this.#mergeCap = Math.floor(this.#maxBytes / 4);
     this.#stallMs = options.stallTimeoutMs ?? 10_000;
     this.#onStall = options.onStall;
@@ -195,11 +203,12 @@ export class OutputBuffer {
     const length = isText ? payload.text.length : Math.ceil(payload.bytes.length / 3) * 4;
     if (this.#fragmented && this.#total() + length > this.#maxBytes) this.#mergeTail();
     const last = this.#tail.get(key);
+    if (this.#total() + length > this.#maxBytes) this.#pressure = true;
     if (
-      last !== undefined && this.#total() + length > this.#maxBytes &&
+      last !== undefined && this.#pressure &&
       mergeable(last, method, isText, this.#mergeCap, length)
     ) {
-      if (isText) last.text!.push(payload.text);
+      if (isText) (last.more ??= []).push(payload.text);
       else last.bytes!.push(payload.bytes);
       last.size += length;
       last.count++;
@@ -211,7 +220,8 @@ export class OutputBuffer {
         key,
         method,
         params,
-        text: isText ? [payload.text] : undefined,
+        text: isText ? payload.text : undefined,
+        more: undefined,
         bytes: isText ? undefined : [payload.bytes],
         size: length + key.length + method.length + DELTA_OVERHEAD,
         count: 1,
@@ -265,8 +275,11 @@ export class OutputBuffer {
         firsts.set(entry.key, entry);
         continue;
       }
-      if (first.text !== undefined) first.text.push(...entry.text!);
-      else first.bytes!.push(...entry.bytes!);
+      if (first.text !== undefined) {
+        const more = (first.more ??= []);
+        more.push(entry.text!);
+        if (entry.more !== undefined) { for (const part of entry.more) more.push(part); }
+      } else first.bytes!.push(...entry.bytes!);
       first.size += payload;
       first.count += entry.count;
       first.dropped += entry.dropped;
@@ -274,6 +287,7 @@ export class OutputBuffer {
       entry.live = false;
       entry.size = 0;
       entry.text = undefined;
+      entry.more = undefined;
       entry.bytes = undefined;
       this.#dead++;
       this.#forget(entry);
@@ -336,6 +350,7 @@ export class OutputBuffer {
   /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;
+    if (this.#pressure && this.#total() < this.#maxBytes / 2) this.#pressure = false;
     this.#wakeWaiters();
   }
 
@@ -383,6 +398,7 @@ export class OutputBuffer {
       this.#queuedBytes -= entry.size;
       entry.size = 0;
       entry.text = undefined;
+      entry.more = undefined;
       entry.bytes = undefined;
       this.#dead++;
       this.#stats.droppedDeltas += entry.count;
@@ -465,7 +481,7 @@ function mergeable(
 function serialiseDelta(entry: DeltaEntry): string {
   const params: Record<string, unknown> = { ...entry.params, key: entry.key };
   if (entry.text !== undefined) {
-    params.text = entry.text.length === 1 ? entry.text[0] : entry.text.join("");
+    params.text = entry.more === undefined ? entry.text : entry.text + entry.more.join("");
   } else params.base64 = toBase64(entry.bytes!);
   if (entry.dropped > 0) params.dropped = entry.dropped;
   return JSON.stringify({ jsonrpc: "2.0", method: entry.method, params });
