@@ -14,8 +14,12 @@ export type FrameEvent =
 
 /** A decoder from byte chunks to frames, shared by the line and LSP framings. */
 export interface FrameDecoder {
-  /** Feeds a chunk; calls `emit` for every complete frame or oversize skip. The chunk may be reused after return. */
-  push(chunk: Uint8Array, emit: (event: FrameEvent) => void): void;
+  /**
+   * Feeds a chunk; calls `emit` for every complete frame or oversize skip.
+   * Unless `owned` is true the chunk may be reused after return (the decoder
+   * copies what it keeps); with `owned` the decoder may keep a view of it.
+   */
+  push(chunk: Uint8Array, emit: (event: FrameEvent) => void, owned?: boolean): void;
   /** Bytes held for an incomplete frame. */
   readonly pendingBytes: number;
 }
@@ -64,13 +68,17 @@ export class LineDecoder implements FrameDecoder {
     return this.#pending === 0 && !this.#skipping;
   }
 
-  /** Feeds a chunk. The chunk is copied where it must be kept, so the caller may reuse it. */
-  push(chunk: Uint8Array, emit: (event: FrameEvent) => void): void {
+  /**
+   * Feeds a chunk. The chunk is copied where it must be kept, so the caller
+   * may reuse it, unless `owned` is true: then the decoder keeps views of it
+   * and the caller must not reuse it.
+   */
+  push(chunk: Uint8Array, emit: (event: FrameEvent) => void, owned = false): void {
     let start = 0;
     while (start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline === -1) {
-        this.#hold(chunk.subarray(start));
+        this.#hold(chunk.subarray(start), owned);
         return;
       }
       const piece = chunk.subarray(start, newline);
@@ -107,7 +115,7 @@ export class LineDecoder implements FrameDecoder {
     }
   }
 
-  #hold(rest: Uint8Array): void {
+  #hold(rest: Uint8Array, owned: boolean): void {
     if (rest.length === 0) return;
     if (this.#skipping) {
       this.#skipped += rest.length;
@@ -121,7 +129,8 @@ export class LineDecoder implements FrameDecoder {
       this.#pending = 0;
       return;
     }
-    this.#parts.push(rest.slice());
+    // A view is kept only when it is most of its buffer: a small view would pin a large buffer.
+    this.#parts.push(owned && rest.length * 2 >= rest.buffer.byteLength ? rest : rest.slice());
     this.#pending += rest.length;
   }
 }

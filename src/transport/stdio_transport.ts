@@ -19,6 +19,7 @@ import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 
 const logger = getLogger(["tuigate", "stdio"]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const READ_BUFFER_BYTES = 64 * 1024;
 
 function isBlank(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
@@ -202,7 +203,7 @@ export class StdioTransport {
   }
 
   async #read(): Promise<void> {
-    const buffer = new Uint8Array(256 * 1024);
+    let buffer = new Uint8Array(READ_BUFFER_BYTES);
     const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;
@@ -230,7 +231,13 @@ export class StdioTransport {
       this.#bytesIn += n;
       let chunk: Uint8Array = buffer.subarray(0, n);
       if (this.#lines !== undefined && this.#lines.idle) chunk = this.#fastLines(chunk);
-      this.#decoder.push(chunk, emit);
+      if (this.#lines !== undefined) {
+        // The decoder may keep views of an owned buffer instead of copying: read into a new one then.
+        this.#lines.push(chunk, emit, true);
+        if (this.#lines.pendingBytes > 0) buffer = new Uint8Array(READ_BUFFER_BYTES);
+      } else {
+        this.#decoder.push(chunk, emit);
+      }
     }
   }
 
