@@ -80,20 +80,18 @@ export function useJob(
   const early = useRef(new Map<string, { text: string; dropped: number }[]>());
   const partial = useRef("");
 
+  // Split into lines here, in arrival order, not inside a state updater (React runs those later).
   const append = useCallback((text: string, dropped: number) => {
-    setView((v) => {
-      const joined = partial.current + text;
-      const parts = joined.split("\n");
-      partial.current = parts.pop() ?? "";
-      const lines = [...v.lines, ...parts].slice(-keepLines);
-      return {
-        ...v,
-        lines,
-        lineCount: v.lineCount + parts.length,
-        bytes: v.bytes + encoder.encode(text).length,
-        dropped: v.dropped + dropped,
-      };
-    });
+    const parts = (partial.current + text).split("\n");
+    partial.current = parts.pop() ?? "";
+    const bytes = encoder.encode(text).length;
+    setView((v) => ({
+      ...v,
+      lines: [...v.lines, ...parts].slice(-keepLines),
+      lineCount: v.lineCount + parts.length,
+      bytes: v.bytes + bytes,
+      dropped: v.dropped + dropped,
+    }));
   }, [keepLines]);
 
   const start = useCallback(async () => {
@@ -182,9 +180,12 @@ export function useJob(
     });
   }, [client]);
 
+  // Read at key time: a key may arrive before the effects of the last render re-subscribed.
+  const status = useRef(view.status);
+  status.current = view.status;
   const rerun = useCallback(() => {
-    if (view.status === "cancelled" || view.status === "exited") void start();
-  }, [view.status, start]);
+    if (status.current === "cancelled" || status.current === "exited") void start();
+  }, [start]);
 
   return { ...view, cancel, rerun };
 }

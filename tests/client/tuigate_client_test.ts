@@ -53,10 +53,11 @@ async function options(script: string, extra: ClientOptions = {}): Promise<Clien
   };
 }
 
+/** Whether a process exists and is not a zombie waiting to be reaped. */
 function alive(pid: number): boolean {
   try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return false;
   }

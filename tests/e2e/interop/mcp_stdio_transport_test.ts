@@ -33,6 +33,19 @@ interface Connected {
 
 let nextId = 1;
 
+/** Pids of the live (not zombie) processes of a process group. */
+function liveMembers(pgid: number): number[] {
+  const out = new Deno.Command("ps", { args: ["-eo", "pid=,pgid=,stat="] }).outputSync().stdout;
+  const pids: number[] = [];
+  for (const line of new TextDecoder().decode(out).split("\n")) {
+    const [pid, group, stat] = line.trim().split(/\s+/);
+    if (Number(group) === pgid && stat !== undefined && !stat.startsWith("Z")) {
+      pids.push(Number(pid));
+    }
+  }
+  return pids;
+}
+
 async function connect(script: string): Promise<Connected> {
   const dir = await Deno.makeTempDir({ prefix: "tuigate-mcp-" });
   const transport = new StdioClientTransport({
@@ -149,9 +162,20 @@ Deno.test("MCP StdioClientTransport sends and receives notifications through the
 });
 
 for (
-  const { name, script, inflight } of [
-    { name: "idle", script: `${ROOT}/main.ts`, inflight: undefined },
-    { name: "with a request in flight", script: INTEROP_GATEWAY, inflight: 30_000 },
+  const { name, script, inflight, job } of [
+    { name: "idle", script: `${ROOT}/main.ts`, inflight: undefined, job: undefined },
+    {
+      name: "with a request in flight",
+      script: INTEROP_GATEWAY,
+      inflight: 30_000,
+      job: undefined,
+    },
+    {
+      name: "with a job that ignores SIGTERM",
+      script: `${ROOT}/main.ts`,
+      inflight: undefined,
+      job: "trap '' TERM; sleep 1000",
+    },
   ]
 ) {
   Deno.test(`MCP StdioClientTransport close() finds the gateway gone within its first grace step (${name})`, async () => {
@@ -167,6 +191,11 @@ for (
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    let jobPid: number | undefined;
+    if (job !== undefined) {
+      const started = await gw.request("job.start", { cmd: "sh", args: ["-c", job] });
+      jobPid = started.result.pid;
+    }
     const started = performance.now();
     await gw.transport.close();
     const closeMs = performance.now() - started;
@@ -179,6 +208,10 @@ for (
     assert.ok(exitMs < MCP_FIRST_GRACE_MS, `the gateway took ${exitMs.toFixed(0)} ms to exit`);
     assert.ok(closeMs < MCP_FIRST_GRACE_MS, `close() took ${closeMs.toFixed(0)} ms`);
     assert.throws(() => Deno.kill(pid, "SIGCONT"), "the process is gone");
+    if (jobPid !== undefined) {
+      // The gateway killed the job's process group (after its grace) before exiting.
+      assert.deepEqual(liveMembers(jobPid), [], "the job's process group is gone");
+    }
     if (inflight !== undefined) {
       // On stdin EOF the gateway aborts what is in flight and still answers it before exiting.
       const answer = gw.messages.find((m) => m.id === "slow");
