@@ -22,6 +22,8 @@
 
 export * from "./protocol/error_codes.ts";
 export * from "./protocol/logger.ts";
+export * from "./protocol/bytes.ts";
+export * from "./protocol/timing.ts";
 export * from "./protocol/json_rpc_error.ts";
 export * from "./protocol/messages.ts";
 export * from "./protocol/line_decoder.ts";

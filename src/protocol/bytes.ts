@@ -1,0 +1,82 @@
+/**
+ * Byte helpers shared by the framing, output and job code: concatenation,
+ * base64 and UTF-8 length.
+ *
+ * @module
+ */
+
+/**
+ * Joins byte arrays into one (returns the only one as is).
+ *
+ * @example
+ * ```ts
+ * import { concatBytes } from "@tuigate/tuigate";
+ * concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Encodes bytes as base64, with the native `Uint8Array.prototype.toBase64`
+ * where the runtime has it (about 100 times faster than `btoa`).
+ *
+ * @example
+ * ```ts
+ * import { toBase64 } from "@tuigate/tuigate";
+ * toBase64(new Uint8Array([0xff, 0x00])); // "/wA="
+ * ```
+ */
+export function toBase64(bytes: Uint8Array): string {
+  const native = (bytes as Uint8Array & { toBase64?: () => string }).toBase64;
+  if (typeof native === "function") return native.call(bytes);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * The number of bytes of `text` encoded as UTF-8 (a lone surrogate counts 3,
+ * like the U+FFFD it becomes). Stops counting and returns `Infinity` as soon
+ * as the count exceeds `limit`, when one is given.
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "@tuigate/tuigate";
+ * utf8Length("é€😀"); // 9
+ * ```
+ */
+export function utf8Length(text: string, limit = Infinity): number {
+  if (text.length > limit) return Infinity;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    } else {
+      bytes += 3;
+    }
+    if (bytes > limit) return Infinity;
+  }
+  return bytes;
+}
