@@ -64,7 +64,8 @@ interface Call {
   message: JsonRpcRequest;
   respond: Respond | undefined;
   record: InflightRequest | undefined;
-  dropped: boolean;
+  /** Arrival order, so that waiting calls start in the order they came. */
+  seq: number;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -149,6 +150,9 @@ export class Dispatcher {
   #sequential = new Map<string, { busy: boolean; waiting: Call[] }>();
   #sequentialWaiting = 0;
   #idleWaiters: (() => void)[] = [];
+  #arrivals = 0;
+  #pumping = false;
+  #calls = new WeakMap<InflightRequest, Call>();
   #stats = { requests: 0, notifications: 0, errors: 0, overloaded: 0, cancelled: 0, timedOut: 0 };
 
   /** Makes an empty dispatcher. */
@@ -301,14 +305,8 @@ export class Dispatcher {
       return;
     }
     if (definition.requires !== undefined && !peer.grants(definition.requires)) return;
-    this.#admit({
-      peer,
-      definition,
-      message,
-      respond: undefined,
-      record: undefined,
-      dropped: false,
-    });
+    if (peer.state !== PeerState.Open) return;
+    this.#admit({ peer, definition, message, respond: undefined, record: undefined, seq: ++this.#arrivals });
   }
 
   #handleRequest(message: JsonRpcRequest & { id: JsonRpcId }, peer: Peer, respond: Respond): void {
@@ -340,16 +338,18 @@ export class Dispatcher {
           JsonRpcError.from(
             "CONNECTION_CLOSED",
             { reason: peer.closeReason },
-            "Gateway shutting down",
+            `Request not started: the connection is closing (${peer.closeReason})`,
           ).toJson(),
         ),
       );
       return;
     }
     const record = new InflightRequest(id, message.method);
-    const call: Call = { peer, definition, message, respond, record, dropped: false };
-    if (!this.#admit(call)) return;
+    const call: Call = { peer, definition, message, respond, record, seq: ++this.#arrivals };
+    // Registered before admission: a synchronous handler finishes inside #admit.
     peer.inflight.set(id, record);
+    this.#calls.set(record, call);
+    if (!this.#admit(call) && peer.inflight.get(id) === record) peer.inflight.delete(id);
   }
 
   /** Starts, queues or refuses a call. Returns false when refused. */
@@ -365,7 +365,7 @@ export class Dispatcher {
       }
       lane.busy = true;
     }
-    if (this.#running < this.#maxInflight) {
+    if (this.#running < this.#maxInflight && this.#queueHead === this.#queue.length) {
       this.#start(call);
       return true;
     }
@@ -373,8 +373,26 @@ export class Dispatcher {
       if (sequential) this.#lane(call.definition.name).busy = false;
       return this.#refuse(call);
     }
-    this.#queue.push(call);
+    this.#enqueue(call);
+    this.#pump();
     return true;
+  }
+
+  /** Queues a call in arrival order (a sequential call released by its lane may have arrived early). */
+  #enqueue(call: Call): void {
+    const queue = this.#queue;
+    if (queue.length === this.#queueHead || queue[queue.length - 1].seq < call.seq) {
+      queue.push(call);
+      return;
+    }
+    let low = this.#queueHead;
+    let high = queue.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (queue[mid].seq < call.seq) low = mid + 1;
+      else high = mid;
+    }
+    queue.splice(low, 0, call);
   }
 
   #lane(name: string): { busy: boolean; waiting: Call[] } {
@@ -421,22 +439,25 @@ export class Dispatcher {
    */
   cancel(peer: Peer, id: string | number): void {
     const record = peer.inflight.get(id);
-    if (record === undefined || record.answered) return;
+    const call = record === undefined ? undefined : this.#calls.get(record);
+    if (record === undefined || call === undefined || record.answered) return;
     this.#stats.cancelled++;
     const error = JsonRpcError.from(
       "REQUEST_CANCELLED",
       { id },
-      `Request ${JSON.stringify(id)} cancelled`,
+      `Request ${JSON.stringify(id)} cancelled by the client`,
     );
-    this.#answerEarly(peer, record, error);
+    this.#answerEarly(call, error);
   }
 
-  #answerEarly(peer: Peer, record: InflightRequest, error: JsonRpcError): void {
+  /** Answers a call now (cancelled or timed out) through its own channel, batch or not, and aborts its signal. */
+  #answerEarly(call: Call, error: JsonRpcError): void {
+    const record = call.record!;
     record.answered = true;
     this.#stats.errors++;
-    void peer.sendFrame(errorFrame(record.id ?? null, error.toJson()));
+    call.respond?.(errorFrame(record.id ?? null, error.toJson()));
     record.abort(error);
-    if (!record.started) peer.inflight.delete(record.id ?? null);
+    if (!record.started) call.peer.inflight.delete(record.id ?? null);
   }
 
   /**
@@ -451,22 +472,23 @@ export class Dispatcher {
       outcome = this.#invoke(call);
     } catch (error) {
       this.#settle(call, false, error);
-      this.#finish(call);
+      this.#finish(call, true);
       return;
     }
     if (outcome instanceof Promise) {
       outcome.then(
         (result) => this.#settle(call, true, result),
         (error) => this.#settle(call, false, error),
-      ).finally(() => this.#finish(call));
+      ).finally(() => this.#finish(call, true));
     } else {
       this.#settle(call, true, outcome);
-      this.#finish(call);
+      this.#finish(call, true);
     }
   }
 
-  #finish(call: Call): void {
-    this.#running--;
+  /** Releases what a call held (its slot if it ran, its lane) and starts what was waiting. */
+  #finish(call: Call, ran: boolean): void {
+    if (ran) this.#running--;
     const record = call.record;
     if (call.respond === undefined) {
       if (record !== undefined) call.peer.notifications.delete(record);
@@ -480,29 +502,30 @@ export class Dispatcher {
       if (next === undefined) {
         lane.busy = false;
       } else {
+        // The lane stays busy for `next`, which waits its turn with everything else.
         this.#sequentialWaiting--;
-        if (next.record?.answered) {
-          // Cancelled while waiting: skip it, keep the lane.
-          next.dropped = true;
-          this.#running++;
-          this.#finish(next);
-          return;
-        }
-        if (this.#running < this.#maxInflight) this.#start(next);
-        else this.#queue.push(next);
+        this.#enqueue(next);
       }
     }
-    while (this.#running < this.#maxInflight && this.#queueHead < this.#queue.length) {
-      const next = this.#queue[this.#queueHead];
-      this.#queue[this.#queueHead++] = undefined as unknown as Call;
-      if (next.record?.answered) {
-        if (next.definition.sequential === true) {
-          this.#running++;
-          this.#finish(next);
+    this.#pump();
+  }
+
+  /** Starts waiting calls while slots are free. Iterative: nested calls from synchronous handlers only mark work. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#running < this.#maxInflight && this.#queueHead < this.#queue.length) {
+        const next = this.#queue[this.#queueHead];
+        this.#queue[this.#queueHead++] = undefined as unknown as Call;
+        if (this.#skip(next)) {
+          this.#finish(next, false);
+          continue;
         }
-        continue;
+        this.#start(next);
       }
-      this.#start(next);
+    } finally {
+      this.#pumping = false;
     }
     if (this.#queueHead > 0 && this.#queueHead === this.#queue.length) {
       this.#queue.length = 0;
@@ -513,6 +536,23 @@ export class Dispatcher {
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
     }
+  }
+
+  /** Whether a waiting call should not run: cancelled while it waited, or its peer is gone. */
+  #skip(call: Call): boolean {
+    if (call.record?.answered) return true;
+    if (call.peer.state === PeerState.Open) return false;
+    if (call.record !== undefined && call.respond !== undefined) {
+      this.#answerEarly(
+        call,
+        JsonRpcError.from(
+          "CONNECTION_CLOSED",
+          { reason: call.peer.closeReason },
+          `Request not started: the connection is closing (${call.peer.closeReason})`,
+        ),
+      );
+    }
+    return true;
   }
 
   /** Validates params and calls the handler in its context; returns its result or promise. */
@@ -532,8 +572,7 @@ export class Dispatcher {
         if (record.answered) return;
         this.#stats.timedOut++;
         this.#answerEarly(
-          peer,
-          record,
+          call,
           JsonRpcError.from(
             "REQUEST_TIMEOUT",
             { method: message.method, timeoutMs },

@@ -397,3 +397,111 @@ Deno.test("Peer closing aborts in-flight handlers and settles pending server req
   assert.equal(client.peer.pendingServerRequests, 0);
   client.close();
 });
+
+Deno.test("Dispatcher answers a batch whose member times out, inside the batch array", async () => {
+  const gateway = new Gateway();
+  gateway.register({ name: "slow", timeoutMs: 30, handler: (_p, ctx) => sleep(5000, ctx.signal) });
+  const client = new TestPeer(gateway);
+  client.send([
+    { jsonrpc: "2.0", id: "a", method: "gateway.ping" },
+    { jsonrpc: "2.0", id: "b", method: "slow" },
+  ]);
+  const batch = await client.waitFor((f) => Array.isArray(f));
+  const byId = new Map<unknown, Frame>(batch.map((m: Frame) => [m.id, m]));
+  assert.equal(byId.get("a").result.pong, true);
+  assert.equal(byId.get("b").error.code, -32001);
+  assert.equal(client.frames.filter((f) => !Array.isArray(f) && f.method === undefined).length, 0);
+  client.close();
+});
+
+Deno.test("Dispatcher answers a batch whose member is cancelled, inside the batch array", async () => {
+  const gateway = new Gateway();
+  gateway.register({ name: "slow", handler: (_p, ctx) => sleep(5000, ctx.signal) });
+  const client = new TestPeer(gateway);
+  client.send([
+    { jsonrpc: "2.0", id: 1, method: "gateway.ping" },
+    { jsonrpc: "2.0", id: 2, method: "slow" },
+  ]);
+  await sleep(20);
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 2 } });
+  const batch = await client.waitFor((f) => Array.isArray(f));
+  assert.equal(batch.length, 2);
+  assert.equal(batch.find((m: Frame) => m.id === 2).error.code, -32800);
+  client.close();
+});
+
+Deno.test("Dispatcher drains a deep queue of synchronous calls without recursion", async () => {
+  const gateway = new Gateway({ maxInflight: 1, maxQueued: 50_000 });
+  gateway.register({ name: "slow", handler: () => sleep(50) });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 0, method: "slow" });
+  for (let i = 1; i <= 40_000; i++) client.send({ jsonrpc: "2.0", id: i, method: "gateway.ping" });
+  await client.response(40_000);
+  assert.equal(
+    client.frames.filter((f) => typeof f.id === "number" && f.result?.pong).length,
+    40_000,
+  );
+  assert.equal(gateway.dispatcher.stats().inflight, 0);
+  client.close();
+});
+
+Deno.test("Dispatcher keeps no record of requests that finished synchronously", async () => {
+  const gateway = new Gateway();
+  gateway.register(
+    defineMethod({ name: "strict", params: z.object({ n: z.number() }), handler: ({ n }) => n }),
+  );
+  const client = new TestPeer(gateway);
+  for (let i = 0; i < 5; i++) client.send({ jsonrpc: "2.0", id: i, method: "gateway.ping" });
+  client.send({ jsonrpc: "2.0", id: 5, method: "strict", params: { n: "x" } });
+  await client.response(5);
+  assert.equal(client.peer.inflight.size, 0);
+  client.close();
+});
+
+Deno.test("Dispatcher starts waiting calls in arrival order even behind a busy sequential lane", async () => {
+  const gateway = new Gateway({ maxInflight: 1 });
+  const order: string[] = [];
+  gateway.register({
+    name: "seq",
+    sequential: true,
+    handler: async (p) => {
+      await sleep(5);
+      order.push(`seq${(p as { n: number }).n}`);
+    },
+  });
+  gateway.register({
+    name: "other",
+    handler: async () => {
+      await sleep(5);
+      order.push("other");
+    },
+  });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 0, method: "seq", params: { n: 0 } });
+  client.send({ jsonrpc: "2.0", id: 1, method: "seq", params: { n: 1 } });
+  client.send({ jsonrpc: "2.0", id: 2, method: "other" });
+  for (let n = 3; n < 10; n++) client.send({ jsonrpc: "2.0", id: n, method: "seq", params: { n } });
+  await client.response(9);
+  assert.deepEqual(order.slice(0, 3), ["seq0", "seq1", "other"]);
+  client.close();
+});
+
+Deno.test("Dispatcher does not start queued calls of a peer that has closed", async () => {
+  const gateway = new Gateway({ maxInflight: 1 });
+  let started = 0;
+  gateway.register({
+    name: "slow",
+    handler: async (_p, ctx) => {
+      started++;
+      await sleep(50, ctx.signal).catch(() => {});
+    },
+  });
+  const client = new TestPeer(gateway);
+  for (let i = 0; i < 5; i++) client.send({ jsonrpc: "2.0", id: i, method: "slow" });
+  await sleep(10);
+  client.peer.beginClose("peer-gone");
+  await sleep(100);
+  assert.equal(started, 1);
+  assert.equal(gateway.dispatcher.stats().queued, 0);
+  client.close();
+});
