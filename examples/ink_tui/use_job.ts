@@ -6,7 +6,7 @@
  */
 
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { ReadyParams, TuigateClient } from "../../src/client/mod.ts";
+import type { ExitEvent, JobExitParams, ReadyParams, TuigateClient } from "../../src/client/mod.ts";
 
 /** Where a job is in its life, as shown on screen. */
 export type JobStatus =
@@ -50,6 +50,10 @@ export interface JobCommand {
   args: string[];
 }
 
+type EarlyEvent =
+  | { kind: "output"; text: string; dropped: number }
+  | { kind: "exit"; exit: JobExitParams };
+
 const encoder = new TextEncoder();
 
 /**
@@ -76,8 +80,9 @@ export function useJob(
   });
   const current = useRef<string | undefined>(undefined);
   const cancelling = useRef(false);
-  // Output can arrive before job.start answers: kept per job until its id is known.
-  const early = useRef(new Map<string, { text: string; dropped: number }[]>());
+  // A job's output and even its exit can arrive before job.start answers: kept, in order, until
+  // its id is known.
+  const early = useRef(new Map<string, EarlyEvent[]>());
   const partial = useRef("");
 
   // Split into lines here, in arrival order, not inside a state updater (React runs those later).
@@ -91,6 +96,19 @@ export function useJob(
       lineCount: v.lineCount + parts.length,
       bytes: v.bytes + bytes,
       dropped: v.dropped + dropped,
+    }));
+  }, [keepLines]);
+
+  const finish = useCallback((params: JobExitParams) => {
+    const last = partial.current;
+    partial.current = "";
+    setView((v) => ({
+      ...v,
+      lines: last === "" ? v.lines : [...v.lines, last].slice(-keepLines),
+      lineCount: last === "" ? v.lineCount : v.lineCount + 1,
+      status: cancelling.current ? "cancelled" : "exited",
+      ended: params.signal ?? `code ${params.code}`,
+      durationMs: params.durationMs,
     }));
   }, [keepLines]);
 
@@ -118,38 +136,40 @@ export function useJob(
         ...v,
         job: { id: job, pid },
       }));
-      for (const item of early.current.get(job) ?? []) append(item.text, item.dropped);
+      for (const event of early.current.get(job) ?? []) {
+        if (event.kind === "output") append(event.text, event.dropped);
+        else finish(event.exit);
+      }
       early.current.clear();
     } catch (error) {
       setView((v) => ({ ...v, status: "failed", error: (error as Error).message }));
     }
-  }, [client, command, append]);
+  }, [client, command, append, finish]);
 
   useEffect(() => {
+    const keep = (job: string, event: EarlyEvent) => {
+      const list = early.current.get(job) ?? [];
+      list.push(event);
+      early.current.set(job, list);
+    };
     const offOutput = client.on("job.output", (params) => {
       const text = params.text ?? (params.base64 !== undefined ? "[binary output]\n" : "");
-      if (params.job !== current.current) {
-        const list = early.current.get(params.job) ?? [];
-        list.push({ text, dropped: params.dropped ?? 0 });
-        early.current.set(params.job, list);
-        return;
-      }
-      append(text, params.dropped ?? 0);
+      const dropped = params.dropped ?? 0;
+      if (params.job === current.current) append(text, dropped);
+      else keep(params.job, { kind: "output", text, dropped });
     });
     const offExit = client.on("job.exit", (params) => {
-      if (params.job !== current.current) return;
-      const last = partial.current;
-      partial.current = "";
+      if (params.job === current.current) finish(params);
+      else keep(params.job, { kind: "exit", exit: params });
+    });
+    const onExit = (event: ExitEvent) => {
+      if (event.expected) return; // q: closing the client ends the gateway.
       setView((v) => ({
         ...v,
-        lines: last === "" ? v.lines : [...v.lines, last].slice(-keepLines),
-        lineCount: last === "" ? v.lineCount : v.lineCount + 1,
-        status: cancelling.current ? "cancelled" : "exited",
-        ended: params.signal ?? `code ${params.code}`,
-        durationMs: params.durationMs,
+        status: "failed",
+        error: `The gateway exited: ${event.stderrTail}`,
       }));
-    });
-    const onExit = () => setView((v) => ({ ...v, status: "failed", error: "The gateway exited" }));
+    };
     client.addEventListener("exit", onExit);
     void (async () => {
       try {
