@@ -11,6 +11,8 @@
 
 import { getLogger } from "./src/protocol/logger.ts";
 import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
+import { ExitLedger } from "./src/lifecycle/exit_ledger.ts";
+import { defaultCrashLog } from "./src/lifecycle/state_dir.ts";
 import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";
 import { setupLogging } from "./src/lifecycle/logging.ts";
@@ -138,20 +140,13 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     // <sessions>: a store that is locked, read-only or corrupt ends the gateway with one line.
     if (error instanceof Error && error.name === "StoreUnavailableError") {
-      stderr.writeLine(`tuigate: ${error.message}`);
-      const { ExitLedger } = await import("./src/lifecycle/exit_ledger.ts");
-      await Promise.all([
-        new ExitLedger(settings.crashLog).append({
-          event: "exit",
-          time: new Date().toISOString(),
-          pid: Deno.pid,
-          reason: "store-unavailable",
-          error: error.message,
-          exitCode: EXIT_CODES.STORE_UNAVAILABLE,
-        }),
-        stderr.flush(500),
-      ]);
-      return EXIT_CODES.STORE_UNAVAILABLE;
+      return await exitEarly(
+        settings.crashLog,
+        stderr,
+        "store-unavailable",
+        error,
+        EXIT_CODES.STORE_UNAVAILABLE,
+      );
     }
     throw error;
   }
@@ -219,7 +214,49 @@ async function main(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * Ends the process before serving started: one clear line on stderr
+ * (`tuigate: <message>`), one ledger line with the reason, the given exit
+ * code. Bounded in time like every exit.
+ */
+async function exitEarly(
+  crashLog: string,
+  stderr: AsyncLineSink,
+  reason: string,
+  error: unknown,
+  code: number,
+): Promise<number> {
+  const message = error instanceof Error ? error.message : String(error);
+  // One clear line (the reason is in the ledger), as for bad flags.
+  stderr.writeLine(`tuigate: ${message}`);
+  await Promise.all([
+    new ExitLedger(crashLog).append({
+      event: "exit",
+      time: new Date().toISOString(),
+      pid: Deno.pid,
+      reason,
+      error: error instanceof Error ? error : message,
+      exitCode: code,
+    }, 150),
+    stderr.flush(300),
+  ]);
+  return code;
+}
+
 if (import.meta.main) {
-  const code = await main(Deno.args);
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (error) {
+    // Anything unexpected before the lifecycle took over is a crash: say so, record it, exit 70.
+    const crashLog = defaultCrashLog();
+    code = await exitEarly(
+      crashLog,
+      new AsyncLineSink(Deno.stderr),
+      "crash",
+      error,
+      EXIT_CODES.CRASH,
+    );
+  }
   Deno.exit(code);
 }

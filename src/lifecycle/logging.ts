@@ -51,18 +51,60 @@ export async function setupLogging(
   routeConsole();
 }
 
-/** Replaces `console.*` with calls to the `["tuigate", "console"]` logger. */
+/**
+ * Replaces every `console` method with one that logs through the
+ * `["tuigate", "console"]` logger, so nothing (not even `console.count` or
+ * `console.timeEnd`) can write to stdout or block on a full pipe.
+ */
 export function routeConsole(): void {
   const logger = getLogger(["tuigate", "console"]);
   const text = (args: unknown[]) =>
     args.map((a) => typeof a === "string" ? a : Deno.inspect(a, { colors: false })).join(" ");
+  const counts = new Map<string, number>();
+  const timers = new Map<string, number>();
   const target = globalThis.console as unknown as Record<string, unknown>;
-  target.log = (...args: unknown[]) => logger.info(text(args));
-  target.info = (...args: unknown[]) => logger.info(text(args));
-  target.debug = (...args: unknown[]) => logger.debug(text(args));
-  target.trace = (...args: unknown[]) => logger.trace(text(args));
-  target.warn = (...args: unknown[]) => logger.warn(text(args));
-  target.error = (...args: unknown[]) => logger.error(text(args));
-  target.dir = (value: unknown) => logger.info(text([value]));
-  target.table = (value: unknown) => logger.info(text([value]));
+  const levels: Record<string, "debug" | "info" | "warn" | "error"> = {
+    debug: "debug",
+    trace: "debug",
+    warn: "warn",
+    error: "error",
+  };
+  for (const name of Object.keys(target)) {
+    if (typeof target[name] !== "function") continue;
+    const level = levels[name] ?? "info";
+    target[name] = (...args: unknown[]) => logger[level](text(args));
+  }
+  target.assert = (condition: unknown, ...args: unknown[]) => {
+    if (!condition) logger.error(`Assertion failed${args.length ? ": " + text(args) : ""}`);
+  };
+  target.count = (label = "default") => {
+    const n = (counts.get(String(label)) ?? 0) + 1;
+    counts.set(String(label), n);
+    logger.info(`${label}: ${n}`);
+  };
+  target.countReset = (label = "default") => void counts.delete(String(label));
+  target.time = (label = "default") => void timers.set(String(label), performance.now());
+  const elapsed = (label: string, args: unknown[], end: boolean) => {
+    const start = timers.get(label);
+    if (start === undefined) return;
+    if (end) timers.delete(label);
+    logger.info(
+      `${label}: ${(performance.now() - start).toFixed(3)}ms${args.length ? " " + text(args) : ""}`,
+    );
+  };
+  target.timeLog = (label = "default", ...args: unknown[]) => elapsed(String(label), args, false);
+  target.timeEnd = (label = "default") => elapsed(String(label), [], true);
+  for (
+    const name of [
+      "group",
+      "groupCollapsed",
+      "groupEnd",
+      "clear",
+      "profile",
+      "profileEnd",
+      "timeStamp",
+    ]
+  ) {
+    target[name] = () => {};
+  }
 }

@@ -124,6 +124,7 @@ export class ProcessLifecycle {
   #parentTimer: ReturnType<typeof setInterval> | undefined;
   #initialParent = 0;
   #reason: ExitReason | undefined;
+  #crashed = false;
   #details: ShutdownDetails = {};
   #signalListeners: [Deno.Signal, () => void][] = [];
   #exited!: (code: number) => void;
@@ -283,6 +284,7 @@ export class ProcessLifecycle {
    * the exit code). Idempotent.
    */
   shutdown(reason: ExitReason, details: ShutdownDetails = {}): void {
+    if (reason === "crash") this.#crashed = true;
     if (this.#state === LifecycleState.Exiting) return;
     if (this.#state === LifecycleState.Draining) {
       logger.debug("Already shutting down ({first}); ignored {reason}", {
@@ -321,8 +323,7 @@ export class ProcessLifecycle {
       }
     }
     clearInterval(this.#parentTimer);
-    const crashed = this.#reason === "crash";
-    const code = crashed ? EXIT_CODES.CRASH : EXIT_CODES.OK;
+    const code = this.#crashed ? EXIT_CODES.CRASH : EXIT_CODES.OK;
     const entry = {
       event: "exit" as const,
       time: new Date().toISOString(),
@@ -336,12 +337,7 @@ export class ProcessLifecycle {
       exitCode: code,
       ...this.#meta,
     };
-    const detail = reason !== this.#reason
-      ? ` (after ${this.#reason}${this.#details.signal ? ` ${this.#details.signal}` : ""})`
-      : this.#details.signal
-      ? ` (${this.#details.signal})`
-      : "";
-    this.#stderr?.writeLine(`[tuigate-exit] ${reason}${detail}`);
+    this.#stderr?.writeLine(`[tuigate-exit] ${reason}`);
     await Promise.all([
       this.#ledger.append(entry, 150),
       this.#stderr?.flush(80),

@@ -100,7 +100,8 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
       transport.close(reason);
       return;
     }
-    transport.peer.beginClose(reason);
+    // The client sees one reason for every orderly shutdown (request.cancel, -32002), as over WebSocket.
+    transport.peer.beginClose("shutdown");
     await gateway.dispatcher.idle();
     await transport.drained();
   });

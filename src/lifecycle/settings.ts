@@ -188,6 +188,66 @@ function seconds(name: string, raw: string | undefined, fallback: number): numbe
   return value;
 }
 
+const OPTIONS = {
+  "grace": { type: "string" },
+  "max-frame-bytes": { type: "string" },
+  "out-buffer-bytes": { type: "string" },
+  "stall-timeout": { type: "string" },
+  "max-inflight": { type: "string" },
+  "max-queued": { type: "string" },
+  "crash-log": { type: "string" },
+  "exit-on-sigint": { type: "boolean" },
+  "log-level": { type: "string" },
+  "log-file": { type: "string" },
+  "log-file-max-bytes": { type: "string" },
+  "log-file-keep": { type: "string" },
+  "framing": { type: "string" },
+  "state-dir": { type: "string" },
+  "state": { type: "string" },
+  "session-max-events": { type: "string" },
+  "session-max-bytes": { type: "string" },
+  "state-max-bytes": { type: "string" },
+  "state-busy-timeout": { type: "string" },
+  "max-jobs": { type: "string" },
+  "listen": { type: "string" },
+  "token": { type: "string" },
+  "token-file": { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
+  "allow-remote": { type: "boolean" },
+  "allow-host": { type: "string", multiple: true },
+  "heartbeat": { type: "string" },
+  "send-deadline": { type: "string" },
+  "exit-with-parent": { type: "boolean" },
+  "allow-jobs": { type: "boolean" },
+  "ready-file": { type: "string" },
+  "mirror": { type: "string" },
+  "test-hooks": { type: "boolean" },
+  "help": { type: "boolean", short: "h" },
+  "version": { type: "boolean" },
+} as const;
+
+/**
+ * Joins `--flag value` into `--flag=value` for options that take a value, so
+ * that a value starting with "-" (say `--grace -1`) is read as the value, and
+ * then judged, instead of being mistaken for a flag.
+ */
+function joinValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const name = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    const option = name === undefined
+      ? undefined
+      : (OPTIONS as Record<string, { type: string }>)[name];
+    if (option?.type === "string" && i + 1 < args.length && args[i + 1] !== "--") {
+      out.push(`${arg}=${args[++i]}`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /**
  * Parses arguments and environment into settings. Throws a
  * {@linkcode UsageError} for a bad flag; an invalid grace period falls back
@@ -198,46 +258,10 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinValues(args),
       allowPositionals: true,
       strict: true,
-      options: {
-        "grace": { type: "string" },
-        "max-frame-bytes": { type: "string" },
-        "out-buffer-bytes": { type: "string" },
-        "stall-timeout": { type: "string" },
-        "max-inflight": { type: "string" },
-        "max-queued": { type: "string" },
-        "crash-log": { type: "string" },
-        "exit-on-sigint": { type: "boolean" },
-        "log-level": { type: "string" },
-        "log-file": { type: "string" },
-        "log-file-max-bytes": { type: "string" },
-        "log-file-keep": { type: "string" },
-        "framing": { type: "string" },
-        "state-dir": { type: "string" },
-        "state": { type: "string" },
-        "session-max-events": { type: "string" },
-        "session-max-bytes": { type: "string" },
-        "state-max-bytes": { type: "string" },
-        "state-busy-timeout": { type: "string" },
-        "max-jobs": { type: "string" },
-        "listen": { type: "string" },
-        "token": { type: "string" },
-        "token-file": { type: "string" },
-        "allow-origin": { type: "string", multiple: true },
-        "allow-remote": { type: "boolean" },
-        "allow-host": { type: "string", multiple: true },
-        "heartbeat": { type: "string" },
-        "send-deadline": { type: "string" },
-        "exit-with-parent": { type: "boolean" },
-        "allow-jobs": { type: "boolean" },
-        "ready-file": { type: "string" },
-        "mirror": { type: "string" },
-        "test-hooks": { type: "boolean" },
-        "help": { type: "boolean", short: "h" },
-        "version": { type: "boolean" },
-      },
+      options: OPTIONS,
     });
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));

@@ -306,7 +306,14 @@ export class Dispatcher {
     }
     if (definition.requires !== undefined && !peer.grants(definition.requires)) return;
     if (peer.state !== PeerState.Open) return;
-    this.#admit({ peer, definition, message, respond: undefined, record: undefined, seq: ++this.#arrivals });
+    this.#admit({
+      peer,
+      definition,
+      message,
+      respond: undefined,
+      record: undefined,
+      seq: ++this.#arrivals,
+    });
   }
 
   #handleRequest(message: JsonRpcRequest & { id: JsonRpcId }, peer: Peer, respond: Respond): void {

@@ -74,8 +74,14 @@ export async function buildOpenRpcDocument(
         ([name, schema]) => ({ name, schema, required: required.has(name) }),
       );
       entry.paramStructure = "by-name";
+    } else if (stripped !== undefined && stripped.type === "object") {
+      // An object with no declared properties: the method takes no named params.
+      entry.params = [];
+      entry.paramStructure = "by-name";
     } else if (stripped !== undefined) {
-      entry.params = [{ name: "params", schema: stripped, required: true }];
+      // Params the dispatcher would accept when absent (it validates `params ?? {}`) are optional.
+      const required = method.params !== undefined && !method.params.safeParse({}).success;
+      entry.params = [{ name: "params", schema: stripped, required }];
       entry.paramStructure = "either";
     } else {
       entry.params = [];

@@ -71,6 +71,8 @@ interface DeltaEntry {
   more: string[] | undefined;
   bytes: Uint8Array[] | undefined;
   size: number;
+  /** The serialised size of everything but the payload (an estimate). */
+  overhead: number;
   count: number;
   dropped: number;
   live: boolean;
@@ -214,6 +216,8 @@ export class OutputBuffer {
       last.count++;
       this.#queuedBytes += length;
       this.#stats.coalescedDeltas++;
+      const total = this.#total();
+      if (total > this.#stats.highWaterBytes) this.#stats.highWaterBytes = total;
     } else {
       const entry: DeltaEntry = {
         delta: true,
@@ -223,11 +227,13 @@ export class OutputBuffer {
         text: isText ? payload.text : undefined,
         more: undefined,
         bytes: isText ? undefined : [payload.bytes],
-        size: length + key.length + method.length + DELTA_OVERHEAD,
+        size: 0,
+        overhead: key.length + method.length + paramsSize(params) + DELTA_OVERHEAD,
         count: 1,
         dropped: this.#carry.get(key) ?? 0,
         live: true,
       };
+      entry.size = length + entry.overhead;
       this.#carry.delete(key);
       this.#live.set(key, (this.#live.get(key) ?? 0) + 1);
       this.#append(entry);
@@ -267,7 +273,7 @@ export class OutputBuffer {
       const entry = this.#queue[i];
       if (!entry.delta || !entry.live) continue;
       const first = firsts.get(entry.key);
-      const payload = entry.size - entry.key.length - entry.method.length - DELTA_OVERHEAD;
+      const payload = entry.size - entry.overhead;
       if (
         first === undefined ||
         !mergeable(first, entry.method, entry.text !== undefined, this.#mergeCap, payload)
@@ -431,9 +437,11 @@ export class OutputBuffer {
       this.#queue = [];
       this.#head = 0;
       this.#scan = 0;
+      this.#segmentStart = 0;
     } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#scan = Math.max(0, this.#scan - this.#head);
+      this.#segmentStart = Math.max(0, this.#segmentStart - this.#head);
       this.#head = 0;
     }
   }
@@ -465,6 +473,19 @@ export class OutputBuffer {
     };
     this.#stallTimer = setTimeout(check, this.#stallMs);
   }
+}
+
+/** An estimate of the serialised size of a delta's params, without serialising them. */
+function paramsSize(params: Record<string, unknown>): number {
+  let size = 0;
+  for (const key in params) {
+    const value = params[key];
+    size += key.length + 4;
+    if (typeof value === "string") size += value.length + 2;
+    else if (typeof value === "number" || typeof value === "boolean" || value === null) size += 8;
+    else if (value !== undefined) size += 32;
+  }
+  return size;
 }
 
 function mergeable(

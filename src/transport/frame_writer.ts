@@ -16,6 +16,8 @@ export enum FrameWriterState {
   Open = "open",
   /** The peer is gone; every write resolves `false`. */
   PeerGone = "peer-gone",
+  /** A write failed for another reason (a frame may be half written); every write rejects. */
+  Failed = "failed",
 }
 
 interface Waiting {
@@ -23,6 +25,8 @@ interface Waiting {
   resolve: (ok: boolean) => void;
   reject: (error: unknown) => void;
 }
+
+import { concatBytes } from "../protocol/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -56,6 +60,7 @@ export class FrameWriter {
   #state = FrameWriterState.Open;
   #bytesOut = 0;
   #writes = 0;
+  #error: unknown;
 
   /** Makes a writer for a sink. */
   constructor(sink: ByteSink) {
@@ -85,6 +90,7 @@ export class FrameWriter {
   /** Queues bytes (or text, encoded here, outside the lock) and resolves once written. */
   write(data: string | Uint8Array): Promise<boolean> {
     if (this.#state === FrameWriterState.PeerGone) return Promise.resolve(false);
+    if (this.#state === FrameWriterState.Failed) return Promise.reject(this.#error);
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     return new Promise<boolean>((resolve, reject) => {
       this.#waiting.push({ bytes, resolve, reject });
@@ -108,8 +114,12 @@ export class FrameWriter {
             this.#waiting = [];
             return;
           }
-          for (const waiting of batch) waiting.reject(error);
-          continue;
+          // Nothing more may follow a frame that may be half written.
+          this.#state = FrameWriterState.Failed;
+          this.#error = error;
+          for (const waiting of [...batch, ...this.#waiting]) waiting.reject(error);
+          this.#waiting = [];
+          return;
         }
         for (const waiting of batch) waiting.resolve(true);
       }
@@ -130,13 +140,5 @@ export class FrameWriter {
 }
 
 function concat(batch: Waiting[]): Uint8Array {
-  let length = 0;
-  for (const waiting of batch) length += waiting.bytes.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const waiting of batch) {
-    out.set(waiting.bytes, offset);
-    offset += waiting.bytes.length;
-  }
-  return out;
+  return concatBytes(batch.map((waiting) => waiting.bytes));
 }

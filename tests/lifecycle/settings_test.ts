@@ -72,3 +72,11 @@ Deno.test("parseSettings accepts the serve command and IPv6 listen addresses", (
   assert.equal(settings.mode, "serve");
   assert.deepEqual(settings.listen, { hostname: "::1", port: 8080 });
 });
+
+Deno.test("parseSettings reads a flag value that starts with a dash as the value", () => {
+  const { settings, warnings } = parseSettings(["--grace", "-1"], { env: {} });
+  assert.equal(settings.graceSeconds, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /grace/);
+  assert.throws(() => parseSettings(["--max-jobs", "-3"], { env: {} }), UsageError);
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as z from "zod";
-import { currentPeer, defineMethod, Gateway, JsonRpcError, Peer } from "../../src/mod.ts";
+import { currentPeer, defineMethod, Gateway, type JsonRpcError, Peer } from "../../src/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type Frame = any;

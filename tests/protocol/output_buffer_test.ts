@@ -30,7 +30,7 @@ Deno.test("OutputBuffer keeps control frames and deltas in emission order while 
 });
 
 Deno.test("OutputBuffer merges deltas of one key when over its bound, keeping the earliest position", () => {
-  const buffer = new OutputBuffer({ maxBytes: 400 });
+  const buffer = new OutputBuffer({ maxBytes: 1000 });
   for (let i = 0; i < 50; i++) {
     buffer.pushDelta("job:1:stdout", "job.output", { pos: i }, { text: `${i % 10}` });
   }
@@ -131,4 +131,25 @@ Deno.test("OutputBuffer reports queued bytes, high-water mark and counters", () 
   drain(buffer);
   assert.equal(buffer.stats().queuedBytes, 0);
   assert.equal(buffer.stats().framesOut, 1);
+});
+
+Deno.test("OutputBuffer merges rather than drops after it has drained once", () => {
+  const fresh = new OutputBuffer({ maxBytes: 4000 });
+  const used = new OutputBuffer({ maxBytes: 4000 });
+  void used.pushControl(control(0));
+  used.pushDelta("k", "d", {}, { text: "warm-up" });
+  drain(used);
+  for (const buffer of [fresh, used]) {
+    void buffer.pushControl(control(1));
+    for (let i = 0; i < 60; i++) buffer.pushDelta("k", "d", { i }, { text: "y".repeat(40) });
+  }
+  assert.equal(used.stats().droppedDeltas, fresh.stats().droppedDeltas);
+  assert.equal(used.stats().coalescedDeltas, fresh.stats().coalescedDeltas);
+  assert.ok(used.stats().coalescedDeltas > 0);
+});
+
+Deno.test("OutputBuffer counts a delta's params against the bound", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20 });
+  buffer.pushDelta("k", "d", { big: "p".repeat(10_000) }, { text: "x" });
+  assert.ok(buffer.stats().queuedBytes > 10_000);
 });

@@ -64,7 +64,9 @@ Deno.test("FrameWriter propagates errors that do not mean the peer is gone", asy
     },
   });
   await assert.rejects(writer.write("x\n"), Deno.errors.PermissionDenied);
-  assert.equal(writer.state, FrameWriterState.Open);
+  // A frame may be half written: nothing may follow it.
+  assert.equal(writer.state, FrameWriterState.Failed);
+  await assert.rejects(writer.write("y\n"), Deno.errors.PermissionDenied);
 });
 
 Deno.test("isPeerGoneError accepts BrokenPipe, BadResource and ConnectionReset only", () => {
