@@ -149,6 +149,7 @@ export class GatewayProcess {
     const index = this.#unclaimed.findIndex(match);
     if (index !== -1) return Promise.resolve(this.#unclaimed.splice(index, 1)[0]);
     return new Promise((resolve, reject) => {
+      // deno-lint-ignore prefer-const -- assigned after the waiter that reads it is registered
       let timer: ReturnType<typeof setTimeout> | undefined;
       const waiter = {
         match,
