@@ -14,7 +14,7 @@
  *   params: z.object({ a: z.number(), b: z.number() }),
  *   handler: ({ a, b }) => a + b,
  * }));
- * await runStdio(gateway);
+ * if (import.meta.main) await runStdio(gateway);
  * ```
  *
  * @module
@@ -44,4 +44,5 @@ export * from "./lifecycle/process_lifecycle.ts";
 export * from "./lifecycle/run_stdio.ts";
 export * from "./lifecycle/state_dir.ts";
 export * from "./lifecycle/logging.ts";
+export * from "./lifecycle/rotating_file_sink.ts";
 export * from "./version.ts";

@@ -8,7 +8,15 @@
 
 import { type ByteSink, isPeerGoneError } from "../transport/frame_writer.ts";
 
-/** Options for {@linkcode AsyncLineSink}. */
+/**
+ * Options for {@linkcode AsyncLineSink}.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink } from "@tuigate/tuigate";
+ * new AsyncLineSink(Deno.stderr, { maxLines: 10_000 });
+ * ```
+ */
 export interface AsyncLineSinkOptions {
   /**
    * Lines kept waiting at most.

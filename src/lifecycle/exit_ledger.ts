@@ -31,7 +31,22 @@ export interface LedgerEntry {
   [field: string]: unknown;
 }
 
-/** Appends ledger lines to a file. */
+/**
+ * Appends ledger lines to a file.
+ *
+ * @example
+ * ```ts
+ * import { ExitLedger } from "@tuigate/tuigate";
+ * const ledger = new ExitLedger(`${await Deno.makeTempDir()}/exits.jsonl`);
+ * await ledger.append({
+ *   event: "exit",
+ *   time: new Date().toISOString(),
+ *   pid: Deno.pid,
+ *   reason: "signal",
+ *   signal: "SIGTERM",
+ * }); // true
+ * ```
+ */
 export class ExitLedger {
   /** The ledger's path. */
   readonly path: string;

@@ -15,7 +15,22 @@ import { registerBuiltinMethods } from "./builtin_methods.ts";
 
 const logger = getLogger(["tuigate", "gateway"]);
 
-/** Options for {@linkcode Gateway}. */
+/**
+ * Options for {@linkcode Gateway}.
+ *
+ * @example
+ * ```ts
+ * import { defineMethod, Gateway, type GatewayOptions } from "@tuigate/tuigate";
+ * const options: GatewayOptions = {
+ *   name: "my-backend",
+ *   version: "2.1.0",
+ *   settings: { root: "/srv/data" },
+ *   methods: [defineMethod({ name: "hello", handler: () => "world" })],
+ *   maxInflight: 16,
+ * };
+ * new Gateway(options);
+ * ```
+ */
 export interface GatewayOptions extends DispatcherOptions {
   /**
    * The name announced in `gateway.ready`.
@@ -46,7 +61,19 @@ export interface GatewayOptions extends DispatcherOptions {
   announceReady?: boolean;
 }
 
-/** A shutdown request from inside the gateway (for example `gateway.shutdown`). */
+/**
+ * A shutdown request from inside the gateway (for example `gateway.shutdown`).
+ *
+ * @example
+ * ```ts
+ * import { Gateway, type ShutdownRequestHandler } from "@tuigate/tuigate";
+ * const controller = new AbortController();
+ * const onShutdown: ShutdownRequestHandler = (reason) => controller.abort(reason);
+ * const gateway = new Gateway();
+ * gateway.onShutdownRequest(onShutdown);
+ * gateway.requestShutdown(); // true; controller.signal.reason is "shutdown-request"
+ * ```
+ */
 export type ShutdownRequestHandler = (reason: "shutdown-request") => void;
 
 /**
@@ -55,10 +82,16 @@ export type ShutdownRequestHandler = (reason: "shutdown-request") => void;
  *
  * @example
  * ```ts
+ * import * as z from "zod";
  * import { Gateway, runStdio } from "@tuigate/tuigate";
  * const gateway = new Gateway({ name: "my-tui-backend" });
- * gateway.register({ name: "greet", handler: (p) => `Hello, ${(p as { name: string }).name}` });
- * await runStdio(gateway);
+ * gateway.register({
+ *   name: "greet",
+ *   params: z.object({ name: z.string() }),
+ *   handler: ({ name }) => `Hello, ${name}`,
+ * });
+ * gateway.addInfo("cache", () => ({ entries: 0 }));
+ * if (import.meta.main) await runStdio(gateway);
  * ```
  */
 export class Gateway implements PeerHost {

@@ -6,19 +6,33 @@
  */
 
 import type { LogRecord } from "@logtape/logtape";
-import { getLogger, useLogtape } from "../protocol/logger.ts";
+import { getLogger, type LogLevel, useLogtape } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { RotatingFileSink } from "./rotating_file_sink.ts";
-import type { LogLevelName } from "./settings.ts";
 
-/** Options for {@linkcode setupLogging}. */
+/**
+ * Options for {@linkcode setupLogging}.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, type LoggingOptions, RotatingFileSink, setupLogging } from "@tuigate/tuigate";
+ * const options: LoggingOptions = {
+ *   level: "debug",
+ *   file: new RotatingFileSink("/tmp/my-backend.log", { maxBytes: 1024 * 1024 }),
+ * };
+ * if (import.meta.main) await setupLogging(new AsyncLineSink(Deno.stderr), options);
+ * ```
+ */
 export interface LoggingOptions {
   /**
    * The lowest level written.
    * @default {"info"}
    */
-  level?: LogLevelName;
-  /** An optional log file. */
+  level?: LogLevel;
+  /**
+   * A log file written besides stderr.
+   * @default {undefined}
+   */
   file?: RotatingFileSink;
 }
 
@@ -26,6 +40,13 @@ export interface LoggingOptions {
  * Loads and configures logtape to write to `stderr` (and a file) through
  * queues that never block, routes every tuigate logger to it, and routes
  * `console.*` to the logger.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, getLogger, setupLogging } from "@tuigate/tuigate";
+ * await setupLogging(new AsyncLineSink(Deno.stderr), { level: "debug" });
+ * getLogger(["tuigate", "my-backend"]).debug("Logging is ready");
+ * ```
  */
 export async function setupLogging(
   stderr: AsyncLineSink,
@@ -55,6 +76,16 @@ export async function setupLogging(
  * Replaces every `console` method with one that logs through the
  * `["tuigate", "console"]` logger, so nothing (not even `console.count` or
  * `console.timeEnd`) can write to stdout or block on a full pipe.
+ * {@linkcode setupLogging} calls it.
+ *
+ * @example
+ * ```ts
+ * import { routeConsole } from "@tuigate/tuigate";
+ * if (import.meta.main) {
+ *   routeConsole();
+ *   console.log("This goes to the log, not to stdout");
+ * }
+ * ```
  */
 export function routeConsole(): void {
   const logger = getLogger(["tuigate", "console"]);

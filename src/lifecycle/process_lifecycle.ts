@@ -12,7 +12,18 @@ import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 
 const logger = getLogger(["tuigate", "lifecycle"]);
 
-/** Exit codes of the gateway process. */
+/**
+ * Exit codes of the gateway process.
+ *
+ * @example
+ * ```ts
+ * import { EXIT_CODES } from "@tuigate/tuigate";
+ * const status = { code: 70 }; // for example from Deno.Command(...).output()
+ * if (status.code === EXIT_CODES.CRASH) {
+ *   // read the last line of the exit ledger
+ * }
+ * ```
+ */
 export const EXIT_CODES = {
   /** Every orderly exit. */
   OK: 0,
@@ -24,7 +35,16 @@ export const EXIT_CODES = {
   STORE_UNAVAILABLE: 73,
 } as const;
 
-/** The states of a {@linkcode ProcessLifecycle}. */
+/**
+ * The states of a {@linkcode ProcessLifecycle}.
+ *
+ * @example
+ * ```ts
+ * import { ExitLedger, LifecycleState, ProcessLifecycle } from "@tuigate/tuigate";
+ * const lifecycle = new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"));
+ * lifecycle.state === LifecycleState.Idle; // true: start() not called yet
+ * ```
+ */
 export enum LifecycleState {
   /** Made, not started. */
   Idle = "idle",
@@ -36,14 +56,33 @@ export enum LifecycleState {
   Exiting = "exiting",
 }
 
-/** Options for {@linkcode ProcessLifecycle}. */
+/**
+ * Options for {@linkcode ProcessLifecycle}.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, ExitLedger, ProcessLifecycle, type ProcessLifecycleOptions } from "@tuigate/tuigate";
+ * const running = new Set<string>();
+ * const options: ProcessLifecycleOptions = {
+ *   graceMs: 3000,
+ *   stderr: new AsyncLineSink(Deno.stderr),
+ *   exitOnSigint: true,
+ *   inflight: () => running.size,
+ *   meta: { app: "my-backend" },
+ * };
+ * new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"), options);
+ * ```
+ */
 export interface ProcessLifecycleOptions {
   /**
    * Milliseconds from the start of a shutdown to a forced exit.
    * @default {1000}
    */
   graceMs?: number;
-  /** Where log lines and `[tuigate-exit]` go. */
+  /**
+   * Where log lines and `[tuigate-exit]` go.
+   * @default {undefined} nothing is written
+   */
   stderr?: AsyncLineSink;
   /**
    * Whether SIGINT shuts down (by default it is ignored: the TUI owns Ctrl+C).
@@ -73,9 +112,15 @@ export interface ProcessLifecycleOptions {
    * @default {500}
    */
   parentCheckMs?: number;
-  /** Requests in flight, for the ledger. */
+  /**
+   * Requests in flight, for the ledger.
+   * @default {() => 0}
+   */
   inflight?: () => number;
-  /** Fields added to every ledger line (epoch, version, …). */
+  /**
+   * Fields added to every ledger line (epoch, version, …).
+   * @default {{}}
+   */
   meta?: Record<string, unknown>;
   /**
    * Whether to call `Deno.exit` at the end (tests of the library may turn it off).
@@ -86,13 +131,30 @@ export interface ProcessLifecycleOptions {
 
 /** Details of a shutdown. */
 export interface ShutdownDetails {
-  /** The signal that caused it. */
+  /**
+   * The signal that caused it.
+   * @default {undefined}
+   */
   signal?: string;
-  /** The error that caused a crash. */
+  /**
+   * The error that caused a crash.
+   * @default {undefined}
+   */
   error?: unknown;
 }
 
-/** A step of the orderly drain; it gets the reason and should finish within the grace period. */
+/**
+ * A step of the orderly drain; it gets the reason and should finish within the grace period.
+ *
+ * @example
+ * ```ts
+ * import { type DrainStep, ExitLedger, ProcessLifecycle } from "@tuigate/tuigate";
+ * const flushCache: DrainStep = async (reason) => {
+ *   if (reason !== "crash") await Deno.writeTextFile("/tmp/cache.json", "{}");
+ * };
+ * new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl")).onDrain(flushCache);
+ * ```
+ */
 export type DrainStep = (reason: ExitReason) => Promise<void> | void;
 
 const isWindows = Deno.build.os === "windows";
@@ -101,6 +163,21 @@ const isWindows = Deno.build.os === "windows";
  * Owns the process: installs signal and error handlers, starts the
  * watchdogs, and performs every exit: drain within the grace period, append
  * one ledger line, print `[tuigate-exit] <reason>`, exit.
+ * {@linkcode runStdio} makes one; use it directly for a runner of your own.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, defaultCrashLog, ExitLedger, ProcessLifecycle } from "@tuigate/tuigate";
+ * const lifecycle = new ProcessLifecycle(new ExitLedger(defaultCrashLog()), {
+ *   stderr: new AsyncLineSink(Deno.stderr),
+ * });
+ * const server = new AbortController(); // stops whatever you serve
+ * lifecycle.onDrain(() => server.abort());
+ * if (import.meta.main) {
+ *   lifecycle.start();
+ *   await lifecycle.exited; // the process exits on SIGTERM/SIGHUP or shutdown()
+ * }
+ * ```
  */
 export class ProcessLifecycle {
   #ledger: ExitLedger;

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Options for {@linkcode RotatingFileSink}. */
+/**
+ * Options for {@linkcode RotatingFileSink}.
+ *
+ * @example
+ * ```ts
+ * import { RotatingFileSink, type RotatingFileSinkOptions } from "@tuigate/tuigate";
+ * const options: RotatingFileSinkOptions = { maxBytes: 1024 * 1024, keep: 5 };
+ * new RotatingFileSink("/tmp/my-backend.log", options);
+ * ```
+ */
 export interface RotatingFileSinkOptions {
   /**
    * Rotate when the file would exceed this size, in bytes.
@@ -26,7 +35,18 @@ export interface RotatingFileSinkOptions {
 
 const encoder = new TextEncoder();
 
-/** Appends lines to a file, rotating it at a size bound. Never throws from `writeLine`. */
+/**
+ * Appends lines to a file, rotating it at a size bound. Never throws from `writeLine`.
+ *
+ * @example
+ * ```ts
+ * import { RotatingFileSink } from "@tuigate/tuigate";
+ * const log = new RotatingFileSink(`${await Deno.makeTempDir()}/gateway.log`, { keep: 2 });
+ * log.writeLine("started");
+ * await log.flush(1000); // true
+ * log.close();
+ * ```
+ */
 export class RotatingFileSink {
   #path: string;
   #maxBytes: number;

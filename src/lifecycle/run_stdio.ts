@@ -12,7 +12,22 @@ import type { Gateway } from "./gateway.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
 import { defaultCrashLog } from "./state_dir.ts";
 
-/** Options for {@linkcode runStdio}. */
+/**
+ * Options for {@linkcode runStdio}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, runStdio, type RunStdioOptions } from "@tuigate/tuigate";
+ * const store = { close: async () => {} }; // a store of your own
+ * const options: RunStdioOptions = {
+ *   graceSeconds: 3,
+ *   framing: "lsp",
+ *   crashLog: "/tmp/my-backend/exits.jsonl",
+ *   setup: (lifecycle) => lifecycle.onDrain(() => store.close()),
+ * };
+ * if (import.meta.main) await runStdio(new Gateway(), options);
+ * ```
+ */
 export interface RunStdioOptions {
   /**
    * Seconds from a shutdown request to a forced exit.
@@ -59,9 +74,15 @@ export interface RunStdioOptions {
    * @default {true}
    */
   watchdog?: boolean;
-  /** Called with every batch of frames written to stdout (for mirroring). */
+  /**
+   * Called with every batch of frames written to stdout (for mirroring).
+   * @default {undefined}
+   */
   tap?: (frames: readonly string[]) => void;
-  /** Called with the lifecycle before serving starts, to add drain and exit steps. */
+  /**
+   * Called with the lifecycle before serving starts, to add drain and exit steps.
+   * @default {undefined}
+   */
   setup?: (lifecycle: ProcessLifecycle) => void;
 }
 
@@ -73,7 +94,7 @@ export interface RunStdioOptions {
  * @example
  * ```ts
  * import { Gateway, runStdio } from "@tuigate/tuigate";
- * await runStdio(new Gateway(), { graceSeconds: 2 });
+ * if (import.meta.main) await runStdio(new Gateway(), { graceSeconds: 2 });
  * ```
  */
 export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promise<number> {

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { LogLevel } from "../protocol/logger.ts";
 import { isLoopbackHost } from "../transport/websocket/listen_address.ts";
 import { defaultStateDir } from "./state_dir.ts";
 
@@ -80,8 +81,8 @@ export interface Settings {
   mirrorUrl: string | undefined;
 }
 
-/** Names of log levels. */
-export type LogLevelName = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+/** Names of log levels: the same as {@linkcode LogLevel}. */
+export type LogLevelName = LogLevel;
 
 const LOG_LEVELS: readonly LogLevelName[] = ["trace", "debug", "info", "warning", "error", "fatal"];
 

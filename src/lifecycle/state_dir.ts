@@ -1,4 +1,13 @@
-/** The default state folder: `$XDG_STATE_HOME/tuigate`, else `~/.local/state/tuigate`. */
+/**
+ * The default state folder: `$XDG_STATE_HOME/tuigate`, else `~/.local/state/tuigate`.
+ *
+ * @example
+ * ```ts
+ * import { defaultStateDir } from "@tuigate/tuigate";
+ * defaultStateDir({ HOME: "/home/ada" }); // "/home/ada/.local/state/tuigate"
+ * defaultStateDir({ XDG_STATE_HOME: "/var/state" }); // "/var/state/tuigate"
+ * ```
+ */
 export function defaultStateDir(env: Record<string, string | undefined>): string {
   const xdg = env.XDG_STATE_HOME;
   if (xdg !== undefined && xdg !== "" && xdg.startsWith("/")) return `${xdg}/tuigate`;
@@ -10,6 +19,12 @@ export function defaultStateDir(env: Record<string, string | undefined>): string
  * The default exit ledger: `$TUIGATE_CRASH_LOG`, else `exits.jsonl` in the
  * default state folder. Without permission to read the environment it falls
  * back to `./.tuigate/exits.jsonl`.
+ *
+ * @example
+ * ```ts
+ * import { defaultCrashLog } from "@tuigate/tuigate";
+ * defaultCrashLog(); // $TUIGATE_CRASH_LOG, else for example "/home/ada/.local/state/tuigate/exits.jsonl"
+ * ```
  */
 export function defaultCrashLog(): string {
   try {

@@ -17,7 +17,16 @@ import { runInContext } from "./request_scope.ts";
 
 const logger = getLogger(["tuigate", "dispatcher"]);
 
-/** Options for {@linkcode Dispatcher}. */
+/**
+ * Options for {@linkcode Dispatcher}; {@linkcode Gateway} takes them too.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * const gateway = new Gateway({ maxInflight: 8, maxQueued: 64, retryAfterMs: 250 });
+ * gateway.dispatcher.limits; // { maxInflight: 8, maxQueued: 64 }
+ * ```
+ */
 export interface DispatcherOptions {
   /**
    * Handlers that may run at once.
@@ -113,7 +122,16 @@ class RequestContext implements MethodContext {
   }
 }
 
-/** Serialises an error response. */
+/**
+ * Serialises an error response.
+ *
+ * @example
+ * ```ts
+ * import { errorFrame, JsonRpcError } from "@tuigate/tuigate";
+ * errorFrame(7, JsonRpcError.from("METHOD_NOT_FOUND").toJson());
+ * // '{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}'
+ * ```
+ */
 export function errorFrame(id: JsonRpcId, error: JsonRpcErrorObject): string {
   try {
     return JSON.stringify({ jsonrpc: "2.0", id, error });

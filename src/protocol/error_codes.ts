@@ -15,7 +15,15 @@ export interface ErrorCodeInfo {
   readonly description: string;
 }
 
-/** Every error code the gateway sends, by name. */
+/**
+ * Every error code the gateway sends, by name.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES } from "@tuigate/tuigate";
+ * ERROR_CODES.METHOD_NOT_FOUND.code; // -32601
+ * ```
+ */
 export const ERROR_CODES = {
   PARSE_ERROR: {
     code: -32700,
@@ -115,5 +123,14 @@ export const ERROR_CODES = {
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
-/** The name of an entry in {@linkcode ERROR_CODES}. */
+/**
+ * The name of an entry in {@linkcode ERROR_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES, type ErrorCodeName } from "@tuigate/tuigate";
+ * const name: ErrorCodeName = "JOB_NOT_FOUND";
+ * ERROR_CODES[name].code; // -32020
+ * ```
+ */
 export type ErrorCodeName = keyof typeof ERROR_CODES;

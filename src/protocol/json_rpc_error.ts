@@ -1,6 +1,15 @@
 import { ERROR_CODES, type ErrorCodeName } from "./error_codes.ts";
 
-/** The error object of a JSON-RPC 2.0 response. */
+/**
+ * The error object of a JSON-RPC 2.0 response.
+ *
+ * @example
+ * ```ts
+ * import { JsonRpcError, type JsonRpcErrorObject } from "@tuigate/tuigate";
+ * const error: JsonRpcErrorObject = JsonRpcError.from("JOB_LIMIT").toJson();
+ * error.code; // -32021
+ * ```
+ */
 export interface JsonRpcErrorObject {
   /** The error code. */
   code: number;
@@ -16,8 +25,15 @@ export interface JsonRpcErrorObject {
  *
  * @example Answer with a gateway error
  * ```ts
- * import { JsonRpcError } from "@tuigate/tuigate";
- * throw JsonRpcError.from("SESSION_NOT_FOUND", { session: "s1" });
+ * import * as z from "zod";
+ * import { defineMethod, JsonRpcError } from "@tuigate/tuigate";
+ * defineMethod({
+ *   name: "notes.open",
+ *   params: z.object({ session: z.string() }),
+ *   handler: ({ session }) => {
+ *     throw JsonRpcError.from("SESSION_NOT_FOUND", { session });
+ *   },
+ * });
  * ```
  */
 export class JsonRpcError extends Error {

@@ -1,4 +1,12 @@
-/** Options for {@linkcode LineDecoder}. */
+/**
+ * Options for {@linkcode LineDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { LineDecoder } from "@tuigate/tuigate";
+ * new LineDecoder({ maxFrameBytes: 1024 * 1024 });
+ * ```
+ */
 export interface LineDecoderOptions {
   /**
    * The longest frame accepted, in bytes (without the line ending).
@@ -27,7 +35,15 @@ export interface FrameDecoder {
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
-/** The default longest frame: 16 MiB. */
+/**
+ * The default longest frame: 16 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_FRAME_BYTES, LineDecoder } from "@tuigate/tuigate";
+ * new LineDecoder({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES / 4 });
+ * ```
+ */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**

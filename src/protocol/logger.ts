@@ -9,10 +9,28 @@
 
 import type * as LogTape from "@logtape/logtape";
 
-/** The log levels, lowest first. */
+/**
+ * The log levels, lowest first.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, type LogLevel, setupLogging } from "@tuigate/tuigate";
+ * const level: LogLevel = "debug";
+ * await setupLogging(new AsyncLineSink(Deno.stderr), { level });
+ * ```
+ */
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
 
-/** The logger API tuigate uses: logtape's message templates with properties. */
+/**
+ * The logger API tuigate uses: logtape's message templates with properties.
+ *
+ * @example
+ * ```ts
+ * import { getLogger, type Logger } from "@tuigate/tuigate";
+ * const logger: Logger = getLogger(["my-backend", "files"]);
+ * logger.warn("Cannot read {path}", { path: "/etc/shadow" });
+ * ```
+ */
 export interface Logger {
   /** Logs at trace level. */
   trace(message: string, properties?: Record<string, unknown>): void;
@@ -28,7 +46,8 @@ export interface Logger {
   fatal(message: string, properties?: Record<string, unknown>): void;
 }
 
-type Backend = typeof LogTape;
+/** The `@logtape/logtape` module, as passed to {@linkcode useLogtape}. */
+export type LogtapeModule = typeof LogTape;
 type Pending = [
   category: string[],
   level: LogLevel,
@@ -37,7 +56,7 @@ type Pending = [
 ];
 
 const MAX_PENDING = 1000;
-let backend: Backend | undefined;
+let backend: LogtapeModule | undefined;
 let pending: Pending[] = [];
 
 function emit(
@@ -76,8 +95,24 @@ export function getLogger(category: string[]): Logger {
   };
 }
 
-/** Routes every logger to a loaded (and configured) logtape module, replaying what was logged before. */
-export function useLogtape(module: Backend): void {
+/**
+ * Routes every logger to a loaded (and configured) logtape module, replaying
+ * what was logged before. {@linkcode setupLogging} does this for you.
+ *
+ * @example
+ * ```ts
+ * import * as logtape from "@logtape/logtape";
+ * import { AsyncLineSink, useLogtape } from "@tuigate/tuigate";
+ * const stderr = new AsyncLineSink(Deno.stderr);
+ * const format = logtape.getTextFormatter();
+ * await logtape.configure({
+ *   sinks: { stderr: (record) => stderr.writeLine(format(record)) },
+ *   loggers: [{ category: ["tuigate"], lowestLevel: "info", sinks: ["stderr"] }],
+ * });
+ * useLogtape(logtape);
+ * ```
+ */
+export function useLogtape(module: LogtapeModule): void {
   backend = module;
   const replay = pending;
   pending = [];

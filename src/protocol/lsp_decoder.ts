@@ -8,7 +8,19 @@
 import type { FrameDecoder, FrameEvent } from "./line_decoder.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./line_decoder.ts";
 
-/** Options for {@linkcode LspDecoder}. */
+/**
+ * Options for {@linkcode LspDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { getLogger, LspDecoder } from "@tuigate/tuigate";
+ * const logger = getLogger(["my-backend", "framing"]);
+ * new LspDecoder({
+ *   maxFrameBytes: 1024 * 1024,
+ *   onHeaderError: (reason) => logger.warn("Bad header: {reason}", { reason }),
+ * });
+ * ```
+ */
 export interface LspDecoderOptions {
   /**
    * The longest body accepted, in bytes.
@@ -24,7 +36,18 @@ export interface LspDecoderOptions {
   onHeaderError?: (reason: string) => void;
 }
 
-/** The longest header line kept, in bytes; longer lines are reported and skipped. */
+/**
+ * The longest header line kept, in bytes; longer lines are reported and skipped.
+ *
+ * @example
+ * ```ts
+ * import { LspDecoder, MAX_HEADER_LINE_BYTES } from "@tuigate/tuigate";
+ * const errors: string[] = [];
+ * const decoder = new LspDecoder({ onHeaderError: (reason) => errors.push(reason) });
+ * decoder.push(new TextEncoder().encode("X".repeat(MAX_HEADER_LINE_BYTES + 1) + "\r\n"), () => {});
+ * errors.length; // 1
+ * ```
+ */
 export const MAX_HEADER_LINE_BYTES = 8192;
 
 /** Bytes kept from the end of an over-long line, where a glued `Content-Length` header may sit. */
@@ -258,7 +281,16 @@ function describe(text: string): string {
     : shown;
 }
 
-/** Frames a message body with a `Content-Length` header. */
+/**
+ * Frames a message body with a `Content-Length` header.
+ *
+ * @example
+ * ```ts
+ * import { encodeLspFrame } from "@tuigate/tuigate";
+ * const frame = encodeLspFrame('{"jsonrpc":"2.0","method":"exit"}');
+ * new TextDecoder().decode(frame); // 'Content-Length: 33\r\n\r\n{"jsonrpc":"2.0","method":"exit"}'
+ * ```
+ */
 export function encodeLspFrame(body: string): Uint8Array {
   const bytes = encoder.encode(body);
   const header = encoder.encode(`Content-Length: ${bytes.length}\r\n\r\n`);

@@ -58,7 +58,16 @@ export type ClassifiedMessage =
   | { kind: "response"; message: JsonRpcResponse }
   | { kind: "invalid"; id: JsonRpcId; reason: string };
 
-/** Whether a value is a valid JSON-RPC id (string, finite number, or null). */
+/**
+ * Whether a value is a valid JSON-RPC id (string, finite number, or null).
+ *
+ * @example
+ * ```ts
+ * import { isJsonRpcId } from "@tuigate/tuigate";
+ * isJsonRpcId("a1"); // true
+ * isJsonRpcId(Number.NaN); // false
+ * ```
+ */
 export function isJsonRpcId(value: unknown): value is JsonRpcId {
   return value === null || typeof value === "string" ||
     (typeof value === "number" && Number.isFinite(value));

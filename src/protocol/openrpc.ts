@@ -7,16 +7,37 @@
 import { ERROR_CODES } from "./error_codes.ts";
 import type { JsonSchema, MethodDefinition } from "./method.ts";
 
-/** The OpenRPC version of the document. */
+/**
+ * The OpenRPC version of the document.
+ *
+ * @example
+ * ```ts
+ * import { buildOpenRpcDocument, OPENRPC_VERSION } from "@tuigate/tuigate";
+ * const document = await buildOpenRpcDocument([], { title: "demo", version: "1.0.0" });
+ * document.openrpc === OPENRPC_VERSION; // true
+ * ```
+ */
 export const OPENRPC_VERSION = "1.3.2";
 
-/** Options for {@linkcode buildOpenRpcDocument}. */
+/**
+ * Options for {@linkcode buildOpenRpcDocument}.
+ *
+ * @example
+ * ```ts
+ * import { buildOpenRpcDocument, type OpenRpcInfo } from "@tuigate/tuigate";
+ * const info: OpenRpcInfo = { title: "my-backend", version: "2.1.0", description: "Files and builds" };
+ * await buildOpenRpcDocument([], info);
+ * ```
+ */
 export interface OpenRpcInfo {
   /** The API title. */
   title: string;
   /** The API version. */
   version: string;
-  /** A description. */
+  /**
+   * A description.
+   * @default {undefined}
+   */
   description?: string;
 }
 
@@ -51,7 +72,19 @@ function stripMeta(schema: JsonSchema): JsonSchema {
 
 /**
  * The OpenRPC 1.3 document describing `methods`: by-name params expanded
- * from object schemas, results as JSON Schema, and the error table.
+ * from object schemas, results as JSON Schema, and the error table. Loads
+ * zod on first use when a method has zod schemas.
+ *
+ * @example
+ * ```ts
+ * import { buildOpenRpcDocument, Gateway } from "@tuigate/tuigate";
+ * const gateway = new Gateway({ name: "my-backend" });
+ * const document = await buildOpenRpcDocument(gateway.dispatcher.methods(), {
+ *   title: gateway.name,
+ *   version: gateway.version,
+ * });
+ * document.methods; // [{ name: "gateway.ping", ... }, ...]
+ * ```
  */
 export async function buildOpenRpcDocument(
   methods: MethodDefinition[],

@@ -6,7 +6,21 @@
  * @module
  */
 
-/** Options for {@linkcode OutputBuffer}. */
+/**
+ * Options for {@linkcode OutputBuffer}.
+ *
+ * @example
+ * ```ts
+ * import { OutputBuffer, type OutputBufferOptions } from "@tuigate/tuigate";
+ * const stalled = new AbortController();
+ * const options: OutputBufferOptions = {
+ *   maxBytes: 1024 * 1024,
+ *   stallTimeoutMs: 5000,
+ *   onStall: () => stalled.abort(),
+ * };
+ * new OutputBuffer(options);
+ * ```
+ */
 export interface OutputBufferOptions {
   /**
    * The bound on queued frames, in bytes of serialised JSON.
@@ -18,7 +32,10 @@ export interface OutputBufferOptions {
    * @default {10000}
    */
   stallTimeoutMs?: number;
-  /** Called once when a control frame has waited longer than `stallTimeoutMs`. */
+  /**
+   * Called once when a control frame has waited longer than `stallTimeoutMs`.
+   * @default {undefined}
+   */
   onStall?: () => void;
   /**
    * The largest batch {@linkcode OutputBuffer.take} returns, in bytes (at least one frame).
@@ -27,7 +44,19 @@ export interface OutputBufferOptions {
   maxBatchBytes?: number;
 }
 
-/** The payload of a delta frame: text, or bytes sent as base64. */
+/**
+ * The payload of a delta frame: text, or bytes sent as base64.
+ *
+ * @example
+ * ```ts
+ * import { type DeltaPayload, Peer } from "@tuigate/tuigate";
+ * const text: DeltaPayload = { text: "building…\n" };
+ * const bytes: DeltaPayload = { bytes: new Uint8Array([0x1b, 0x5b, 0x32, 0x4a]) };
+ * const peer = new Peer();
+ * peer.delta("build:stdout", "build.output", { build: 1 }, text);
+ * peer.delta("build:pty", "build.pty", { build: 1 }, bytes); // sent as "base64": "G1sySg=="
+ * ```
+ */
 export type DeltaPayload = { text: string } | { bytes: Uint8Array };
 
 /** Counters reported by {@linkcode OutputBuffer.stats}. */
@@ -48,7 +77,15 @@ export interface OutputBufferStats {
   controlWaits: number;
 }
 
-/** The default bound: 8 MiB. */
+/**
+ * The default bound: 8 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_OUT_BUFFER_BYTES, OutputBuffer } from "@tuigate/tuigate";
+ * new OutputBuffer({ maxBytes: 2 * DEFAULT_OUT_BUFFER_BYTES });
+ * ```
+ */
 export const DEFAULT_OUT_BUFFER_BYTES = 8 * 1024 * 1024;
 
 const DELTA_OVERHEAD = 64;

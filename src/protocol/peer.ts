@@ -12,7 +12,16 @@ import { type DeltaPayload, OutputBuffer, type OutputBufferOptions } from "./out
 
 const logger = getLogger(["tuigate", "peer"]);
 
-/** Options for {@linkcode Peer}. */
+/**
+ * Options for {@linkcode Peer}.
+ *
+ * @example
+ * ```ts
+ * import { Peer } from "@tuigate/tuigate";
+ * const peer = new Peer({ transport: "pipe", grants: ["jobs"], maxBytes: 1024 * 1024 });
+ * peer.grants("jobs"); // true
+ * ```
+ */
 export interface PeerOptions extends OutputBufferOptions {
   /**
    * The transport's name, for logs and `gateway.info`.
@@ -26,18 +35,45 @@ export interface PeerOptions extends OutputBufferOptions {
   grants?: Iterable<string>;
 }
 
-/** Options for {@linkcode Peer.request}. */
+/**
+ * Options for {@linkcode Peer.request}.
+ *
+ * @example
+ * ```ts
+ * import { defineMethod, type ServerRequestOptions } from "@tuigate/tuigate";
+ * defineMethod({
+ *   name: "files.delete",
+ *   handler: async (_params, { request, signal }) => {
+ *     const options: ServerRequestOptions = { timeout: 60_000, signal };
+ *     return await request("ui.confirm", { text: "Delete 3 files?" }, options);
+ *   },
+ * });
+ * ```
+ */
 export interface ServerRequestOptions {
   /**
    * Milliseconds to wait for the answer.
    * @default {30000}
    */
   timeout?: number;
-  /** Cancels the request. */
+  /**
+   * Cancels the request.
+   * @default {undefined}
+   */
   signal?: AbortSignal;
 }
 
-/** The states of a {@linkcode Peer}. */
+/**
+ * The states of a {@linkcode Peer}.
+ *
+ * @example
+ * ```ts
+ * import { Peer, PeerState } from "@tuigate/tuigate";
+ * const peer = new Peer();
+ * peer.beginClose("shutdown");
+ * peer.state === PeerState.Closing; // true
+ * ```
+ */
 export enum PeerState {
   /** Accepting messages. */
   Open = "open",
@@ -58,6 +94,14 @@ interface PendingServerRequest {
  * A request of a peer being handled. Its `AbortController` is made only when
  * the handler first looks at `signal`, so handlers that never do cost
  * nothing for it.
+ *
+ * @example
+ * ```ts
+ * import { InflightRequest } from "@tuigate/tuigate";
+ * const request = new InflightRequest(1, "files.list");
+ * request.abort(new Error("Cancelled"));
+ * request.signal.aborted; // true
+ * ```
  */
 export class InflightRequest {
   /** The request id (`undefined` for a notification). */
@@ -108,6 +152,20 @@ const SERVER_REQUEST_PREFIX = "tuigate:";
 /**
  * One connected client. Transports create it, feed its frames to a
  * dispatcher and write what its {@linkcode Peer.output} yields.
+ *
+ * @example A transport of your own
+ * ```ts
+ * import { Gateway, Peer } from "@tuigate/tuigate";
+ * const gateway = new Gateway();
+ * const peer = new Peer({ transport: "memory" });
+ * gateway.open(peer); // queues gateway.ready
+ * gateway.dispatcher.handleText('{"jsonrpc":"2.0","id":1,"method":"gateway.ping"}', peer);
+ * await gateway.dispatcher.idle();
+ * const batch = peer.output.take(); // { frames: [gateway.ready, the ping's answer], bytes }
+ * if (batch) peer.output.release(batch.bytes);
+ * peer.close("done");
+ * gateway.close(peer, "done");
+ * ```
  */
 export class Peer {
   /** A unique id, for example `"stdio-1"`. */

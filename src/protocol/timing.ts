@@ -11,6 +11,7 @@
  * ```ts
  * import { sleep } from "@tuigate/tuigate";
  * await sleep(10);
+ * await sleep(10_000, AbortSignal.timeout(10)).catch((reason) => reason.name); // "TimeoutError"
  * ```
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -36,7 +37,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @example
  * ```ts
  * import { withTimeout } from "@tuigate/tuigate";
- * const written = await withTimeout(Deno.stderr.write(new Uint8Array(1)).then(() => true), 100, false);
+ * const never = new Promise<string>(() => {});
+ * await withTimeout(never, 10, "no answer"); // "no answer"
  * ```
  */
 export function withTimeout<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {

@@ -4,13 +4,33 @@
  * @module
  */
 
-/** A byte sink with partial writes, such as `Deno.stdout`. */
+/**
+ * A byte sink with partial writes, such as `Deno.stdout`.
+ *
+ * @example
+ * ```ts
+ * import { type ByteSink, FrameWriter } from "@tuigate/tuigate";
+ * const chunks: Uint8Array[] = [];
+ * const memory: ByteSink = { write: (p) => Promise.resolve(chunks.push(p.slice()) && p.length) };
+ * await new FrameWriter(memory).write("{}\n"); // true
+ * ```
+ */
 export interface ByteSink {
   /** Writes some of `p`; resolves with how many bytes were written. */
   write(p: Uint8Array): Promise<number>;
 }
 
-/** The states of a {@linkcode FrameWriter}. */
+/**
+ * The states of a {@linkcode FrameWriter}.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter, FrameWriterState } from "@tuigate/tuigate";
+ * const writer = new FrameWriter({ write: () => Promise.reject(new Deno.errors.BrokenPipe()) });
+ * await writer.write("{}\n"); // false
+ * writer.state === FrameWriterState.PeerGone; // true
+ * ```
+ */
 export enum FrameWriterState {
   /** Writing. */
   Open = "open",
@@ -33,6 +53,13 @@ const encoder = new TextEncoder();
 /**
  * Whether an error means the reader of a pipe or socket is gone:
  * `BrokenPipe`, `BadResource` or `ConnectionReset`, and nothing else.
+ *
+ * @example
+ * ```ts
+ * import { isPeerGoneError } from "@tuigate/tuigate";
+ * isPeerGoneError(new Deno.errors.BrokenPipe()); // true
+ * isPeerGoneError(new Deno.errors.PermissionDenied()); // false
+ * ```
  */
 export function isPeerGoneError(error: unknown): boolean {
   return error instanceof Deno.errors.BrokenPipe ||

@@ -29,7 +29,24 @@ function isBlank(text: string, start: number, end: number): boolean {
   return true;
 }
 
-/** A byte source with `read`, such as `Deno.stdin`. */
+/**
+ * A byte source with `read`, such as `Deno.stdin`.
+ *
+ * @example
+ * ```ts
+ * import { type ByteSource, Gateway, StdioTransport } from "@tuigate/tuigate";
+ * const lines = [new TextEncoder().encode('{"jsonrpc":"2.0","id":1,"method":"gateway.ping"}\n')];
+ * const source: ByteSource = {
+ *   read(p) {
+ *     const chunk = lines.shift();
+ *     if (chunk === undefined) return Promise.resolve(null);
+ *     p.set(chunk);
+ *     return Promise.resolve(chunk.length);
+ *   },
+ * };
+ * new StdioTransport(new Gateway(), { input: source });
+ * ```
+ */
 export interface ByteSource {
   /** Reads into `p`; resolves with the count, or `null` at end of input. */
   read(p: Uint8Array): Promise<number | null>;
@@ -38,7 +55,22 @@ export interface ByteSource {
 /** How frames are delimited on the wire. */
 export type Framing = "line" | "lsp";
 
-/** Options for {@linkcode StdioTransport}. */
+/**
+ * Options for {@linkcode StdioTransport}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, StdioTransport, type StdioTransportOptions } from "@tuigate/tuigate";
+ * const mirrored: string[] = [];
+ * const options: StdioTransportOptions = {
+ *   framing: "lsp",
+ *   maxFrameBytes: 1024 * 1024,
+ *   grants: [], // no job methods for this client
+ *   tap: (frames) => mirrored.push(...frames),
+ * };
+ * new StdioTransport(new Gateway(), options);
+ * ```
+ */
 export interface StdioTransportOptions {
   /**
    * Where frames are read from.
@@ -75,7 +107,10 @@ export interface StdioTransportOptions {
    * @default {["jobs"]}
    */
   grants?: Iterable<string>;
-  /** Called with every batch of frames written to the output (for mirroring); must not throw or block. */
+  /**
+   * Called with every batch of frames written to the output (for mirroring); must not throw or block.
+   * @default {undefined}
+   */
   tap?: (frames: readonly string[]) => void;
 }
 
@@ -84,7 +119,16 @@ export type TransportEnd =
   | { reason: "stdin-eof" | "stdout-peer-gone" | "stdout-stalled" }
   | { reason: "crash"; error: unknown };
 
-/** The states of a {@linkcode StdioTransport}. */
+/**
+ * The states of a {@linkcode StdioTransport}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, StdioTransport, TransportState } from "@tuigate/tuigate";
+ * const transport = new StdioTransport(new Gateway());
+ * transport.state === TransportState.Idle; // true: start() not called yet
+ * ```
+ */
 export enum TransportState {
   /** Made, not started. */
   Idle = "idle",
@@ -102,10 +146,12 @@ export enum TransportState {
  * @example
  * ```ts
  * import { Gateway, StdioTransport } from "@tuigate/tuigate";
- * const gateway = new Gateway({ name: "demo" });
- * const transport = new StdioTransport(gateway);
- * transport.start();
- * console.error(await transport.ended);
+ * const transport = new StdioTransport(new Gateway({ name: "demo" }));
+ * if (import.meta.main) {
+ *   transport.start();
+ *   const end = await transport.ended; // for example { reason: "stdin-eof" }
+ *   Deno.exit(end.reason === "crash" ? 70 : 0);
+ * }
  * ```
  */
 export class StdioTransport {
