@@ -7,7 +7,7 @@
 
 import { getLogger } from "../protocol/logger.ts";
 import { Dispatcher, type DispatcherOptions } from "../protocol/dispatcher.ts";
-import type { MethodDefinition } from "../protocol/method.ts";
+import type { AnyMethodDefinition, MethodDefinition } from "../protocol/method.ts";
 import type { Peer } from "../protocol/peer.ts";
 import type { PeerHost } from "../protocol/peer_host.ts";
 import { PROTOCOL_VERSION, VERSION } from "../version.ts";
@@ -51,7 +51,7 @@ export interface GatewayOptions extends DispatcherOptions {
    * Methods to register.
    * @default {[]}
    */
-  methods?: MethodDefinition<never, unknown>[];
+  methods?: AnyMethodDefinition[];
   /**
    * Whether each new peer gets `gateway.ready` as its first frame. Turn it off
    * only for clients that accept nothing but their own responses (for example

@@ -11,7 +11,7 @@ import type { DeltaPayload } from "./output_buffer.ts";
 import { ERROR_CODES } from "./error_codes.ts";
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
-import type { MethodContext, MethodDefinition } from "./method.ts";
+import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
 import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
 import { runInContext } from "./request_scope.ts";
 
@@ -181,7 +181,7 @@ export class Dispatcher {
   }
 
   /** Registers a method. Throws a `TypeError` if the name is taken. */
-  register(definition: MethodDefinition<never, unknown> | MethodDefinition): void {
+  register(definition: AnyMethodDefinition): void {
     const method = definition as MethodDefinition;
     if (this.#methods.has(method.name)) {
       throw new TypeError(

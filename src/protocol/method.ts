@@ -162,3 +162,20 @@ export interface MethodDefinition<P = unknown, R = unknown> {
 export function defineMethod<P, R>(definition: MethodDefinition<P, R>): MethodDefinition<P, R> {
   return definition;
 }
+
+/**
+ * A method definition with any params and result types, for lists of
+ * methods (`GatewayOptions.methods`).
+ *
+ * @example
+ * ```ts
+ * import * as z from "zod";
+ * import { type AnyMethodDefinition, defineMethod } from "@tuigate/tuigate";
+ * const methods: AnyMethodDefinition[] = [
+ *   defineMethod({ name: "a", params: z.object({ n: z.number() }), handler: ({ n }) => n }),
+ *   defineMethod({ name: "b", handler: () => "b" }),
+ * ];
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type AnyMethodDefinition = MethodDefinition<any, any>;
