@@ -5,6 +5,7 @@
  * @module
  */
 
+import { dropOldest, isPrunable, pruneSession, type StoredSize } from "./_retention.ts";
 import {
   DEFAULT_RETENTION,
   type EventPage,
@@ -183,15 +184,14 @@ export class MemorySessionStore implements SessionStore {
     return event;
   }
 
-  #dropOldest(session: MemorySession): void {
-    const stored = session.events[session.head];
-    session.events[session.head++] = undefined as unknown as StoredEvent;
-    session.info.oldest++;
-    session.info.events--;
-    session.info.bytes -= stored.size;
-    this.#events--;
-    this.#bytes -= stored.size;
-    this.#pruned++;
+  /** Forgets the `count` oldest stored events of a session, whose counters were already updated. */
+  #forget(session: MemorySession, count: number, bytes: number): void {
+    for (let i = 0; i < count; i++) {
+      session.events[session.head++] = undefined as unknown as StoredEvent;
+    }
+    this.#events -= count;
+    this.#bytes -= bytes;
+    this.#pruned += count;
     if (session.head > 1024 && session.head * 2 > session.events.length) {
       session.events = session.events.slice(session.head);
       session.head = 0;
@@ -199,14 +199,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #pruneSession(session: MemorySession): void {
-    const { maxEventsPerSession, maxBytesPerSession } = this.retention;
-    const info = session.info;
-    while (
-      (info.events > maxEventsPerSession || info.bytes > maxBytesPerSession) &&
-      info.oldest < info.latest
-    ) {
-      this.#dropOldest(session);
-    }
+    const pruned = pruneSession(session.info, this.retention, () => sizes(session));
+    this.#forget(session, pruned.events, pruned.bytes);
   }
 
   #pruneTotal(): void {
@@ -217,11 +211,13 @@ export class MemorySessionStore implements SessionStore {
       const stored = this.#order[index++];
       const session = this.#sessions.get(stored.event.session);
       if (session === undefined || stored.event.seq < session.info.oldest) continue;
-      if (stored.event.seq >= session.info.latest) {
-        kept.push(stored); // The newest event of a session is never pruned.
+      // In append order, this entry is its session's oldest: only a session's newest is kept.
+      if (!isPrunable(session.info, stored.event.seq)) {
+        kept.push(stored);
         continue;
       }
-      this.#dropOldest(session); // In append order, this entry is its session's oldest.
+      dropOldest(session.info, stored.size);
+      this.#forget(session, 1, stored.size);
     }
     // Every entry before `index` is consumed: put the kept ones back right before it, in order.
     const head = index - kept.length;
@@ -295,7 +291,14 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new Error("The memory session store is closed");
+    if (this.#closed) throw new Error("Cannot use the memory session store: it is closed");
+  }
+}
+
+function* sizes(session: MemorySession): Generator<StoredSize> {
+  for (let i = session.head; i < session.events.length; i++) {
+    const stored = session.events[i];
+    yield { seq: stored.event.seq, size: stored.size };
   }
 }
 

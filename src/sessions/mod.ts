@@ -28,3 +28,15 @@ export * from "./memory_session_store.ts";
 export * from "./open_session_store.ts";
 export * from "./session_manager.ts";
 export * from "./session_methods.ts";
+
+// Core types this entry's API refers to, re-exported so that its documentation is complete.
+export type { JsonRpcError, JsonRpcErrorObject } from "../protocol/json_rpc_error.ts";
+export type {
+  JsonRpcFailure,
+  JsonRpcId,
+  JsonRpcResponse,
+  JsonRpcSuccess,
+} from "../protocol/messages.ts";
+export type { MethodDefinition } from "../protocol/method.ts";
+export type { DeltaPayload, OutputBuffer, OutputBufferStats } from "../protocol/output_buffer.ts";
+export type { InflightRequest, Peer, PeerState, ServerRequestOptions } from "../protocol/peer.ts";

@@ -6,18 +6,22 @@
  * @module
  */
 
+import { utf8Length } from "../protocol/bytes.ts";
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
 import { getLogger } from "../protocol/logger.ts";
 import type { Peer } from "../protocol/peer.ts";
-import { utf8Length } from "./_utf8_length.ts";
+import { sleep } from "../protocol/timing.ts";
 import type {
   ListSessionsOptions,
+  NewSession,
   RetentionPolicy,
   SessionEvent,
   SessionInfo,
   SessionStore,
   StoreOperation,
+  StoreOutcome,
 } from "./session_store.ts";
+import { StoreUnavailableError } from "./store_unavailable_error.ts";
 
 const logger = getLogger(["tuigate", "sessions"]);
 
@@ -93,7 +97,10 @@ export interface AttachOptions {
    * @default {undefined} no replay: only events appended from now on
    */
   after?: number;
-  /** Aborting it before the replay has caught up detaches the peer again. */
+  /**
+   * Aborting it before the replay has caught up detaches the peer again.
+   * @default {undefined}
+   */
   signal?: AbortSignal;
 }
 
@@ -175,7 +182,7 @@ export interface SessionManagerStats {
 export enum SessionManagerState {
   /** Accepting appends. */
   Open = "open",
-  /** Closed: the store is closed and every call fails with `STORE_ERROR`. */
+  /** Closed: the store is closed and every call fails with `CONNECTION_CLOSED`. */
   Closed = "closed",
 }
 
@@ -219,7 +226,20 @@ interface PeerAttachments {
   unsubscribe: () => void;
 }
 
+/** A batch whose commit found the store locked and is being retried on timers. */
+interface RetriedCommit {
+  batch: (PendingAppend | PendingClose)[];
+  /** Aborted when the batch is taken over by the final commit at shutdown. */
+  abort: AbortController;
+  /** Settles once the batch is committed, failed or taken over. */
+  done: Promise<void>;
+}
+
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The first pause between attempts on a locked store, in ms; it doubles up to the next. */
+const RETRY_INITIAL_MS = 5;
+/** The longest pause between attempts on a locked store, in ms. */
+const RETRY_MAX_MS = 100;
 
 function noop(): void {}
 
@@ -234,11 +254,35 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
 }
 
-/** Wraps a store failure as a `STORE_ERROR` (-32012); domain errors pass through. */
+/**
+ * Wraps a store failure as a `STORE_ERROR` (-32012); domain errors pass through.
+ *
+ * @example
+ * ```ts
+ * import { storeError } from "@tuigate/tuigate/sessions";
+ * storeError(new Error("disk I/O error")).message; // "Session store failed: disk I/O error"
+ * ```
+ */
 export function storeError(error: unknown): JsonRpcError {
   if (error instanceof JsonRpcError) return error;
   const reason = describe(error);
   return JsonRpcError.from("STORE_ERROR", { reason }, `Session store failed: ${reason}`);
+}
+
+function isLocked(error: unknown): boolean {
+  return error instanceof StoreUnavailableError && error.problem === "locked";
+}
+
+/** The `STORE_ERROR` of a write that found the store locked until its busy timeout passed. */
+function lockedTooLong(error: unknown, busyTimeoutMs: number): JsonRpcError {
+  const location = error instanceof StoreUnavailableError ? error.location : undefined;
+  return JsonRpcError.from(
+    "STORE_ERROR",
+    { reason: "locked", location, busyTimeoutMs },
+    `Session store failed: ${
+      location ?? "the store"
+    } stayed locked by another process for longer than the busy timeout of ${busyTimeoutMs} ms`,
+  );
 }
 
 function notFound(session: string): JsonRpcError {
@@ -316,6 +360,10 @@ export class SessionManager {
   #byPeer = new Map<Peer, PeerAttachments>();
   #attachments = 0;
   #counters = { appended: 0, commits: 0, failedCommits: 0, delivered: 0 };
+  /** The batch being retried while the store is locked; later batches wait behind it. */
+  #retried: RetriedCommit | undefined;
+  /** Set for the last commit at shutdown, which is not retried. */
+  #final = false;
 
   /** Makes a manager over an open store. */
   constructor(store: SessionStore, options: SessionManagerOptions = {}) {
@@ -338,8 +386,47 @@ export class SessionManager {
     return this.#state;
   }
 
-  /** Creates a session. Throws `STORE_ERROR` when the store fails. */
+  /**
+   * Creates a session in one attempt. Throws `INVALID_PARAMS` when the
+   * metadata is not a JSON object, and `STORE_ERROR` when the store fails,
+   * including when another process holds its lock at this moment
+   * ({@linkcode SessionManager.createAsync} waits for it instead).
+   */
   create(options: CreateSessionOptions = {}): SessionInfo {
+    const session = this.#newSession(options);
+    try {
+      return this.#store.createSession(session);
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  /**
+   * Creates a session like {@linkcode SessionManager.create}, but while
+   * another process holds the store's lock it retries on timers, so the
+   * event loop keeps running, until the store's busy timeout has passed
+   * (then `STORE_ERROR`). `session.create` uses it.
+   */
+  async createAsync(options: CreateSessionOptions = {}): Promise<SessionInfo> {
+    const session = this.#newSession(options);
+    const since = performance.now();
+    const attempt = () => {
+      this.#assertOpen();
+      return this.#store.createSession(session);
+    };
+    try {
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isLocked(error)) throw error;
+        return await this.#retryWhileLocked(attempt, error, since);
+      }
+    } catch (error) {
+      throw storeError(error);
+    }
+  }
+
+  #newSession(options: CreateSessionOptions): NewSession {
     this.#assertOpen();
     let metadata: Record<string, unknown>;
     try {
@@ -352,18 +439,13 @@ export class SessionManager {
       );
     }
     if (!isPlainObject(metadata)) {
-      throw JsonRpcError.from("INVALID_PARAMS", { reason: "metadata must be an object" });
+      throw JsonRpcError.from(
+        "INVALID_PARAMS",
+        { reason: "metadata must be an object" },
+        "Cannot create a session: its metadata must be a JSON object",
+      );
     }
-    try {
-      return this.#store.createSession({
-        id: crypto.randomUUID(),
-        title: options.title ?? null,
-        metadata,
-        time: Date.now(),
-      });
-    } catch (error) {
-      throw storeError(error);
-    }
+    return { id: crypto.randomUUID(), title: options.title ?? null, metadata, time: Date.now() };
   }
 
   /** A session. Throws `SESSION_NOT_FOUND` or `STORE_ERROR`. */
@@ -405,12 +487,20 @@ export class SessionManager {
     if (this.#state !== SessionManagerState.Open) return Promise.reject(this.#closedError());
     if (typeof session !== "string" || typeof type !== "string" || type === "") {
       return Promise.reject(
-        JsonRpcError.from("INVALID_PARAMS", { session, type }, "Session and type must be strings"),
+        JsonRpcError.from(
+          "INVALID_PARAMS",
+          { session, type },
+          "Cannot append an event: the session and a non-empty type must be strings",
+        ),
       );
     }
     if (!isPlainObject(data)) {
       return Promise.reject(
-        JsonRpcError.from("INVALID_PARAMS", { reason: "data must be an object" }),
+        JsonRpcError.from(
+          "INVALID_PARAMS",
+          { reason: "data must be an object" },
+          `Cannot append an event to session ${session}: its data must be a JSON object`,
+        ),
       );
     }
     const key = options.deltaKey;
@@ -571,10 +661,14 @@ export class SessionManager {
     return this.#bySession.get(session)?.size ?? 0;
   }
 
-  /** Commits every pending append now. */
-  flush(): Promise<void> {
+  /**
+   * Commits every pending append now. Resolves once they are committed or
+   * have failed, including after retries while another process holds the
+   * store's lock.
+   */
+  async flush(): Promise<void> {
     this.#flush();
-    return RESOLVED;
+    while (this.#retried !== undefined) await this.#retried.done;
   }
 
   /** Counters for `gateway.info`. */
@@ -599,7 +693,7 @@ export class SessionManager {
       pruned: counts.pruned,
       ...this.#counters,
       attachments: this.#attachments,
-      pending: this.#pending.length,
+      pending: this.#pending.length + (this.#retried?.batch.length ?? 0),
     };
   }
 
@@ -609,9 +703,21 @@ export class SessionManager {
     return RESOLVED;
   }
 
-  /** {@linkcode SessionManager.shutdown}, synchronously (for exit steps). Idempotent. */
+  /**
+   * {@linkcode SessionManager.shutdown}, synchronously (for exit steps):
+   * what is pending, including a batch being retried, is committed in one
+   * last attempt; if the store is still locked those appends fail with
+   * `STORE_ERROR` and an error is logged. Idempotent.
+   */
   shutdownSync(): void {
     if (this.#state === SessionManagerState.Closed) return;
+    const retried = this.#retried;
+    if (retried !== undefined) {
+      this.#retried = undefined;
+      retried.abort.abort();
+      this.#pending = [...retried.batch, ...this.#pending];
+    }
+    this.#final = true;
     this.#flush();
     this.#state = SessionManagerState.Closed;
     for (const [peer, entry] of [...this.#byPeer]) {
@@ -636,10 +742,39 @@ export class SessionManager {
 
   #closedError(): JsonRpcError {
     return JsonRpcError.from(
-      "STORE_ERROR",
+      "CONNECTION_CLOSED",
       { reason: "closed" },
       "Session store closed: the gateway is shutting down",
     );
+  }
+
+  /**
+   * Calls `attempt` again on timers (backoff with jitter) while the store is
+   * locked by another process, until its busy timeout has passed since
+   * `since`; then throws `STORE_ERROR`. Aborting `signal` stops it.
+   */
+  async #retryWhileLocked<T>(
+    attempt: () => T,
+    locked: unknown,
+    since: number,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const busyTimeoutMs = this.#store.busyTimeoutMs ?? 0;
+    let delay = RETRY_INITIAL_MS;
+    let last = locked;
+    for (;;) {
+      const left = since + busyTimeoutMs - performance.now();
+      if (left <= 0) throw lockedTooLong(last, busyTimeoutMs);
+      await sleep(Math.min(left, delay * (0.5 + Math.random() / 2)), signal);
+      signal?.throwIfAborted();
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isLocked(error)) throw error;
+        last = error;
+      }
+    }
   }
 
   #schedule(): void {
@@ -655,13 +790,17 @@ export class SessionManager {
     }, this.#commitDelayMs);
   }
 
-  /** Commits the pending operations in one transaction, settles them, then fans events out. */
+  /**
+   * Commits the pending operations in one transaction, settles them, then
+   * fans events out. While another process holds the store's lock the batch
+   * is retried on timers, and later batches wait behind it.
+   */
   #flush(): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#pending.length === 0) return;
+    if (this.#retried !== undefined || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -679,19 +818,64 @@ export class SessionManager {
         size: utf8Length(json) + utf8Length(entry.type),
       };
     });
-    let outcomes;
+    const since = performance.now();
+    let outcomes: StoreOutcome[];
     try {
       outcomes = this.#store.commit(operations);
     } catch (error) {
-      this.#counters.failedCommits++;
-      const failure = storeError(error);
-      logger.error("Session store commit of {count} operations failed: {error}", {
-        count: batch.length,
-        error,
-      });
-      for (const entry of batch) entry.deferred.reject(failure);
+      if (isLocked(error) && !this.#final) this.#retry(batch, operations, error, since);
+      else this.#fail(batch, error);
       return;
     }
+    this.#settle(batch, operations, outcomes);
+  }
+
+  /** Retries a batch that found the store locked; commits what queued behind it afterwards. */
+  #retry(
+    batch: (PendingAppend | PendingClose)[],
+    operations: StoreOperation[],
+    locked: unknown,
+    since: number,
+  ): void {
+    const abort = new AbortController();
+    const retried: RetriedCommit = { batch, abort, done: RESOLVED };
+    this.#retried = retried;
+    logger.debug("Session store locked by another process; retrying {count} operations", {
+      count: batch.length,
+    });
+    const attempt = () => {
+      const outcomes = this.#store.commit(operations);
+      // Settled in the same step as the commit: the final commit at shutdown cannot take it over.
+      this.#retried = undefined;
+      this.#settle(batch, operations, outcomes);
+    };
+    retried.done = this.#retryWhileLocked(attempt, locked, since, abort.signal).then(
+      () => this.#flush(),
+      (error) => {
+        if (abort.signal.aborted) return; // Taken over by shutdownSync.
+        this.#retried = undefined;
+        this.#fail(batch, error);
+        this.#flush();
+      },
+    );
+  }
+
+  #fail(batch: (PendingAppend | PendingClose)[], error: unknown): void {
+    this.#counters.failedCommits++;
+    const failure = storeError(error);
+    logger.error("Session store commit of {count} operations failed, nothing stored: {error}", {
+      count: batch.length,
+      error: failure.message,
+    });
+    for (const entry of batch) entry.deferred.reject(failure);
+  }
+
+  /** Resolves or rejects every entry of a committed batch, then sends the new events to attached peers. */
+  #settle(
+    batch: (PendingAppend | PendingClose)[],
+    operations: StoreOperation[],
+    outcomes: StoreOutcome[],
+  ): void {
     this.#counters.commits++;
     const fanout = new Map<string, { events: SessionEvent[]; frames: string[] }>();
     const collect = (event: SessionEvent, json: string) => {

@@ -69,7 +69,7 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
       metadata: z.record(z.string(), z.unknown()).optional(),
     }),
     result: sessionInfoSchema,
-    handler: (params) => sessions.create(params),
+    handler: (params) => sessions.createAsync(params),
   });
   host.register({
     name: "session.list",

@@ -177,7 +177,10 @@ export interface ListSessionsOptions {
 /**
  * Where sessions live. Every method is synchronous and either completes or
  * throws (for example when the store is locked, read-only or corrupt); a
- * failed {@linkcode SessionStore.commit} writes nothing.
+ * failed {@linkcode SessionStore.commit} writes nothing. A write that finds
+ * the store locked by another process throws a `"locked"`
+ * {@linkcode StoreUnavailableError} quickly instead of blocking; the
+ * {@linkcode SessionManager} retries it on timers for `busyTimeoutMs`.
  */
 export interface SessionStore {
   /** `"sqlite"` or `"memory"`, for `gateway.info`. */
@@ -188,6 +191,8 @@ export interface SessionStore {
   readonly schemaVersion: number;
   /** The retention in force. */
   readonly retention: Readonly<RetentionPolicy>;
+  /** How long writes are retried while another process holds the store's lock, in ms (none when absent). */
+  readonly busyTimeoutMs?: number;
   /** Creates a session. */
   createSession(session: NewSession): SessionInfo;
   /** A session, or `undefined` when no session has that id. */

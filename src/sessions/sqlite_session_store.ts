@@ -1,11 +1,22 @@
 /**
- * The durable session store: SQLite through `node:sqlite`, in WAL mode with
- * a busy timeout, so that several gateway processes can share one file.
+ * The durable session store: SQLite through `node:sqlite`, in WAL mode, so
+ * that several gateway processes can share one file. A write waits for
+ * another process's lock only briefly ({@linkcode SQLITE_ATTEMPT_TIMEOUT_MS})
+ * and then fails with a `"locked"` {@linkcode StoreUnavailableError}; whoever
+ * writes retries without blocking the event loop, up to `busyTimeoutMs`.
  *
  * @module
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { sleep } from "../protocol/timing.ts";
+import {
+  dropOldest,
+  isPrunable,
+  type Pruned,
+  pruneSession,
+  type StoredSize,
+} from "./_retention.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./_sqlite_schema.ts";
 import {
   DEFAULT_RETENTION,
@@ -31,7 +42,10 @@ export interface SqliteSessionStoreOptions {
    */
   retention?: Partial<RetentionPolicy>;
   /**
-   * How long a write waits for another process's lock before failing, in ms.
+   * How long opening, and every write of a {@linkcode SessionManager}, keeps
+   * retrying while another process holds the write lock, in ms. Each attempt
+   * blocks for at most {@linkcode SQLITE_ATTEMPT_TIMEOUT_MS}; the retries in
+   * between wait on timers.
    * @default {5000}
    */
   busyTimeoutMs?: number;
@@ -40,9 +54,16 @@ export interface SqliteSessionStoreOptions {
 /** The name of the store's file inside the state folder. */
 export const SQLITE_STORE_FILE = "sessions.sqlite";
 
+/**
+ * How long one SQLite call may block waiting for another process's lock, in
+ * ms, before it fails with a `"locked"` {@linkcode StoreUnavailableError}.
+ */
+export const SQLITE_ATTEMPT_TIMEOUT_MS = 20;
+
 const CLOSED_EVENT = "session.closed";
 const SESSION_COLUMNS =
-  "id, title, metadata, created_at AS createdAt, updated_at AS updatedAt, closed_at AS closedAt, latest, oldest, event_count AS eventCount, bytes";
+  "id, title, metadata, created_at AS createdAt, updated_at AS updatedAt, closed_at AS closedAt, latest, oldest, event_count AS events, bytes";
+const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;
 const PRUNE_CHUNK = 256;
 
 interface SessionRow {
@@ -54,7 +75,7 @@ interface SessionRow {
   closedAt: number | null;
   latest: number;
   oldest: number;
-  eventCount: number;
+  events: number;
   bytes: number;
 }
 
@@ -85,7 +106,10 @@ interface Statements {
  * A {@linkcode SessionStore} in one SQLite file. Every commit is one
  * `BEGIN IMMEDIATE` transaction that reads each session's newest sequence
  * number inside the transaction, so sequence numbers stay contiguous when
- * several processes append to one session.
+ * several processes append to one session. A write blocks for at most
+ * {@linkcode SQLITE_ATTEMPT_TIMEOUT_MS} while another process holds the
+ * lock, then throws a `"locked"` {@linkcode StoreUnavailableError} having
+ * written nothing (the {@linkcode SessionManager} retries it).
  *
  * @example
  * ```ts
@@ -105,7 +129,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly schemaVersion: number = SCHEMA_VERSION;
   /** The retention in force. */
   readonly retention: Readonly<RetentionPolicy>;
-  /** The busy timeout in ms. */
+  /** How long writers keep retrying while another process holds the lock, in ms. */
   readonly busyTimeoutMs: number;
   #db: DatabaseSync;
   #statements: Statements;
@@ -115,10 +139,11 @@ export class SqliteSessionStore implements SessionStore {
   #closed = false;
 
   /**
-   * Opens (creating folders and the file as needed) and migrates a store.
-   * Throws a {@linkcode StoreUnavailableError} with a one-line message when
-   * the file stays locked past the busy timeout, is not writable, is
-   * corrupt, or has a newer schema than this code.
+   * Opens (creating folders and the file as needed) and migrates a store,
+   * retrying on timers while another process holds the write lock. Throws a
+   * {@linkcode StoreUnavailableError} with a one-line message when the file
+   * stays locked past the busy timeout, is not writable, is corrupt, or has
+   * a newer schema than this code.
    */
   static async open(
     path: string,
@@ -133,20 +158,32 @@ export class SqliteSessionStore implements SessionStore {
         { problem: "read-only", location: path, cause: error },
       );
     }
-    try {
-      return new SqliteSessionStore(path, options);
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      throw await diagnose(error, path, dir, options.busyTimeoutMs ?? 5000);
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const deadline = performance.now() + busyTimeoutMs;
+    let delay = 5;
+    for (;;) {
+      try {
+        return new SqliteSessionStore(path, options);
+      } catch (error) {
+        if (error instanceof StoreUnavailableError && error.problem !== "locked") throw error;
+        const left = deadline - performance.now();
+        if (!isLocked(error) || left <= 0) throw await diagnose(error, path, dir, busyTimeoutMs);
+        await sleep(Math.min(left, delay));
+        delay = Math.min(delay * 2, 100);
+      }
     }
   }
 
-  /** Opens a store synchronously; prefer {@linkcode SqliteSessionStore.open}, which explains failures. */
+  /**
+   * Opens a store synchronously, in one attempt; prefer
+   * {@linkcode SqliteSessionStore.open}, which retries while the file is
+   * locked and explains failures.
+   */
   constructor(path: string, options: SqliteSessionStoreOptions = {}) {
     this.location = path;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.retention = Object.freeze({ ...DEFAULT_RETENTION, ...options.retention });
-    const db = new DatabaseSync(path, { timeout: this.busyTimeoutMs });
+    const db = new DatabaseSync(path, { timeout: SQLITE_ATTEMPT_TIMEOUT_MS });
     try {
       const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode: string })
         .journal_mode;
@@ -173,15 +210,19 @@ export class SqliteSessionStore implements SessionStore {
     return !this.#closed;
   }
 
-  /** Creates a session. */
+  /** Creates a session. Throws a `"locked"` {@linkcode StoreUnavailableError} while another process writes. */
   createSession(session: NewSession): SessionInfo {
-    this.#statements.insertSession.run(
-      session.id,
-      session.title,
-      JSON.stringify(session.metadata),
-      session.time,
-      session.time,
-    );
+    try {
+      this.#statements.insertSession.run(
+        session.id,
+        session.title,
+        JSON.stringify(session.metadata),
+        session.time,
+        session.time,
+      );
+    } catch (error) {
+      throw this.#lockedOr(error);
+    }
     return {
       id: session.id,
       title: session.title,
@@ -211,7 +252,11 @@ export class SqliteSessionStore implements SessionStore {
     return (statement.all(options.limit ?? 1000) as unknown as SessionRow[]).map(toInfo);
   }
 
-  /** Performs operations in one `BEGIN IMMEDIATE` transaction, then prunes for retention. */
+  /**
+   * Performs operations in one `BEGIN IMMEDIATE` transaction, then prunes
+   * for retention. Writes nothing when it throws; throws a `"locked"`
+   * {@linkcode StoreUnavailableError} while another process holds the lock.
+   */
   commit(operations: readonly StoreOperation[]): StoreOutcome[] {
     const s = this.#statements;
     const outcomes: StoreOutcome[] = [];
@@ -225,8 +270,9 @@ export class SqliteSessionStore implements SessionStore {
       }
       return found;
     };
-    this.#db.exec("BEGIN IMMEDIATE");
+    let pruned = 0;
     try {
+      this.#db.exec("BEGIN IMMEDIATE");
       let addedEvents = 0;
       let addedBytes = 0;
       for (const operation of operations) {
@@ -265,14 +311,16 @@ export class SqliteSessionStore implements SessionStore {
         let bytes = totals.bytes + addedBytes;
         for (const session of rows.values()) {
           if (session === null || !session.changed) continue;
-          const [count, size] = this.#pruneSession(session);
-          events -= count;
-          bytes -= size;
+          const done = pruneSession(session, this.retention, () => this.#sizesFrom(session));
+          events -= done.events;
+          bytes -= done.bytes;
+          pruned += done.events;
         }
         if (bytes > this.retention.maxTotalBytes) {
-          const [count, size] = this.#pruneTotal(bytes, row);
-          events -= count;
-          bytes -= size;
+          const done = this.#pruneTotal(bytes, row);
+          events -= done.events;
+          bytes -= done.bytes;
+          pruned += done.events;
         }
         for (const session of rows.values()) {
           if (session === null || !session.changed) continue;
@@ -284,7 +332,7 @@ export class SqliteSessionStore implements SessionStore {
             session.closedAt,
             session.latest,
             session.oldest,
-            session.eventCount,
+            session.events,
             session.bytes,
             session.id,
           );
@@ -294,9 +342,10 @@ export class SqliteSessionStore implements SessionStore {
       this.#db.exec("COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
+      throw this.#lockedOr(error);
     }
     this.#commits++;
+    this.#pruned += pruned;
     for (const outcome of outcomes) {
       if (outcome.status === "closed") {
         const session = rows.get(outcome.info.id);
@@ -316,47 +365,34 @@ export class SqliteSessionStore implements SessionStore {
     const seq = session.latest + 1;
     this.#statements.insertEvent.run(session.id, seq, type, time, stored.json, stored.size);
     session.latest = seq;
-    session.eventCount++;
+    session.events++;
     session.bytes += stored.size;
     session.updatedAt = time;
     session.changed = true;
     return { session: session.id, seq, type, time, data };
   }
 
-  /** Prunes one session to its bounds, never its newest event. Returns [events, bytes] pruned. */
-  #pruneSession(session: WorkingRow): [number, number] {
-    const { maxEventsPerSession: maxEvents, maxBytesPerSession: maxBytes } = this.retention;
-    const over = () => session.eventCount > maxEvents || session.bytes > maxBytes;
-    let events = 0;
-    let bytes = 0;
-    while (over() && session.oldest < session.latest) {
+  /** A session's stored event sizes from its oldest on, read a chunk at a time. */
+  *#sizesFrom(session: WorkingRow): Generator<StoredSize> {
+    let from = session.oldest;
+    for (;;) {
       const chunk = this.#statements.sizesFrom.all(
         session.id,
-        session.oldest,
+        from,
         PRUNE_CHUNK,
-      ) as unknown as { seq: number; size: number }[];
-      if (chunk.length === 0) break;
-      for (const event of chunk) {
-        if (!over() || event.seq >= session.latest || event.seq !== session.oldest) break;
-        session.oldest++;
-        session.eventCount--;
-        session.bytes -= event.size;
-        events++;
-        bytes += event.size;
-      }
-      if (chunk.length < PRUNE_CHUNK) break;
+      ) as unknown as StoredSize[];
+      yield* chunk;
+      if (chunk.length < PRUNE_CHUNK) return;
+      from = chunk[chunk.length - 1].seq + 1;
     }
-    this.#pruned += events;
-    return [events, bytes];
   }
 
-  /** Prunes the oldest events of the store until it is within its total bound. Returns [events, bytes] pruned. */
-  #pruneTotal(total: number, row: (id: string) => WorkingRow | null): [number, number] {
+  /** Prunes the oldest events of the store until it is within its total bound. */
+  #pruneTotal(total: number, row: (id: string) => WorkingRow | null): Pruned {
     const max = this.retention.maxTotalBytes;
-    let events = 0;
-    let bytes = 0;
+    const pruned: Pruned = { events: 0, bytes: 0 };
     let afterId = 0;
-    while (total - bytes > max) {
+    while (total - pruned.bytes > max) {
       const chunk = this.#statements.oldestEvents.all(afterId, PRUNE_CHUNK) as unknown as {
         id: number;
         session: string;
@@ -367,20 +403,24 @@ export class SqliteSessionStore implements SessionStore {
       for (const event of chunk) {
         afterId = event.id;
         const session = row(event.session);
-        if (session === null || event.seq >= session.latest || event.seq !== session.oldest) {
-          continue;
-        }
-        session.oldest++;
-        session.eventCount--;
-        session.bytes -= event.size;
+        if (session === null || !isPrunable(session, event.seq)) continue;
+        dropOldest(session, event.size);
         session.changed = true;
-        events++;
-        bytes += event.size;
-        if (total - bytes <= max) break;
+        pruned.events++;
+        pruned.bytes += event.size;
+        if (total - pruned.bytes <= max) break;
       }
     }
-    this.#pruned += events;
-    return [events, bytes];
+    return pruned;
+  }
+
+  /** A "locked" {@linkcode StoreUnavailableError} for SQLite's busy errors; other errors as they are. */
+  #lockedOr(error: unknown): unknown {
+    if (!isLocked(error)) return error;
+    return new StoreUnavailableError(
+      `Session store ${this.location} is locked: another process holds its write lock`,
+      { problem: "locked", location: this.location, cause: error },
+    );
   }
 
   /** Up to `limit` events after `after`, read in one snapshot. */
@@ -528,9 +568,14 @@ function toInfo(row: SessionRow): SessionInfo {
     closed: row.closedAt !== null,
     latest: row.latest,
     oldest: row.oldest,
-    events: row.eventCount,
+    events: row.events,
     bytes: row.bytes,
   };
+}
+
+function isLocked(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return error.problem === "locked";
+  return error instanceof Error && LOCKED.test(error.message);
 }
 
 function osMessage(error: unknown): string {
@@ -547,7 +592,7 @@ async function diagnose(
   const message = osMessage(error).replace(/: \/.*$/, "");
   const make = (problem: StoreProblem, text: string) =>
     new StoreUnavailableError(text, { problem, location: path, cause: error });
-  if (/database is locked|database table is locked|busy/i.test(message)) {
+  if (isLocked(error) || /busy/i.test(message)) {
     return make(
       "locked",
       `Session store ${path} is locked: another process held its write lock longer than the busy timeout of ${busyTimeoutMs} ms`,

@@ -387,6 +387,119 @@ Deno.test("SessionManager answers STORE_ERROR while the store stays locked, and 
   await client.close();
 });
 
+/** Holds the write lock of the store at `path` from another connection until `release()`. */
+function holdLock(path: string): { release: (commit?: boolean) => void } {
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
+  holder.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('holder', 'x')");
+  let held = true;
+  return {
+    release(commit = false) {
+      if (!held) return;
+      held = false;
+      holder.exec(commit ? "COMMIT" : "ROLLBACK");
+      holder.close();
+    },
+  };
+}
+
+/** Measures the longest gap between timer ticks every 10 ms until `stop` resolves. */
+async function longestStall(stop: Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 10);
+  try {
+    await stop;
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(worst, performance.now() - last);
+}
+
+Deno.test("SessionManager waits for a locked store on timers: the event loop keeps running and the append then succeeds", async () => {
+  await using s = await setup({ busyTimeoutMs: 5000 });
+  const client = new PeerClient(s.gateway);
+  const { id } = s.sessions.create();
+  await s.sessions.append(id, "before");
+  const lock = holdLock(s.path);
+  const heldAt = performance.now();
+  setTimeout(() => lock.release(true), 1000);
+  try {
+    const during = s.sessions.append(id, "during", { n: 1 });
+    const behind = s.sessions.append(id, "behind", { n: 2 });
+    // While the append waits, the gateway still answers pings quickly.
+    const pings: number[] = [];
+    const pinging = (async () => {
+      while (performance.now() - heldAt < 800) {
+        const sent = performance.now();
+        await client.call("gateway.ping", {});
+        pings.push(performance.now() - sent);
+        await tick(50);
+      }
+    })();
+    const stall = await longestStall(Promise.all([during, behind, pinging]));
+    const [first, second] = await Promise.all([during, behind]);
+    assert.ok(performance.now() - heldAt >= 900, "the append did not wait for the lock");
+    assert.ok(stall < 200, `the event loop stalled for ${Math.round(stall)} ms`);
+    assert.ok(pings.length >= 3 && Math.max(...pings) < 200, `pings took ${pings.map(Math.round)}`);
+    assert.deepEqual([first.seq, second.seq], [2, 3]);
+    assert.deepEqual(
+      s.sessions.eventsSince(id, { after: 0 }).events.map((e) => e.type),
+      ["before", "during", "behind"],
+    );
+    assert.equal(s.sessions.stats().failedCommits, 0);
+  } finally {
+    lock.release();
+  }
+  await client.close();
+});
+
+Deno.test("session.create waits for a locked store on timers instead of failing at once", async () => {
+  await using s = await setup({ busyTimeoutMs: 5000 });
+  const client = new PeerClient(s.gateway);
+  const lock = holdLock(s.path);
+  setTimeout(() => lock.release(true), 300);
+  try {
+    const started = performance.now();
+    const created = await client.call("session.create", { title: "waited" });
+    assert.ok(performance.now() - started >= 250, "session.create did not wait for the lock");
+    assert.equal(s.sessions.get(created.id).title, "waited");
+  } finally {
+    lock.release();
+  }
+  await client.close();
+});
+
+Deno.test("SessionManager.shutdownSync takes over a commit that waits for a locked store and stores it once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-sessions-" });
+  try {
+    let id: string;
+    {
+      await using s = await setup({ dir, busyTimeoutMs: 5000 });
+      id = s.sessions.create().id;
+      const lock = holdLock(s.path);
+      const waiting = s.sessions.append(id, "waiting");
+      await tick(50);
+      assert.equal(s.sessions.stats().pending, 1);
+      lock.release();
+      s.sessions.shutdownSync();
+      assert.equal((await waiting).seq, 1);
+      await tick(200); // the retry timer must not commit it a second time
+    }
+    await using again = await setup({ dir });
+    assert.deepEqual(
+      again.sessions.eventsSince(id, { after: 0 }).events.map((e) => [e.seq, e.type]),
+      [[1, "waiting"]],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("SessionManager feeds a slow peer from the store instead of queueing without bound", async () => {
   await using s = await setup();
   const client = new PeerClient(s.gateway, { maxBytes: 16 * 1024 });
@@ -486,7 +599,9 @@ Deno.test("SessionManager.shutdownSync commits pending appends and closes the st
       assert.equal(s.store.isOpen, false);
       await assert.rejects(
         s.sessions.append(id, "late", {}),
-        (error: { code: number }) => error.code === ERROR_CODES.STORE_ERROR.code,
+        (error: { code: number; message: string }) =>
+          error.code === ERROR_CODES.CONNECTION_CLOSED.code &&
+          /^Session store closed: the gateway is shutting down$/.test(error.message),
       );
     }
     await using again = await setup({ dir });

@@ -360,8 +360,11 @@ async function runGateway(
   };
 }
 
+/** The one error line on stderr (besides the `[tuigate-exit]` marker every exit may print). */
 function oneLine(stderr: string): string {
-  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  const lines = stderr.split("\n").filter((line) =>
+    line.trim() !== "" && !line.startsWith("[tuigate-exit] store-unavailable")
+  );
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
   return lines[0];
 }
@@ -428,6 +431,54 @@ Deno.test("A read-only state folder ends the gateway with exit 73 and one line o
     assert.ok(
       ledger.every((entry) => entry.reason === "store-unavailable" && entry.exitCode === 73),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Gateway answers gateway.ping while another process holds the store's write lock, then stores the waiting append", async () => {
+  const dir = await tempDir();
+  try {
+    await using gw = await spawnGateway([], { env: { TUIGATE_STATE_DIR: dir } });
+    await gw.ready();
+    const id = (await gw.request("session.create", { title: "locked" })).result.id;
+    assert.equal(
+      (await gw.request("session.append", { session: id, type: "before" })).result.seq,
+      1,
+    );
+    const holder = new DatabaseSync(`${dir}/sessions.sqlite`);
+    holder.exec("BEGIN IMMEDIATE");
+    holder.exec("INSERT INTO meta (key, value) VALUES ('holder', 'x')");
+    const heldAt = performance.now();
+    let append: Promise<Frame>;
+    const pings: number[] = [];
+    try {
+      append = gw.request("session.append", { session: id, type: "during" });
+      // Every ping is sent while the append waits for the lock.
+      while (performance.now() - heldAt < 800) {
+        const sent = performance.now();
+        const pong = await gw.request("gateway.ping", {}, 5000);
+        assert.ok(pong.result !== undefined, JSON.stringify(pong));
+        pings.push(performance.now() - sent);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const answered = gw.frames.some((f) => f.id !== undefined && f.result?.type === "during");
+      assert.equal(answered, false, "the append was answered while the lock was held");
+    } finally {
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, 1000 - (performance.now() - heldAt)))
+      );
+      holder.exec("COMMIT");
+      holder.close();
+    }
+    const worst = Math.max(...pings);
+    assert.ok(pings.length >= 3, `only ${pings.length} pings`);
+    assert.ok(worst < 400, `a ping took ${Math.round(worst)} ms while the store was locked`);
+    const stored = await append;
+    assert.equal(stored.error, undefined, JSON.stringify(stored));
+    assert.equal(stored.result.seq, 2);
+    const log = await readLog(gw, id);
+    assert.deepEqual(log.events.map((e) => e.type), ["before", "during"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
