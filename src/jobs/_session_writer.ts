@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { getLogger } from "../protocol/logger.ts";
 import type { JobSessionLog } from "./job_session_log.ts";
 
 const logger = getLogger(["tuigate", "jobs"]);
@@ -18,7 +18,10 @@ export interface SessionWriterOptions {
    * @default {32}
    */
   maxInflight?: number;
-  /** The job id, for log lines. */
+  /**
+   * The job id, for log lines.
+   * @default {"?"}
+   */
   job?: string;
 }
 

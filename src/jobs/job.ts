@@ -5,9 +5,11 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { toBase64 } from "../protocol/bytes.ts";
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
+import { getLogger } from "../protocol/logger.ts";
 import type { DeltaPayload } from "../protocol/output_buffer.ts";
+import { sleep, withTimeout } from "../protocol/timing.ts";
 import { SessionWriter } from "./_session_writer.ts";
 import type { JobSessionLog } from "./job_session_log.ts";
 import { Utf8Chunker, type Utf8Segment } from "./utf8_chunker.ts";
@@ -113,9 +115,15 @@ export interface JobInfo {
 
 /** Options for {@linkcode Job.spawn}. */
 export interface JobOptions {
-  /** Where output and exit go (the peer that started the job). */
+  /**
+   * Where output and exit go (the peer that started the job).
+   * @default {undefined} output is only logged to the session, if any
+   */
   target?: JobOutputTarget;
-  /** The session log used when the spec names a session. */
+  /**
+   * The session log used when the spec names a session.
+   * @default {undefined}
+   */
   sessionLog?: JobSessionLog;
   /**
    * Milliseconds between SIGTERM and SIGKILL for processes left in the
@@ -129,7 +137,10 @@ export interface JobOptions {
    * @default {1000}
    */
   lingerMs?: number;
-  /** Told when the job's process group appears and when it is gone. */
+  /**
+   * Told when the job's process group appears and when it is gone.
+   * @default {undefined}
+   */
   onProcessGroup?: (pgid: number, alive: boolean) => void;
 }
 
@@ -322,7 +333,11 @@ export class Job {
    */
   async write(bytes: Uint8Array, eof = false): Promise<number> {
     if (this.#state !== JobState.Running) {
-      throw JsonRpcError.from("JOB_NOT_RUNNING", { job: this.id }, `Job ${this.id} has exited`);
+      throw JsonRpcError.from(
+        "JOB_NOT_RUNNING",
+        { job: this.id },
+        `Cannot write to job ${this.id}: it has exited`,
+      );
     }
     const writer = this.#stdin;
     if (writer === undefined) {
@@ -438,7 +453,7 @@ export class Job {
         performance.now() < deadline && this.#state === JobState.Running
       ) {
         this.#seenDropped = stats.droppedDeltas;
-        await new Promise((resolve) => setTimeout(resolve, PACE_POLL_MS));
+        await sleep(PACE_POLL_MS);
         stats = output.stats();
       }
       this.#seenDropped = stats.droppedDeltas;
@@ -464,7 +479,7 @@ export class Job {
     }
     const all = Promise.all(pumps);
     const limit = (this.#groupGone ? 0 : this.#killGraceMs) + this.#lingerMs;
-    if (!(await settlesWithin(all, limit))) {
+    if (!(await withTimeout(all.then(() => true), limit, false))) {
       logger.warn(
         "Output of job {job} is held open by a process outside its group; stopped reading",
         {
@@ -547,12 +562,6 @@ export class Job {
   }
 }
 
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
-}
-
 function spawnError(spec: JobSpec, error: unknown): JsonRpcError {
   const message = error instanceof Error ? error.message : String(error);
   const data = { cmd: spec.cmd, cwd: spec.cwd, error: message };
@@ -590,15 +599,4 @@ function spawnError(spec: JobSpec, error: unknown): JsonRpcError {
     { ...data, reason: "error" },
     `Cannot start ${name}: ${message}`,
   );
-}
-
-function toBase64(bytes: Uint8Array): string {
-  // Uint8Array.prototype.toBase64 (V8 in Deno 2.9) is about 100 times faster than btoa.
-  const native = (bytes as Uint8Array & { toBase64?: () => string }).toBase64;
-  if (typeof native === "function") return native.call(bytes);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
+import { getLogger } from "../protocol/logger.ts";
+import { withTimeout } from "../protocol/timing.ts";
 import { Job, type JobInfo, type JobOutputTarget, type JobSpec, JobState } from "./job.ts";
 import type { JobSessionLog } from "./job_session_log.ts";
 
@@ -54,9 +55,15 @@ export interface JobStartOptions {
 
 /** Filters for {@linkcode JobManager.list}. */
 export interface JobListFilter {
-  /** Only jobs in this state. */
+  /**
+   * Only jobs in this state.
+   * @default {undefined} any state
+   */
   state?: JobState;
-  /** Only jobs logging to this session. */
+  /**
+   * Only jobs logging to this session.
+   * @default {undefined} any session or none
+   */
   session?: string;
 }
 
@@ -144,16 +151,17 @@ export class JobManager {
 
   /**
    * Starts a job whose output and exit go to `options.target`. Resolves as
-   * soon as it runs. Throws `JOB_LIMIT` at the limit, `JOB_SPAWN_FAILED`
-   * when the command cannot start, and the session log's error when
-   * `spec.session` cannot be logged to.
+   * soon as it runs. Throws `CONNECTION_CLOSED` once shutting down,
+   * `JOB_LIMIT` at the limit, `METHOD_DISABLED` for `spec.session` without
+   * a session log, `JOB_SPAWN_FAILED` when the command cannot start, and the
+   * session log's error when `spec.session` cannot be logged to.
    */
   async start(spec: JobSpec, options: JobStartOptions = {}): Promise<Job> {
     const target = options.target;
     options.signal?.throwIfAborted();
     if (this.#state !== JobManagerState.Open) {
       throw JsonRpcError.from(
-        "JOB_SPAWN_FAILED",
+        "CONNECTION_CLOSED",
         { cmd: spec.cmd, reason: "shutting-down" },
         `Cannot start ${JSON.stringify(spec.cmd)}: the gateway is shutting down`,
       );
@@ -170,11 +178,11 @@ export class JobManager {
     }
     if (spec.session !== undefined && this.#sessionLog === undefined) {
       throw JsonRpcError.from(
-        "JOB_SPAWN_FAILED",
+        "METHOD_DISABLED",
         { cmd: spec.cmd, session: spec.session, reason: "no-sessions" },
         `Cannot start ${
           JSON.stringify(spec.cmd)
-        } in session ${spec.session}: sessions are not available`,
+        } in session ${spec.session}: sessions are not available on this gateway`,
       );
     }
     const id = `${this.#prefix}-${this.#started + 1}`;
@@ -249,12 +257,7 @@ export class JobManager {
       .map((job) => job.cancel(graceMs));
     if (ending.length > 0) {
       logger.info("Ending {count} job(s)", { count: ending.length });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(ending),
-        new Promise((resolve) => (timer = setTimeout(resolve, graceMs + marginMs))),
-      ]);
-      clearTimeout(timer);
+      await withTimeout(Promise.all(ending), graceMs + marginMs, undefined);
     }
     this.killAll();
     this.#state = JobManagerState.Closed;

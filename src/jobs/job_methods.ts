@@ -64,6 +64,14 @@ const writeParams = z.object({
 /**
  * The `job.*` method definitions over a manager. Each requires the `"jobs"`
  * capability: the stdio peer has it, WebSocket peers only with `--allow-jobs`.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { jobMethods, JobManager } from "@tuigate/tuigate/jobs";
+ * const gateway = new Gateway();
+ * for (const method of jobMethods(new JobManager())) gateway.register(method);
+ * ```
  */
 export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[] {
   const methods = [

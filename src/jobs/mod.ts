@@ -22,3 +22,14 @@ export * from "./job.ts";
 export * from "./job_manager.ts";
 export * from "./job_methods.ts";
 export * from "./job_lifecycle.ts";
+
+// Core types this entry's API refers to, re-exported so that its documentation is complete.
+export type { ExitReason } from "../lifecycle/exit_ledger.ts";
+export type {
+  DrainStep,
+  LifecycleState,
+  ProcessLifecycle,
+  ShutdownDetails,
+} from "../lifecycle/process_lifecycle.ts";
+export type { MethodDefinition } from "../protocol/method.ts";
+export type { DeltaPayload } from "../protocol/output_buffer.ts";

@@ -260,7 +260,9 @@ Deno.test("JobManager.shutdown ends every job, grandchildren and SIGTERM-ignorin
     await jobs.shutdown(300, 200);
     assert.ok(performance.now() - since < 2000);
     assert.deepEqual(await survivors(pids), []);
-    await rejectsWith(jobs.start({ cmd: "true" }), -32022);
+    const refused = await rejectsWith(jobs.start({ cmd: "true" }), -32002);
+    assert.equal(refused.message, 'Cannot start "true": the gateway is shutting down');
+    assert.equal((refused.data as { reason: string }).reason, "shutting-down");
   } finally {
     killAll(pids);
   }
@@ -373,8 +375,12 @@ Deno.test("job.start with an unknown session fails with the log's error and leav
   assert.deepEqual(await survivors(await pidsOf(["sleep", "317.25"])), []);
 });
 
-Deno.test("JobManager without a session log refuses session with JOB_SPAWN_FAILED", async () => {
+Deno.test("JobManager without a session log refuses session with METHOD_DISABLED", async () => {
   await using jobs = new JobManager();
-  const error = await rejectsWith(jobs.start({ cmd: "true", session: "s1" }), -32022);
-  assert.match(error.message, /sessions are not available/);
+  const error = await rejectsWith(jobs.start({ cmd: "true", session: "s1" }), -32003);
+  assert.equal(
+    error.message,
+    'Cannot start "true" in session s1: sessions are not available on this gateway',
+  );
+  assert.equal(jobs.list().length, 0);
 });
