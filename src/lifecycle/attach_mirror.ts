@@ -5,6 +5,7 @@
  * @module
  */
 
+import { sleep } from "../protocol/timing.ts";
 import { MirrorClient, type MirrorClientOptions } from "../transport/mirror_client.ts";
 import type { Gateway } from "./gateway.ts";
 import type { ProcessLifecycle } from "./process_lifecycle.ts";
@@ -35,7 +36,8 @@ export interface AttachMirrorOptions extends MirrorClientOptions {
  *
  * @example
  * ```ts
- * import { attachMirror, Gateway, runStdio } from "@tuigate/tuigate";
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * import { attachMirror } from "@tuigate/tuigate/websocket";
  * const gateway = new Gateway();
  * const mirror = attachMirror(gateway, "ws://127.0.0.1:9000/mirror");
  * await runStdio(gateway, { tap: mirror.tap, setup: mirror.setup });
@@ -64,7 +66,7 @@ export function attachMirror(
     setup: (lifecycle) => {
       lifecycle.onDrain(async () => {
         // Let the stdio pump hand over the last frames (the answer to gateway.shutdown) first.
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         await client.close(Math.min(options.flushMs ?? 200, lifecycle.graceMs / 4));
       });
     },

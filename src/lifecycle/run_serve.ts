@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "../protocol/logger.ts";
+import { withTimeout } from "../protocol/timing.ts";
 import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
 import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
 import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
@@ -14,7 +15,7 @@ import { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
 import { EXIT_CODES, ProcessLifecycle } from "./process_lifecycle.ts";
-import { defaultStateDir } from "./state_dir.ts";
+import { defaultCrashLog, defaultStateDir } from "./state_dir.ts";
 
 const logger = getLogger(["tuigate", "serve"]);
 const encoder = new TextEncoder();
@@ -103,7 +104,7 @@ export interface ServeWebSocketOptions {
   graceSeconds?: number;
   /**
    * The exit ledger's path.
-   * @default {"$XDG_STATE_HOME/tuigate/exits.jsonl"}
+   * @default {"$TUIGATE_CRASH_LOG, else $XDG_STATE_HOME/tuigate/exits.jsonl"}
    */
   crashLog?: string;
   /**
@@ -127,7 +128,10 @@ export interface ServeWebSocketOptions {
    * @default {true}
    */
   watchdog?: boolean;
-  /** Called with the lifecycle and the server before serving starts, to add drain and exit steps. */
+  /**
+   * Called with the lifecycle and the server before serving starts, to add drain and exit steps.
+   * @default {undefined}
+   */
   setup?: (lifecycle: ProcessLifecycle, server: WebSocketServer) => void;
 }
 
@@ -147,24 +151,22 @@ export interface ServeAnnouncement {
   epoch: string;
 }
 
-async function writeWithin(
+/** Why serving never started; the reason of its ledger line. */
+type StartFailure = "token-file-failed" | "listen-failed";
+
+/** Writes all of `text`; resolves false when the stream refuses it. */
+async function writeAll(
   stream: { write(p: Uint8Array): Promise<number> },
   text: string,
-  timeoutMs: number,
 ): Promise<boolean> {
   const bytes = encoder.encode(text);
-  const write = (async () => {
+  try {
     let offset = 0;
     while (offset < bytes.length) offset += await stream.write(bytes.subarray(offset));
     return true;
-  })().catch(() => false);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((
-    resolve,
-  ) => (timer = setTimeout(resolve, timeoutMs, false)));
-  const ok = await Promise.race([write, timeout]);
-  clearTimeout(timer);
-  return ok;
+  } catch {
+    return false;
+  }
 }
 
 async function removeIfOwned(path: string, expected: string | undefined): Promise<void> {
@@ -189,15 +191,22 @@ function stdinIsTerminal(): boolean {
  * `gateway.shutdown` is called; then closes every connection with 1001 and
  * exits the process within the grace period, with a ledger line. Stdin is
  * not read: its end does not stop the server. Resolves with the exit code
- * (the process exits first); resolves with 2 at once, without exiting, when
- * the address cannot be bound or the token file cannot be written.
+ * (the process exits first).
+ *
+ * When serving cannot start, it resolves at once, without exiting, with
+ * `EXIT_CODES.USAGE` (2: the address or the token file given cannot be
+ * used), after one line on stderr, `[tuigate-exit] <reason>` and one ledger
+ * line whose reason is `"token-file-failed"` (the token file cannot be
+ * written) or `"listen-failed"` (the address is taken, not loopback without
+ * `allowRemote`, or cannot be bound).
  *
  * Once listening, one JSON line is written to stdout (and to `readyFile`):
  * `{"listening":{"host","port","url"},"url","port","tokenFile","pid","epoch"}`.
  *
  * @example
  * ```ts
- * import { Gateway, serveWebSocket } from "@tuigate/tuigate";
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { serveWebSocket } from "@tuigate/tuigate/websocket";
  * await serveWebSocket(new Gateway(), { port: 0, graceSeconds: 2 });
  * ```
  */
@@ -207,7 +216,7 @@ export async function serveWebSocket(
 ): Promise<number> {
   const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
   const stateDir = defaultStateDir(Deno.env.toObject());
-  const crashLog = options.crashLog ?? `${stateDir}/exits.jsonl`;
+  const crashLog = options.crashLog ?? defaultCrashLog();
   const graceMs = (options.graceSeconds ?? 1) * 1000;
   const generated = options.token === undefined;
   const server = new WebSocketServer(gateway, {
@@ -224,10 +233,26 @@ export async function serveWebSocket(
     sendDeadlineMs: (options.sendDeadlineSeconds ?? 10) * 1000,
     heartbeatMs: (options.heartbeatSeconds ?? 20) * 1000,
   });
-  const fail = async (message: string): Promise<number> => {
+  const fail = async (reason: StartFailure, message: string, error: unknown): Promise<number> => {
+    const code = EXIT_CODES.USAGE;
     logger.fatal(message);
-    await stderr.flush(200);
-    return EXIT_CODES.USAGE;
+    stderr.writeLine(`[tuigate-exit] ${reason}`);
+    await Promise.all([
+      new ExitLedger(crashLog).append({
+        event: "exit",
+        time: new Date().toISOString(),
+        pid: Deno.pid,
+        reason,
+        error: error instanceof Error ? error : String(error),
+        uptimeMs: Math.round(performance.now()),
+        exitCode: code,
+        epoch: gateway.epoch,
+        version: gateway.version,
+        transport: "websocket",
+      }, 150),
+      stderr.flush(200),
+    ]);
+    return code;
   };
 
   const tokenFile = generated ? (options.tokenFile ?? `${stateDir}/token`) : undefined;
@@ -235,7 +260,11 @@ export async function serveWebSocket(
     try {
       await writeTokenFile(tokenFile, server.token);
     } catch (error) {
-      return await fail(`Cannot write the token file ${tokenFile}: ${(error as Error).message}`);
+      return await fail(
+        "token-file-failed",
+        `Cannot write the token file ${tokenFile}: ${(error as Error).message}`,
+        error,
+      );
     }
   }
   let address: ListeningAddress;
@@ -244,7 +273,11 @@ export async function serveWebSocket(
   } catch (error) {
     if (tokenFile !== undefined) await removeIfOwned(tokenFile, server.token + "\n");
     const host = options.hostname ?? "127.0.0.1";
-    return await fail(`Cannot listen on ${host}:${options.port ?? 0}: ${(error as Error).message}`);
+    return await fail(
+      "listen-failed",
+      `Cannot listen on ${host}:${options.port ?? 0}: ${(error as Error).message}`,
+      error,
+    );
   }
 
   const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {
@@ -293,7 +326,7 @@ export async function serveWebSocket(
     }
   }
   if (options.announce ?? true) {
-    if (!(await writeWithin(Deno.stdout, line, 1000))) {
+    if (!(await withTimeout(writeAll(Deno.stdout, line), 1000, false))) {
       logger.warn("Could not announce the listening address on stdout");
     }
   }

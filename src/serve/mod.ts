@@ -17,3 +17,25 @@ export * from "../transport/websocket/mod.ts";
 export * from "../transport/mirror_client.ts";
 export * from "../lifecycle/run_serve.ts";
 export * from "../lifecycle/attach_mirror.ts";
+
+// Core types this entry's API refers to, re-exported so that its documentation is complete.
+export type { AsyncLineSink } from "../lifecycle/async_line_sink.ts";
+export type { ExitReason } from "../lifecycle/exit_ledger.ts";
+export type { Gateway, ShutdownRequestHandler } from "../lifecycle/gateway.ts";
+export type {
+  DrainStep,
+  LifecycleState,
+  ProcessLifecycle,
+  ShutdownDetails,
+} from "../lifecycle/process_lifecycle.ts";
+export type { Dispatcher, DispatcherStats } from "../protocol/dispatcher.ts";
+export type { JsonRpcErrorObject } from "../protocol/json_rpc_error.ts";
+export type {
+  JsonRpcFailure,
+  JsonRpcId,
+  JsonRpcResponse,
+  JsonRpcSuccess,
+} from "../protocol/messages.ts";
+export type { DeltaPayload, OutputBuffer, OutputBufferStats } from "../protocol/output_buffer.ts";
+export type { InflightRequest, Peer, PeerState, ServerRequestOptions } from "../protocol/peer.ts";
+export type { PeerHost } from "../protocol/peer_host.ts";

@@ -7,6 +7,7 @@
  */
 
 import { getLogger } from "../protocol/logger.ts";
+import { sleep } from "../protocol/timing.ts";
 
 const logger = getLogger(["tuigate", "mirror"]);
 
@@ -104,9 +105,9 @@ export interface MirrorInfo {
 
 /** Options for {@linkcode reconnectDelay}. */
 export interface ReconnectDelayOptions {
-  /** The first delay, in ms. */
+  /** The first delay, in ms */
   initialMs: number;
-  /** The longest delay, in ms. */
+  /** The longest delay, in ms */
   maxMs: number;
   /** The share of each delay that is random, from 0 (none) to 1 ("full jitter"). */
   jitter: number;
@@ -121,6 +122,12 @@ export interface ReconnectDelayOptions {
  * The delay before reconnection attempt `attempt` (0-based): doubling from
  * `initialMs`, capped at `maxMs`, then reduced by up to `jitter` of itself
  * at random so that many gateways do not retry in step.
+ *
+ * @example
+ * ```ts
+ * import { reconnectDelay } from "@tuigate/tuigate/websocket";
+ * reconnectDelay(3, { initialMs: 100, maxMs: 10_000, jitter: 0 }); // 800
+ * ```
  */
 export function reconnectDelay(attempt: number, options: ReconnectDelayOptions): number {
   const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
@@ -147,7 +154,7 @@ function redact(url: string): string {
  *
  * @example
  * ```ts
- * import { MirrorClient } from "@tuigate/tuigate";
+ * import { MirrorClient } from "@tuigate/tuigate/websocket";
  * const mirror = new MirrorClient("ws://127.0.0.1:9000/mirror");
  * mirror.start();
  * mirror.push(['{"jsonrpc":"2.0","method":"hello"}']);
@@ -180,6 +187,7 @@ export class MirrorClient {
   #lastError: string | undefined;
   #retryAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #warned = false;
 
@@ -250,11 +258,13 @@ export class MirrorClient {
       (this.#queue.length > this.#head || (this.#socket?.bufferedAmount ?? 0) > 0)
     ) {
       this.#flush();
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     this.#state = MirrorState.Closed;
     clearTimeout(this.#timer);
+    clearTimeout(this.#connectTimer);
     clearTimeout(this.#flushTimer);
+    this.#timer = this.#connectTimer = this.#flushTimer = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
     try {
@@ -311,7 +321,9 @@ export class MirrorClient {
     }
     this.#socket = socket;
     let opened = false;
-    const timeout = setTimeout(() => {
+    clearTimeout(this.#connectTimer);
+    const timeout = this.#connectTimer = setTimeout(() => {
+      this.#connectTimer = undefined;
       if (opened || this.#socket !== socket) return;
       this.#socket = undefined;
       try {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { withTimeout } from "../../src/protocol/timing.ts";
 import {
   type Frame,
   type GatewayProcess,
@@ -118,7 +119,8 @@ export class TestWebSocket {
         },
       };
       const timer = setTimeout(() => {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        const index = this.#waiters.indexOf(waiter);
+        if (index !== -1) this.#waiters.splice(index, 1);
         reject(new Error(`No matching message within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#waiters.push(waiter);
@@ -168,7 +170,7 @@ export class TestWebSocket {
   /** Closes the socket and waits (briefly) for the close to complete. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    await withTimeout(this.closed, 1000, undefined);
   }
 }
 

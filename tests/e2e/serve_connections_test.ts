@@ -130,7 +130,7 @@ Deno.test("Serve disconnects a client that stops reading with 4008 while the oth
     // Once it reads again, the client finds the close frame after the data that was in flight.
     const close = await stalled.readUntil((f) => f.opcode === 8);
     assert.equal(close?.closeCode, 4008);
-    assert.equal(close?.closeReason, "send deadline exceeded");
+    assert.equal(close?.closeReason, "Send deadline exceeded");
     for (const watcher of watchers) {
       assert.equal((await watcher.request("gateway.ping")).result.pong, true);
     }

@@ -52,6 +52,64 @@ Deno.test("Serve exits 2 with one clear line when its port is taken", async () =
   assert.match(gw.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${first.port}`));
   assert.equal(gw.frames.length, 0);
   await assert.rejects(Deno.stat(`${gw.dir}/state/token`), Deno.errors.NotFound);
+  assert.match(gw.stderr, /^\[tuigate-exit\] listen-failed$/m);
+  const ledger = await gw.ledger();
+  assert.equal(ledger.length, 1, JSON.stringify(ledger));
+  assert.equal(ledger[0].reason, "listen-failed");
+  assert.equal(ledger[0].exitCode, 2);
+  assert.match(String((ledger[0].error as { message: string }).message), /in use/i);
+});
+
+Deno.test("Serve exits 2 with a ledger line when the token file cannot be written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-token-" });
+  try {
+    // A regular file where the token file's folder should be.
+    await Deno.writeTextFile(`${dir}/blocker`, "");
+    await using gw = await spawnGateway([
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--token-file",
+      `${dir}/blocker/token`,
+    ]);
+    const status = await gw.waitExit();
+    assert.equal(status.code, 2);
+    assert.match(gw.stderr, /Cannot write the token file/);
+    assert.match(gw.stderr, /^\[tuigate-exit\] token-file-failed$/m);
+    assert.equal(gw.frames.length, 0);
+    const ledger = await gw.ledger();
+    assert.equal(ledger.length, 1, JSON.stringify(ledger));
+    assert.equal(ledger[0].reason, "token-file-failed");
+    assert.equal(ledger[0].exitCode, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serveWebSocket writes its ledger line to $TUIGATE_CRASH_LOG when no crashLog is given", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-serve-lib-" });
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (blocker.addr as Deno.NetAddr).port;
+    const script = `${dir}/serve.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { Gateway } from "${ROOT}/src/mod.ts";
+import { serveWebSocket } from "${ROOT}/src/serve/mod.ts";
+Deno.exit(await serveWebSocket(new Gateway(), { port: ${port}, token: "t", watchdog: false }));
+`,
+    );
+    await using gw = await spawnGateway([], { script });
+    const status = await gw.waitExit();
+    assert.equal(status.code, 2, gw.stderr);
+    const ledger = await gw.ledger();
+    assert.equal(ledger.length, 1, `ledger at ${gw.ledgerPath}: ${JSON.stringify(ledger)}`);
+    assert.equal(ledger[0].reason, "listen-failed");
+    assert.equal(ledger[0].transport, "websocket");
+  } finally {
+    blocker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 for (const exitWithParent of [false, true]) {

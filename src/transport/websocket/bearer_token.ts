@@ -6,6 +6,8 @@
  * @module
  */
 
+import { toBase64 } from "../../protocol/bytes.ts";
+
 /**
  * The prefix of the WebSocket subprotocol that carries a token, for clients
  * that cannot set headers (browsers): `tuigate.bearer.<token>`.
@@ -17,14 +19,29 @@ export const TUIGATE_SUBPROTOCOL = "tuigate";
 
 const encoder = new TextEncoder();
 
-/** Makes a random token: 32 bytes from the system CSPRNG, base64url (43 characters). */
+/**
+ * Makes a random token: 32 bytes from the system CSPRNG, base64url (43 characters).
+ *
+ * @example
+ * ```ts
+ * import { generateBearerToken } from "@tuigate/tuigate/websocket";
+ * const token = generateBearerToken(); // 43 characters of base64url
+ * ```
+ */
 export function generateBearerToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-/** Compares a presented token with the expected one without leaking where they differ. */
+/**
+ * Compares a presented token with the expected one without leaking where they differ.
+ *
+ * @example
+ * ```ts
+ * import { tokensMatch } from "@tuigate/tuigate/websocket";
+ * tokensMatch("s3cret", "s3cret"); // true
+ * ```
+ */
 export function tokensMatch(presented: string, expected: string): boolean {
   const a = encoder.encode(presented);
   const b = encoder.encode(expected);
@@ -34,7 +51,16 @@ export function tokensMatch(presented: string, expected: string): boolean {
   return diff === 0;
 }
 
-/** The subprotocols a request offers, in order. */
+/**
+ * The subprotocols a request offers, in order.
+ *
+ * @example
+ * ```ts
+ * import { offeredSubprotocols } from "@tuigate/tuigate/websocket";
+ * const request = new Request("http://127.0.0.1/", { headers: { "sec-websocket-protocol": "tuigate, x" } });
+ * offeredSubprotocols(request); // ["tuigate", "x"]
+ * ```
+ */
 export function offeredSubprotocols(request: Request): string[] {
   const header = request.headers.get("sec-websocket-protocol");
   if (header === null) return [];
@@ -52,6 +78,13 @@ export interface PresentedToken {
 /**
  * The token a request presents: the `Authorization: Bearer` header if there
  * is one, otherwise a `tuigate.bearer.<token>` subprotocol.
+ *
+ * @example
+ * ```ts
+ * import { presentedToken } from "@tuigate/tuigate/websocket";
+ * const request = new Request("http://127.0.0.1/", { headers: { authorization: "Bearer s3cret" } });
+ * presentedToken(request); // { via: "header", token: "s3cret" }
+ * ```
  */
 export function presentedToken(request: Request): PresentedToken | undefined {
   const header = request.headers.get("authorization");
@@ -71,12 +104,26 @@ export function presentedToken(request: Request): PresentedToken | undefined {
  * Writes a token to `path`, readable and writable by its owner only (mode
  * 0600), atomically: a temporary file in the same folder is renamed over the
  * old one. Missing folders are made with mode 0700.
+ *
+ * @example
+ * ```ts
+ * import { generateBearerToken, writeTokenFile } from "@tuigate/tuigate/websocket";
+ * await writeTokenFile("/tmp/tuigate-example/token", generateBearerToken());
+ * ```
  */
 export async function writeTokenFile(path: string, token: string): Promise<void> {
   await writePrivateFile(path, token + "\n");
 }
 
-/** Writes text to `path` with mode 0600, atomically (temporary file, then rename). */
+/**
+ * Writes text to `path` with mode 0600, atomically (temporary file, then rename).
+ *
+ * @example
+ * ```ts
+ * import { writePrivateFile } from "@tuigate/tuigate/websocket";
+ * await writePrivateFile("/tmp/tuigate-example/ready.json", "{}\n");
+ * ```
+ */
 export async function writePrivateFile(path: string, text: string): Promise<void> {
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true, mode: 0o700 });

@@ -17,13 +17,29 @@ export interface ListeningAddress {
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/** Whether a host is an IPv4 address literal. */
+/**
+ * Whether a host is an IPv4 address literal.
+ *
+ * @example
+ * ```ts
+ * import { isIpv4Literal } from "@tuigate/tuigate/websocket";
+ * isIpv4Literal("127.0.0.1"); // true
+ * ```
+ */
 export function isIpv4Literal(host: string): boolean {
   const match = IPV4.exec(host);
   return match !== null && match.slice(1).every((part) => Number(part) <= 255);
 }
 
-/** Whether a host is an IPv6 address literal (without brackets). */
+/**
+ * Whether a host is an IPv6 address literal (without brackets).
+ *
+ * @example
+ * ```ts
+ * import { isIpv6Literal } from "@tuigate/tuigate/websocket";
+ * isIpv6Literal("::1"); // true
+ * ```
+ */
 export function isIpv6Literal(host: string): boolean {
   return host.includes(":") && /^[0-9a-f:.]+(%[\w.-]+)?$/i.test(host);
 }
@@ -47,24 +63,56 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Whether a host is a wildcard address (`0.0.0.0` or `::`) that binds every interface. */
+/**
+ * Whether a host is a wildcard address (`0.0.0.0` or `::`) that binds every interface.
+ *
+ * @example
+ * ```ts
+ * import { isWildcardHost } from "@tuigate/tuigate/websocket";
+ * isWildcardHost("0.0.0.0"); // true
+ * ```
+ */
 export function isWildcardHost(host: string): boolean {
   const bare = unbracket(host);
   return bare === "0.0.0.0" || /^[0:]+$/.test(bare) && bare.includes("::");
 }
 
-/** A host as written in a URL or `Host` header: IPv6 literals get brackets. */
+/**
+ * A host as written in a URL or `Host` header: IPv6 literals get brackets.
+ *
+ * @example
+ * ```ts
+ * import { hostForUrl } from "@tuigate/tuigate/websocket";
+ * hostForUrl("::1"); // "[::1]"
+ * ```
+ */
 export function hostForUrl(host: string): string {
   const bare = unbracket(host);
   return isIpv6Literal(bare) ? `[${bare}]` : bare;
 }
 
-/** Removes the brackets of an IPv6 literal, if any. */
+/**
+ * Removes the brackets of an IPv6 literal, if any.
+ *
+ * @example
+ * ```ts
+ * import { unbracket } from "@tuigate/tuigate/websocket";
+ * unbracket("[::1]"); // "::1"
+ * ```
+ */
 export function unbracket(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
-/** The address clients see for a bound host and port. */
+/**
+ * The address clients see for a bound host and port.
+ *
+ * @example
+ * ```ts
+ * import { listeningAddress } from "@tuigate/tuigate/websocket";
+ * listeningAddress("::1", 8080).url; // "ws://[::1]:8080/"
+ * ```
+ */
 export function listeningAddress(host: string, port: number): ListeningAddress {
   return { host: unbracket(host), port, url: `ws://${hostForUrl(host)}:${port}/` };
 }

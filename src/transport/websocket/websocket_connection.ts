@@ -6,9 +6,11 @@
  * @module
  */
 
+import { utf8Length } from "../../protocol/bytes.ts";
 import { getLogger } from "../../protocol/logger.ts";
 import { Peer } from "../../protocol/peer.ts";
 import type { PeerHost } from "../../protocol/peer_host.ts";
+import { sleep } from "../../protocol/timing.ts";
 
 const logger = getLogger(["tuigate", "websocket"]);
 
@@ -113,28 +115,6 @@ export interface ConnectionInfo {
 }
 
 const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
-
-/** UTF-8 length of a string, or `Infinity` as soon as it exceeds `limit`. */
-function utf8Length(text: string, limit: number): number {
-  if (text.length > limit) return Infinity;
-  if (text.length * 3 <= limit) return text.length;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-    if (bytes > limit) return Infinity;
-  }
-  return bytes;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * One WebSocket client of a gateway. Each text message is one JSON-RPC
@@ -307,8 +287,10 @@ export class WebSocketConnection {
     this.#messagesIn++;
     const data = event.data;
     if (typeof data === "string") {
-      const bytes = utf8Length(data, this.#maxFrameBytes);
-      if (bytes > this.#maxFrameBytes) {
+      // At most 3 bytes per UTF-16 code unit: short messages need no count.
+      const fits = data.length * 3 <= this.#maxFrameBytes ||
+        utf8Length(data, this.#maxFrameBytes) <= this.#maxFrameBytes;
+      if (!fits) {
         this.#oversize(data.length);
         return;
       }
@@ -348,7 +330,7 @@ export class WebSocketConnection {
     );
     this.close({
       code: CLOSE_CODES.SEND_DEADLINE,
-      reason: "send deadline exceeded",
+      reason: "Send deadline exceeded",
       cause: "send-deadline",
     });
   }

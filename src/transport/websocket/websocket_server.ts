@@ -8,6 +8,7 @@
 
 import { getLogger } from "../../protocol/logger.ts";
 import type { PeerHost } from "../../protocol/peer_host.ts";
+import { withTimeout } from "../../protocol/timing.ts";
 import { generateBearerToken } from "./bearer_token.ts";
 import { isLoopbackHost, type ListeningAddress, listeningAddress } from "./listen_address.ts";
 import { UpgradeGuard } from "./upgrade_guard.ts";
@@ -122,7 +123,10 @@ export interface WebSocketServerCloseOptions {
    * @default {1000}
    */
   timeoutMs?: number;
-  /** Resolves when in-flight handlers have finished (for example `dispatcher.idle()`). */
+  /**
+   * Resolves when in-flight handlers have finished (for example `dispatcher.idle()`).
+   * @default {undefined} nothing to wait for
+   */
   idle?: () => Promise<void>;
 }
 
@@ -144,10 +148,6 @@ export interface WebSocketServerStats {
   closed: Partial<Record<ConnectionCause, number>>;
   /** Every open connection. */
   peers: ConnectionInfo[];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /**
@@ -339,20 +339,25 @@ export class WebSocketServer {
       await (options.idle?.() ?? Promise.resolve());
       await Promise.all(connections.map((c) => c.drained()));
     })();
-    await Promise.race([drained, sleep(drainUntil - Date.now())]);
+    await withTimeout(drained, Math.max(0, drainUntil - Date.now()), undefined);
     const code = options.code ?? CLOSE_CODES.GOING_AWAY;
     const reason = options.reason ?? "Gateway shutting down";
     for (const connection of connections) connection.close({ code, reason, cause: "shutdown" });
     // Connections already closed for a stalled client are not waited for: they rarely complete.
     const pending = connections.filter((c) => c.state !== ConnectionState.Closed);
-    await Promise.race([
+    await withTimeout(
       Promise.all(pending.map((c) => c.closed)),
-      sleep(deadline - Date.now()),
-    ]);
+      Math.max(0, deadline - Date.now()),
+      undefined,
+    );
     // Only now: Deno's own shutdown would close upgraded sockets with its own code and reason.
     const server = this.#server;
     if (wasListening && server !== undefined) {
-      await Promise.race([server.shutdown().catch(() => {}), sleep(deadline - Date.now())]);
+      await withTimeout(
+        server.shutdown().catch(() => {}),
+        Math.max(0, deadline - Date.now()),
+        undefined,
+      );
     }
     this.#state = WebSocketServerState.Closed;
   }
