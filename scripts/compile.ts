@@ -9,9 +9,13 @@
  *
  *   deno task compile [--target TRIPLE]... [--out-dir dist]
  *
+ * A relative `--out-dir` is taken from the repository root, an absolute one as is.
+ *
  * @module
  */
 
+import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 /** The targets `deno compile` supports. */
@@ -23,18 +27,40 @@ export const TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
-const root = new URL("..", import.meta.url).pathname;
+const root = fileURLToPath(new URL("..", import.meta.url));
 const encoder = new TextEncoder();
 
 async function say(text: string): Promise<void> {
   await Deno.stderr.write(encoder.encode(text + "\n"));
 }
 
-/** The permission flags of the `start` task in deno.json. */
+/**
+ * The permission flags of the `start` task in deno.json.
+ *
+ * @example
+ * ```ts
+ * import { startPermissions } from "./compile.ts";
+ * const flags = await startPermissions(); // ["--allow-read", ...]
+ * ```
+ */
 export async function startPermissions(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
   const start: string = config.tasks.start;
   return start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+}
+
+/**
+ * The folder binaries are written to: `outDir` itself when it is absolute,
+ * else `outDir` inside the repository root.
+ *
+ * @example
+ * ```ts
+ * import { outputFolder } from "./compile.ts";
+ * outputFolder("/tmp/bin"); // "/tmp/bin"
+ * ```
+ */
+export function outputFolder(outDir: string): string {
+  return isAbsolute(outDir) ? outDir : join(root, outDir);
 }
 
 /** Explains a failed `deno compile` in one line. */
@@ -77,7 +103,7 @@ async function main(): Promise<number> {
     }
   }
   const permissions = await startPermissions();
-  const outDir = `${root}${values["out-dir"]}`;
+  const outDir = outputFolder(values["out-dir"]);
   await Deno.mkdir(outDir, { recursive: true });
   let failed = 0;
   for (const target of targets) {

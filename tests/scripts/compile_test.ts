@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { explain, startPermissions, TARGETS } from "../../scripts/compile.ts";
+import { explain, outputFolder, startPermissions, TARGETS } from "../../scripts/compile.ts";
 
 Deno.test("compile uses exactly the permissions of the start task", async () => {
   const permissions = await startPermissions();
@@ -29,4 +29,11 @@ Deno.test("compile explains a runtime that cannot be downloaded in one clear lin
     explain("x86_64-apple-darwin", 'error: Module not found "file:///x.ts"\n'),
     /Module not found/,
   );
+});
+
+Deno.test("compile writes to an absolute --out-dir as given and to a relative one inside the repository", () => {
+  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  assert.equal(outputFolder("/tmp/tuigate-bin"), "/tmp/tuigate-bin");
+  assert.equal(outputFolder("dist"), `${root}/dist`);
+  assert.equal(outputFolder("./out/bin/"), `${root}/out/bin/`);
 });
