@@ -67,6 +67,7 @@ export interface JobOutputTarget {
   /**
    * The target's output buffer: while it holds more than a little, or drops
    * deltas, the job's output is read more slowly (the client is behind).
+   * @default {undefined} output is read as fast as it comes
    */
   readonly output?: { stats(): { queuedBytes: number; droppedDeltas: number } };
 }

@@ -26,7 +26,8 @@ export interface OpenSessionStoreOptions {
    */
   retention?: Partial<RetentionPolicy>;
   /**
-   * How long a write waits for another process's lock, in ms.
+   * How long opening, and each write of a {@linkcode SessionManager}, keeps
+   * retrying on timers while another process holds the store's lock, in ms.
    * @default {5000}
    */
   busyTimeoutMs?: number;

@@ -191,7 +191,10 @@ export interface SessionStore {
   readonly schemaVersion: number;
   /** The retention in force. */
   readonly retention: Readonly<RetentionPolicy>;
-  /** How long writes are retried while another process holds the store's lock, in ms (none when absent). */
+  /**
+   * How long writes are retried while another process holds the store's lock, in ms.
+   * @default {undefined} not retried
+   */
   readonly busyTimeoutMs?: number;
   /** Creates a session. */
   createSession(session: NewSession): SessionInfo;

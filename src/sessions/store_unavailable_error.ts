@@ -8,7 +8,10 @@ export interface StoreUnavailableErrorOptions extends ErrorOptions {
    * @default {"unavailable"}
    */
   problem?: StoreProblem;
-  /** The store's file. */
+  /**
+   * The store's file.
+   * @default {undefined}
+   */
   location?: string;
 }
 
@@ -16,7 +19,8 @@ export interface StoreUnavailableErrorOptions extends ErrorOptions {
  * The session store cannot be opened: it stays locked past the busy
  * timeout, sits on a read-only disk, is corrupt, or has a newer schema. The
  * command prints its message as one line and exits with
- * `EXIT_CODES.STORE_UNAVAILABLE` (73).
+ * `EXIT_CODES.STORE_UNAVAILABLE` (73). A store also throws it, with problem
+ * `"locked"`, when a write finds another process holding the lock.
  *
  * @example
  * ```ts
