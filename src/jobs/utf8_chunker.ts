@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
+
 /** One piece of output: valid UTF-8 as text, anything else as raw bytes. */
 export type Utf8Segment = { text: string } | { bytes: Uint8Array };
 
@@ -37,12 +39,7 @@ export class Utf8Chunker {
 
   /** Adds a chunk and returns the segments that are complete, in order. */
   push(chunk: Uint8Array): Utf8Segment[] {
-    let data = chunk;
-    if (this.#pending.length > 0) {
-      data = new Uint8Array(this.#pending.length + chunk.length);
-      data.set(this.#pending);
-      data.set(chunk, this.#pending.length);
-    }
+    const data = this.#pending.length > 0 ? concatBytes([this.#pending, chunk]) : chunk;
     const end = completeLength(data);
     this.#pending = end === data.length ? EMPTY : data.slice(end);
     return segment(data.subarray(0, end));

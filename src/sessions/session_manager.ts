@@ -321,10 +321,6 @@ function mergeDelta(into: Record<string, unknown>, next: Record<string, unknown>
   return -1;
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 /**
  * The sessions feature: creates sessions, appends events (grouped into one
  * store transaction per burst, committed before any peer sees them) and
@@ -998,7 +994,7 @@ export class SessionManager {
           }
           await last;
           if (page.events.length < this.#pageSize && !attachment.dirty) return;
-          if (page.events.length === this.#pageSize) await yieldToEventLoop();
+          if (page.events.length === this.#pageSize) await sleep(0);
         }
       } finally {
         attachment.pumping = false;

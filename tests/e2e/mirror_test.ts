@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
+import { sleep } from "../../src/protocol/timing.ts";
 import { type Frame, spawnGateway } from "../_support/gateway_process.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

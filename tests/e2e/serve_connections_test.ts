@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
+import { sleep } from "../../src/protocol/timing.ts";
 import { rawUpgrade, type RawWebSocket } from "../_support/raw_websocket.ts";
 import { spawnServe, TestWebSocket } from "../_support/websocket_client.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

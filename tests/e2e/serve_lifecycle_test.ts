@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
+import { sleep } from "../../src/protocol/timing.ts";
 import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
 import { spawnServe, TestWebSocket } from "../_support/websocket_client.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 async function alive(pid: number): Promise<boolean> {
   try {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Gateway } from "../../src/lifecycle/gateway.ts";
 import { ERROR_CODES } from "../../src/protocol/error_codes.ts";
+import { sleep } from "../../src/protocol/timing.ts";
 import { MemorySessionStore } from "../../src/sessions/memory_session_store.ts";
 import { SessionManager, type SessionManagerOptions } from "../../src/sessions/session_manager.ts";
 import { registerSessionMethods } from "../../src/sessions/session_methods.ts";
@@ -48,7 +49,7 @@ async function setup(
 }
 
 function tick(ms = 0): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return sleep(ms);
 }
 
 Deno.test("session.create, get, list and close answer through the dispatcher", async () => {

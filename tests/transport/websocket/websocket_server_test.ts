@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
+import { sleep } from "../../../src/protocol/timing.ts";
 import { Gateway } from "../../../src/mod.ts";
 import { WebSocketServer } from "../../../src/transport/websocket/mod.ts";
 import { rawUpgrade } from "../../_support/raw_websocket.ts";
 import { TestWebSocket } from "../../_support/websocket_client.ts";
 
 const TOKEN = "in-process-token";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function gatewayWithTestMethods(): Gateway {
   const gateway = new Gateway({ name: "ws-test" });
