@@ -207,7 +207,8 @@ function stdinIsTerminal(): boolean {
  * ```ts
  * import { Gateway } from "@tuigate/tuigate";
  * import { serveWebSocket } from "@tuigate/tuigate/websocket";
- * await serveWebSocket(new Gateway(), { port: 0, graceSeconds: 2 });
+ * // Serves until SIGTERM or gateway.shutdown, then exits the process.
+ * if (import.meta.main) await serveWebSocket(new Gateway(), { port: 0, graceSeconds: 2 });
  * ```
  */
 export async function serveWebSocket(

@@ -7,7 +7,7 @@
  * ```ts
  * import { Gateway } from "@tuigate/tuigate";
  * import { serveWebSocket } from "@tuigate/tuigate/websocket";
- * await serveWebSocket(new Gateway(), { hostname: "127.0.0.1", port: 0 });
+ * if (import.meta.main) await serveWebSocket(new Gateway(), { hostname: "127.0.0.1", port: 0 });
  * ```
  *
  * @module

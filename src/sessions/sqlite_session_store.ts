@@ -114,7 +114,8 @@ interface Statements {
  * @example
  * ```ts
  * import { SqliteSessionStore } from "@tuigate/tuigate/sessions";
- * const store = await SqliteSessionStore.open("/tmp/state/sessions.sqlite");
+ * const dir = await Deno.makeTempDir();
+ * const store = await SqliteSessionStore.open(`${dir}/sessions.sqlite`);
  * store.createSession({ id: "s1", title: null, metadata: {}, time: Date.now() });
  * store.commit([{ kind: "append", session: "s1", type: "note", time: Date.now(), data: {}, json: "{}", size: 6 }]);
  * store.close();
