@@ -46,7 +46,9 @@ async function say(text: string): Promise<void> {
 export async function startPermissions(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
   const start: string = config.tasks.start;
-  return start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+  return start.split(/\s+/).filter((word) =>
+    word.startsWith("--allow-") || word.startsWith("--v8-flags=")
+  );
 }
 
 /**

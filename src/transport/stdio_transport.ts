@@ -20,6 +20,26 @@ import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 const logger = getLogger(["tuigate", "stdio"]);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const READ_BUFFER_BYTES = 64 * 1024;
+const textEncoder = new TextEncoder();
+
+/**
+ * Encodes a few (typically large) frames as lines straight into one buffer,
+ * without concatenating strings first. Returns `undefined` when a frame is
+ * not pure ASCII (its byte length is then unknown without encoding it).
+ */
+function encodeLines(frames: string[]): Uint8Array | undefined {
+  let total = frames.length;
+  for (const frame of frames) total += frame.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const frame of frames) {
+    const { read, written } = textEncoder.encodeInto(frame, out.subarray(offset));
+    if (read !== frame.length || written !== frame.length) return undefined;
+    offset += written;
+    out[offset++] = 0x0a;
+  }
+  return out;
+}
 
 function isBlank(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
@@ -356,7 +376,11 @@ export class StdioTransport {
   }
 
   #format(frames: string[]): string | Uint8Array {
-    if (this.#framing === "line") return frames.join("\n") + "\n";
+    if (this.#framing === "line") {
+      return frames.length <= 8
+        ? encodeLines(frames) ?? frames.join("\n") + "\n"
+        : frames.join("\n") + "\n";
+    }
     if (frames.length === 1) return encodeLspFrame(frames[0]);
     const parts = frames.map(encodeLspFrame);
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

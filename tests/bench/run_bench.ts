@@ -17,7 +17,14 @@ import { parseArgs } from "node:util";
 
 const root = new URL("../../", import.meta.url).pathname;
 const encoder = new TextEncoder();
-const REFERENCES = ["py_threaded", "node_mcp_sdk", "node_vscode_jsonrpc", "deno_naive", "limit_cat", "limit_flood"];
+const REFERENCES = [
+  "py_threaded",
+  "node_mcp_sdk",
+  "node_vscode_jsonrpc",
+  "deno_naive",
+  "limit_cat",
+  "limit_flood",
+];
 
 async function say(text: string): Promise<void> {
   await Deno.stdout.write(encoder.encode(text + "\n"));
@@ -30,7 +37,9 @@ async function run(cmd: string, args: string[], cwd: string, capture = false): P
     stdout: capture ? "piped" : "inherit",
     stderr: "inherit",
   }).output();
-  if (!result.success) throw new Error(`${cmd} ${args.join(" ")} failed with exit code ${result.code}`);
+  if (!result.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed with exit code ${result.code}`);
+  }
   return capture ? new TextDecoder().decode(result.stdout) : "";
 }
 
@@ -42,7 +51,12 @@ async function prepareHarness(source: string, scratch: string): Promise<string> 
     if (entry.isDirectory) {
       await Deno.mkdir(`${harness}/${entry.name}`, { recursive: true });
       for await (const inner of Deno.readDir(`${source}/${entry.name}`)) {
-        if (inner.isFile) await Deno.copyFile(`${source}/${entry.name}/${inner.name}`, `${harness}/${entry.name}/${inner.name}`);
+        if (inner.isFile) {
+          await Deno.copyFile(
+            `${source}/${entry.name}/${inner.name}`,
+            `${harness}/${entry.name}/${inner.name}`,
+          );
+        }
       }
     } else if (entry.isFile) {
       await Deno.copyFile(`${source}/${entry.name}`, `${harness}/${entry.name}`);
@@ -69,17 +83,37 @@ function median(values: number[]): number {
 }
 
 function figure(rows: Row[], server: string, test: string, field: string): number {
-  return median(rows.filter((r) => r.server === server && r.test === test && !r.superseded && r.ok).map((r) => Number(r[field])));
+  return median(
+    rows.filter((r) => r.server === server && r.test === test && !r.superseded && r.ok).map((r) =>
+      Number(r[field])
+    ),
+  );
 }
 
-function ratioRow(name: string, value: number, target: string, pass: boolean, detail: string): string[] {
-  return [name, Number.isFinite(value) ? value.toFixed(2) : "n/a", target, pass ? "yes" : "NO", detail];
+function ratioRow(
+  name: string,
+  value: number,
+  target: string,
+  pass: boolean,
+  detail: string,
+): string[] {
+  return [
+    name,
+    Number.isFinite(value) ? value.toFixed(2) : "n/a",
+    target,
+    pass ? "yes" : "NO",
+    detail,
+  ];
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => "| " + r.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
-  return [line(rows[0]), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.slice(1).map(line)].join("\n");
+  return [
+    line(rows[0]),
+    "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|",
+    ...rows.slice(1).map(line),
+  ].join("\n");
 }
 
 async function targets(rows: Row[], ledgerPath: string, graceMs: number): Promise<string> {
@@ -90,9 +124,12 @@ async function targets(rows: Row[], ledgerPath: string, graceMs: number): Promis
   const p99m = figure(rows, mcp, "rpc", "lat_p99_us");
   const push = figure(rows, t, "push", "notif_s") / figure(rows, mcp, "push", "notif_s");
   const others = ["py_threaded", "node_mcp_sdk", "node_vscode_jsonrpc", "deno_naive"];
-  const bestLarge = Math.max(...others.map((s) => figure(rows, s, "large", "mb_s")).filter(Number.isFinite));
+  const bestLarge = Math.max(
+    ...others.map((s) => figure(rows, s, "large", "mb_s")).filter(Number.isFinite),
+  );
   const large = figure(rows, t, "large", "mb_s") / bestLarge;
-  const startup = figure(rows, t, "startup", "startup_ms") / figure(rows, "deno_naive", "startup", "startup_ms");
+  const startup = figure(rows, t, "startup", "startup_ms") /
+    figure(rows, "deno_naive", "startup", "startup_ms");
   const wedged = rows.filter((r) => r.server === t && r.test === "sigterm_wedged" && !r.superseded);
   const exitMs = median(wedged.map((r) => Number(r.exit_ms)));
   const allZero = wedged.length > 0 && wedged.every((r) => r.exit_code === 0);
@@ -103,19 +140,63 @@ async function targets(rows: Row[], ledgerPath: string, graceMs: number): Promis
   } catch { /* none */ }
   return table([
     ["target", "measured", "goal", "met", "figures (medians, this run)"],
-    ratioRow("rpc throughput vs MCP SDK", rpc, ">= 1.5x", rpc >= 1.5, `${figure(rows, t, "rpc", "req_s").toFixed(0)} vs ${figure(rows, mcp, "rpc", "req_s").toFixed(0)} req/s`),
-    ratioRow("rpc p99 latency vs MCP SDK", p99t / p99m, "<= 1.0x", p99t <= p99m, `${p99t.toFixed(0)} vs ${p99m.toFixed(0)} us`),
-    ratioRow("push throughput vs MCP SDK", push, ">= 2x", push >= 2, `${figure(rows, t, "push", "notif_s").toFixed(0)} vs ${figure(rows, mcp, "push", "notif_s").toFixed(0)} notif/s`),
-    ratioRow("large frames vs best reference", large, ">= 1.3x", large >= 1.3, `${figure(rows, t, "large", "mb_s").toFixed(1)} vs ${bestLarge.toFixed(1)} MB/s`),
-    ratioRow("startup vs naive Deno", startup, "<= 1.2x", startup <= 1.2, `${figure(rows, t, "startup", "startup_ms").toFixed(1)} vs ${figure(rows, "deno_naive", "startup", "startup_ms").toFixed(1)} ms`),
+    ratioRow(
+      "rpc throughput vs MCP SDK",
+      rpc,
+      ">= 1.5x",
+      rpc >= 1.5,
+      `${figure(rows, t, "rpc", "req_s").toFixed(0)} vs ${
+        figure(rows, mcp, "rpc", "req_s").toFixed(0)
+      } req/s`,
+    ),
+    ratioRow(
+      "rpc p99 latency vs MCP SDK",
+      p99t / p99m,
+      "<= 1.0x",
+      p99t <= p99m,
+      `${p99t.toFixed(0)} vs ${p99m.toFixed(0)} us`,
+    ),
+    ratioRow(
+      "push throughput vs MCP SDK",
+      push,
+      ">= 2x",
+      push >= 2,
+      `${figure(rows, t, "push", "notif_s").toFixed(0)} vs ${
+        figure(rows, mcp, "push", "notif_s").toFixed(0)
+      } notif/s`,
+    ),
+    ratioRow(
+      "large frames vs best reference",
+      large,
+      ">= 1.3x",
+      large >= 1.3,
+      `${figure(rows, t, "large", "mb_s").toFixed(1)} vs ${bestLarge.toFixed(1)} MB/s`,
+    ),
+    ratioRow(
+      "startup vs naive Deno",
+      startup,
+      "<= 1.2x",
+      startup <= 1.2,
+      `${figure(rows, t, "startup", "startup_ms").toFixed(1)} vs ${
+        figure(rows, "deno_naive", "startup", "startup_ms").toFixed(1)
+      } ms`,
+    ),
     [
       "SIGTERM with stdout wedged",
       Number.isFinite(exitMs) ? `${exitMs.toFixed(0)} ms` : "n/a",
       `exit 0, ledger, <= ${graceMs + 100} ms`,
       allZero && exitMs <= graceMs + 100 && ledgerLines >= wedged.length ? "yes" : "NO",
-      `exit codes ${wedged.map((r) => r.exit_code).join(",")}; ${ledgerLines} ledger lines for ${wedged.length} runs`,
+      `exit codes ${
+        wedged.map((r) => r.exit_code).join(",")
+      }; ${ledgerLines} ledger lines for ${wedged.length} runs`,
     ],
   ]);
+}
+
+/** The `--v8-flags=…` of the start task, so the bench gateway runs as the product does. */
+async function startV8Flags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
 }
 
 async function main(): Promise<void> {
@@ -139,11 +220,20 @@ async function main(): Promise<void> {
     const shared = JSON.parse(await Deno.readTextFile(`${harness}/servers.json`));
     const ledger = `${scratch}/bench-exits.jsonl`;
     await Deno.remove(ledger).catch(() => {});
+    const v8Flags = (await startV8Flags()).filter((flag) => flag !== "");
     const servers = [
       {
         name: "tuigate",
         framing: "ndjson",
-        cmd: [Deno.execPath(), "run", "--quiet", "-A", `${root}tests/bench/bench_gateway.ts`],
+        // The V8 flags of `deno task start` and the compiled binary.
+        cmd: [
+          Deno.execPath(),
+          "run",
+          "--quiet",
+          ...v8Flags,
+          "-A",
+          `${root}tests/bench/bench_gateway.ts`,
+        ],
         env: { TUIGATE_CRASH_LOG: ledger, DENO_NO_UPDATE_CHECK: "1" },
       },
       ...shared.servers.filter((s: Row) => REFERENCES.includes(s.name)),
@@ -152,10 +242,22 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(serversFile, JSON.stringify({ servers }, null, 2));
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const out = `${scratch}/raw-${stamp}.jsonl`;
-    await say(`bench: node run.mjs --reps ${values.reps} --servers-file ${serversFile} --out ${out}`);
-    await run("node", ["run.mjs", "--reps", values.reps!, "--servers-file", serversFile, "--out", out, ...(extra.length ? ["--", ...extra] : [])], harness);
+    await say(
+      `bench: node run.mjs --reps ${values.reps} --servers-file ${serversFile} --out ${out}`,
+    );
+    await run("node", [
+      "run.mjs",
+      "--reps",
+      values.reps!,
+      "--servers-file",
+      serversFile,
+      "--out",
+      out,
+      ...(extra.length ? ["--", ...extra] : []),
+    ], harness);
     await say(await run("node", ["report.mjs", out], harness, true));
-    const rows: Row[] = (await Deno.readTextFile(out)).split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+    const rows: Row[] = (await Deno.readTextFile(out)).split("\n").filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l));
     await say("\n## tuigate targets (ratios within this run)\n");
     await say(await targets(rows, ledger, 1000));
   }

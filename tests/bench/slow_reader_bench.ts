@@ -29,8 +29,14 @@ async function rssKiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
 
+function startFlags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${here}../../deno.json`));
+  return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+}
+
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", "-A", `${here}bench_gateway.ts`],
+  // The V8 flags of `deno task start` and the compiled binary.
+  args: ["run", "--quiet", ...startFlags(), "-A", `${here}bench_gateway.ts`],
   stdin: "piped",
   stdout: "piped",
   stderr: "null",

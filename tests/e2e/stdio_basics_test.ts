@@ -27,3 +27,20 @@ Deno.test("Gateway exits 0 on stdin EOF within 1 s and records stdin-eof", async
   assert.equal(ledger.at(-1)?.reason, "stdin-eof");
   assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
 });
+
+Deno.test("Gateway writes non-ASCII text intact, alone and in batches", async () => {
+  await using gw = await spawnGateway();
+  await gw.ready();
+  const text = "é€😀 ünïcödé ✓";
+  const reply = await gw.request("gateway.ping", { text });
+  assert.equal(reply.result.echo.text, text);
+  let batch = "";
+  for (let i = 0; i < 50; i++) {
+    batch +=
+      JSON.stringify({ jsonrpc: "2.0", id: `u${i}`, method: "gateway.ping", params: { text, i } }) +
+      "\n";
+  }
+  await gw.send(batch);
+  for (let i = 0; i < 50; i++) assert.equal((await gw.response(`u${i}`)).result.echo.text, text);
+  assert.deepEqual(gw.invalidLines, []);
+});

@@ -7,6 +7,7 @@ Deno.test("compile uses exactly the permissions of the start task", async () => 
   assert.ok(permissions.length > 0);
   for (const flag of permissions) assert.ok(config.tasks.start.includes(flag), flag);
   assert.equal(permissions.includes("--allow-all"), false);
+  assert.ok(permissions.some((flag) => flag.startsWith("--v8-flags=")));
 });
 
 Deno.test("compile knows the five deno compile targets", () => {
