@@ -4,7 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { type Frame, type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import {
+  type Frame,
+  type GatewayProcess,
+  ROOT,
+  spawnGateway,
+} from "../_support/gateway_process.ts";
 
 const TEST_GATEWAY = `${ROOT}/tests/_support/test_gateway.ts`;
 
