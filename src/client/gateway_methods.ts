@@ -18,6 +18,8 @@
  * @module
  */
 
+import type { JobInfo } from "../jobs/job.ts";
+
 /** One method: its params and its result. */
 export interface MethodSpec {
   /** The params; `undefined` in the type when they may be omitted. */
@@ -46,35 +48,8 @@ export interface ReadyParams {
   capabilities: Record<string, unknown>;
 }
 
-/** What `job.get` and `job.list` report about a job. */
-export interface JobInfo {
-  /** The job id. */
-  job: string;
-  /** `"running"` or `"exited"`. */
-  state: "running" | "exited";
-  /** The command's pid (and process group). */
-  pid: number;
-  /** The program. */
-  cmd: string;
-  /** Its arguments. */
-  args: string[];
-  /** Its working folder. */
-  cwd: string;
-  /** The session its events are appended to, if any. */
-  session: string | null;
-  /** Whether stdin is open for `job.write`. */
-  stdin: boolean;
-  /** When it started (ms since the Unix epoch). */
-  startedAt: number;
-  /** When it exited, if it has. */
-  exitedAt: number | null;
-  /** The exit code; `null` while running or when a signal ended it. */
-  code: number | null;
-  /** The signal that ended it, if any. */
-  signal: string | null;
-  /** Its run time, once exited. */
-  durationMs: number | null;
-}
+/** The state of one job, as `job.get` and `job.list` report it (the type the jobs module defines). */
+export type { JobInfo };
 
 /** The params of `job.output`, a delta notification of job output. */
 export interface JobOutputParams {
