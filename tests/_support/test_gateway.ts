@@ -8,7 +8,14 @@
  */
 
 import * as z from "zod";
-import { currentContext, defineMethod, Gateway, JsonRpcError, runStdio } from "../../src/mod.ts";
+import {
+  currentContext,
+  defineMethod,
+  Gateway,
+  JsonRpcError,
+  runStdio,
+  sleep,
+} from "../../src/mod.ts";
 import { setupLogging } from "../../src/lifecycle/logging.ts";
 import { AsyncLineSink } from "../../src/lifecycle/async_line_sink.ts";
 import { registerTestHooks } from "../../src/lifecycle/builtin_methods.ts";
@@ -19,16 +26,6 @@ const gateway = new Gateway({
   maxQueued: Number(Deno.env.get("TEST_MAX_QUEUED") ?? 1024),
 });
 registerTestHooks(gateway);
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
-}
 
 const started: string[] = [];
 

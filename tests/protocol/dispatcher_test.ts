@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import * as z from "zod";
-import { currentPeer, defineMethod, Gateway, type JsonRpcError, Peer } from "../../src/mod.ts";
+import {
+  currentPeer,
+  defineMethod,
+  Gateway,
+  type JsonRpcError,
+  Peer,
+  sleep,
+} from "../../src/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type Frame = any;
@@ -63,16 +70,6 @@ class TestPeer {
     this.#running = false;
     this.peer.close("test over");
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }
 
 function slowGateway(options: { maxInflight?: number; maxQueued?: number } = {}) {
