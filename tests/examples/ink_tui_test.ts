@@ -60,7 +60,12 @@ class Terminal {
       `TUIGATE_STATE_DIR=${this.#dir}/state`,
       "-e",
       "NO_COLOR=1",
-      `cd ${shellQuote(ROOT)} && ${command}; echo "TUI-EXITED $?"; sleep 600`,
+      // A person's terminal, not CI: Ink renders only the last frame when it detects CI.
+      "-e",
+      "CI=false",
+      `cd ${
+        shellQuote(ROOT)
+      } && env -u CONTINUOUS_INTEGRATION ${command}; echo "TUI-EXITED $?"; sleep 600`,
     );
   }
 
