@@ -221,6 +221,7 @@ export class Gateway implements PeerHost {
       protocol: PROTOCOL_VERSION,
       pid: Deno.pid,
       epoch: this.epoch,
+      uptime: (Date.now() - this.startedAt) / 1000,
       uptimeMs: Date.now() - this.startedAt,
       deno: Deno.version,
       settings: this.settings,

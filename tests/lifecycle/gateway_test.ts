@@ -38,6 +38,7 @@ Deno.test("gateway.info reports queued bytes, the high-water mark, and coalesced
   assert.equal(typeof info.counters.framesOut, "number");
   assert.equal(info.pid, Deno.pid);
   assert.equal(typeof info.uptimeMs, "number");
+  assert.equal(typeof info.uptime, "number"); // seconds
   assert.equal(typeof info.deno.deno, "string");
   // The deltas that were delivered plus those dropped account for all 5000.
   const deltas = frames.filter((f) => f.method === "spray.delta");
