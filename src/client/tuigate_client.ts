@@ -573,7 +573,18 @@ export class TuigateClient<
       const message = params === undefined
         ? { jsonrpc: "2.0", id, method }
         : { jsonrpc: "2.0", id, method, params };
-      void gateway.write(message);
+      try {
+        void gateway.write(message);
+      } catch (error) {
+        // The params cannot be serialised (a BigInt, a cycle): nothing was sent, nothing is left pending.
+        this.#pending.delete(id);
+        done();
+        reject(
+          new TypeError(`Cannot call ${method}: its params cannot be serialised as JSON`, {
+            cause: error,
+          }),
+        );
+      }
     });
   }
 
@@ -732,7 +743,11 @@ export class TuigateClient<
     const m = message as Record<string, unknown>;
     if (typeof m.method === "string") {
       if ("id" in m && (typeof m.id === "string" || typeof m.id === "number")) {
-        void this.#answer(gateway, m.id, m.method, m.params);
+        this.#answer(gateway, m.id, m.method, m.params).catch((error) =>
+          this.dispatchEvent(
+            new ProtocolErrorEvent(`Answering ${m.method} failed: ${(error as Error).message}`),
+          )
+        );
       } else {
         this.#notification(gateway, m.method, m.params);
       }
@@ -813,7 +828,20 @@ export class TuigateClient<
     }
     if (this.#inbound.get(String(id)) === controller) this.#inbound.delete(String(id));
     if (controller.signal.aborted || gateway.gone) return;
-    await gateway.write(reply);
+    try {
+      await gateway.write(reply);
+    } catch (error) {
+      // The handler's result cannot be serialised: answer -32603 instead of leaving the gateway waiting.
+      await gateway.write({
+        jsonrpc: "2.0",
+        id,
+        error: {
+          code: -32603,
+          message: `Result of ${method} could not be serialised: ${(error as Error).message}`,
+          data: { method },
+        },
+      });
+    }
   }
 
   #onExit(gateway: GatewayProcess, exit: ProcessExit): void {

@@ -537,3 +537,15 @@ Deno.test({
     if (tempDir !== undefined) await Deno.remove(tempDir, { recursive: true }).catch(() => {});
   },
 });
+
+Deno.test("TuigateClient answers -32603 when a handler's result cannot be serialised, and rejects unserialisable params at once", async () => {
+  await using client = await TuigateClient.start<TestMethods>(await options(INTEROP_GATEWAY));
+  client.handle("ui.big", () => ({ big: 1n }));
+  await assert.rejects(
+    client.call("test.ask", { method: "ui.big" }),
+    (error: unknown) =>
+      error instanceof JsonRpcError && error.code === -32603 && /ui\.big/.test(error.message),
+  );
+  await assert.rejects(client.call("gateway.ping", { n: 1n } as never), TypeError);
+  assert.equal((await client.call("gateway.ping")).pong, true);
+});
