@@ -13,7 +13,7 @@ import { getLogger } from "./src/protocol/logger.ts";
 import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
 import { ExitLedger } from "./src/lifecycle/exit_ledger.ts";
 import { defaultCrashLog } from "./src/lifecycle/state_dir.ts";
-import { registerTestHooks } from "./src/lifecycle/builtin_methods.ts";
+import { registerTestHooks } from "./src/lifecycle/test_hooks.ts";
 import { Gateway } from "./src/lifecycle/gateway.ts";
 import { setupLogging } from "./src/lifecycle/logging.ts";
 import { EXIT_CODES, type ProcessLifecycle } from "./src/lifecycle/process_lifecycle.ts";

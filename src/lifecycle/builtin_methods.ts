@@ -7,12 +7,30 @@
 
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
 import { buildOpenRpcDocument } from "../protocol/openrpc.ts";
-import type { Gateway } from "./gateway.ts";
+import type { Dispatcher } from "../protocol/dispatcher.ts";
+import type { AnyMethodDefinition } from "../protocol/method.ts";
+import type { Peer } from "../protocol/peer.ts";
+
+/** What the built-in methods need from a gateway (a `Gateway` is one). */
+export interface BuiltinHost {
+  /** The name announced. */
+  readonly name: string;
+  /** The version announced. */
+  readonly version: string;
+  /** The dispatcher, for `rpc.discover`. */
+  readonly dispatcher: Dispatcher;
+  /** Registers a method. */
+  register(method: AnyMethodDefinition): unknown;
+  /** What `gateway.info` returns for a peer. */
+  info(peer?: Peer): Record<string, unknown>;
+  /** Asks the process runner to shut down. */
+  requestShutdown(): boolean;
+}
 
 const OBJECT = { type: "object" };
 
 /** Registers the built-in methods on a gateway. */
-export function registerBuiltinMethods(gateway: Gateway): void {
+export function registerBuiltinMethods(gateway: BuiltinHost): void {
   gateway.register({
     name: "gateway.ping",
     summary: "Answers at once; params, if any, are echoed back",
@@ -60,7 +78,11 @@ export function registerBuiltinMethods(gateway: Gateway): void {
     },
     handler: (params, context) => {
       if (typeof params !== "object" || params === null || Array.isArray(params)) {
-        throw JsonRpcError.from("INVALID_PARAMS", { reason: "params must be an object" });
+        throw JsonRpcError.from(
+          "INVALID_PARAMS",
+          { reason: "params must be an object" },
+          'Invalid params for client.capabilities: params must be an object such as {"serverRequests": true}',
+        );
       }
       context.peer.clientCapabilities = { ...context.peer.clientCapabilities, ...params };
       return { capabilities: context.peer.clientCapabilities };
@@ -76,27 +98,5 @@ export function registerBuiltinMethods(gateway: Gateway): void {
         version: gateway.version,
         description: "tuigate JSON-RPC 2.0 gateway",
       }),
-  });
-}
-
-/** Registers `debug.block`, which busy-loops the main isolate; only for tests (`--test-hooks`). */
-export function registerTestHooks(gateway: Gateway): void {
-  gateway.register({
-    name: "debug.block",
-    summary: "Test only: blocks the main isolate for `ms` milliseconds",
-    jsonSchema: {
-      params: { type: "object", properties: { ms: { type: "number" } } },
-      result: OBJECT,
-    },
-    handler: (params) => {
-      const ms = Number((params as { ms?: number } | undefined)?.ms ?? 1000);
-      setTimeout(() => {
-        const end = Date.now() + ms;
-        while (Date.now() < end) {
-          // Busy on purpose: the watchdog must end the process from its own thread.
-        }
-      }, 50);
-      return { blocking: ms };
-    },
   });
 }

@@ -245,7 +245,13 @@ export class Peer {
    */
   request(method: string, params?: unknown, options: ServerRequestOptions = {}): Promise<unknown> {
     if (this.#state !== PeerState.Open) {
-      return Promise.reject(JsonRpcError.from("CONNECTION_CLOSED", { method }));
+      return Promise.reject(
+        JsonRpcError.from(
+          "CONNECTION_CLOSED",
+          { method },
+          `Cannot send request "${method}": the connection is closing`,
+        ),
+      );
     }
     if (this.clientCapabilities.serverRequests !== true) {
       return Promise.reject(
@@ -258,7 +264,13 @@ export class Peer {
     }
     const signal = options.signal;
     if (signal?.aborted) {
-      return Promise.reject(JsonRpcError.from("REQUEST_CANCELLED", { method }));
+      return Promise.reject(
+        JsonRpcError.from(
+          "REQUEST_CANCELLED",
+          { method },
+          `Request "${method}" not sent: its signal was already aborted`,
+        ),
+      );
     }
     const id = `${SERVER_REQUEST_PREFIX}${this.#nextRequest++}`;
     const timeoutMs = options.timeout ?? 30_000;
@@ -267,7 +279,11 @@ export class Peer {
         this.#cancelServerRequest(
           id,
           "cancelled",
-          JsonRpcError.from("REQUEST_CANCELLED", { method, id }),
+          JsonRpcError.from(
+            "REQUEST_CANCELLED",
+            { method, id },
+            `Request "${method}" cancelled: its signal was aborted`,
+          ),
         );
       const timer = setTimeout(() =>
         this.#cancelServerRequest(

@@ -18,7 +18,7 @@ import {
 } from "../../src/mod.ts";
 import { setupLogging } from "../../src/lifecycle/logging.ts";
 import { AsyncLineSink } from "../../src/lifecycle/async_line_sink.ts";
-import { registerTestHooks } from "../../src/lifecycle/builtin_methods.ts";
+import { registerTestHooks } from "../../src/lifecycle/test_hooks.ts";
 
 const gateway = new Gateway({
   name: "tuigate-test",
