@@ -7,7 +7,8 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { type FrameDecoder, type FrameEvent, LineDecoder } from "../protocol/line_decoder.ts";
+import type { FrameDecoder, FrameEvent } from "../protocol/frame_decoder.ts";
+import { LineDecoder } from "../protocol/line_decoder.ts";
 import { encodeLspFrame, LspDecoder } from "../protocol/lsp_decoder.ts";
 
 /** How a gateway process ended. */

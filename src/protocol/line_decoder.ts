@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type FrameEvent } from "./frame_decoder.ts";
+
 /**
  * Options for {@linkcode LineDecoder}.
  *
@@ -15,36 +17,8 @@ export interface LineDecoderOptions {
   maxFrameBytes?: number;
 }
 
-/** One event produced by a frame decoder. */
-export type FrameEvent =
-  | { kind: "frame"; bytes: Uint8Array }
-  | { kind: "oversize"; bytes: number; limit: number };
-
-/** A decoder from byte chunks to frames, shared by the line and LSP framings. */
-export interface FrameDecoder {
-  /**
-   * Feeds a chunk; calls `emit` for every complete frame or oversize skip.
-   * Unless `owned` is true the chunk may be reused after return (the decoder
-   * copies what it keeps); with `owned` the decoder may keep a view of it.
-   */
-  push(chunk: Uint8Array, emit: (event: FrameEvent) => void, owned?: boolean): void;
-  /** Bytes held for an incomplete frame. */
-  readonly pendingBytes: number;
-}
-
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
-
-/**
- * The default longest frame: 16 MiB.
- *
- * @example
- * ```ts
- * import { DEFAULT_MAX_FRAME_BYTES, LineDecoder } from "@tuigate/tuigate";
- * new LineDecoder({ maxFrameBytes: DEFAULT_MAX_FRAME_BYTES / 4 });
- * ```
- */
-export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
  * Splits newline-delimited frames out of byte chunks in amortised linear time:

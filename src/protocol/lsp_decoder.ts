@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { FrameDecoder, FrameEvent } from "./line_decoder.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "./line_decoder.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type FrameEvent } from "./frame_decoder.ts";
 
 /**
  * Options for {@linkcode LspDecoder}.

@@ -10,8 +10,8 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   type FrameDecoder,
   type FrameEvent,
-  LineDecoder,
-} from "../protocol/line_decoder.ts";
+} from "../protocol/frame_decoder.ts";
+import { LineDecoder } from "../protocol/line_decoder.ts";
 import { encodeLspFrame, LspDecoder } from "../protocol/lsp_decoder.ts";
 import { Peer } from "../protocol/peer.ts";
 import type { PeerHost } from "../protocol/peer_host.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type FrameEvent, LineDecoder } from "../../src/protocol/line_decoder.ts";
+import type { FrameEvent } from "../../src/protocol/frame_decoder.ts";
+import { LineDecoder } from "../../src/protocol/line_decoder.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { FrameEvent } from "../../src/protocol/line_decoder.ts";
+import type { FrameEvent } from "../../src/protocol/frame_decoder.ts";
 import {
   encodeLspFrame,
   LspDecoder,
