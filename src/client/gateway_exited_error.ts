@@ -35,11 +35,12 @@ export interface GatewayExitedErrorOptions extends ErrorOptions {
  * @example
  * ```ts
  * import { GatewayExitedError, TuigateClient } from "@tuigate/tuigate/client";
+ * declare function showCrash(code: number | null, stderrTail: string): void;
  * await using client = await TuigateClient.start({ command: "tuigate" });
  * try {
  *   await client.call("gateway.ping");
  * } catch (error) {
- *   if (error instanceof GatewayExitedError) console.error(error.code, error.stderrTail);
+ *   if (error instanceof GatewayExitedError) showCrash(error.code, error.stderrTail);
  * }
  * ```
  */

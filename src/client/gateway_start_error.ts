@@ -30,10 +30,11 @@ export interface GatewayStartErrorOptions extends ErrorOptions {
  * @example
  * ```ts
  * import { GatewayStartError, TuigateClient } from "@tuigate/tuigate/client";
+ * declare function showStartFailure(message: string): void;
  * try {
  *   await TuigateClient.start({ command: "tuigate", readyTimeoutMs: 5000 });
  * } catch (error) {
- *   if (error instanceof GatewayStartError) console.error(error.message);
+ *   if (error instanceof GatewayStartError) showStartFailure(error.message);
  * }
  * ```
  */

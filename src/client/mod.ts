@@ -9,7 +9,7 @@
  * ```ts
  * import { denoRunCommand, TuigateClient } from "@tuigate/tuigate/client";
  * await using client = await TuigateClient.start(denoRunCommand("./main.ts"));
- * console.log(await client.call("gateway.ping"));
+ * const pong = await client.call("gateway.ping");
  * ```
  *
  * @module

@@ -83,7 +83,8 @@ export async function setupLogging(
  * import { routeConsole } from "@tuigate/tuigate";
  * if (import.meta.main) {
  *   routeConsole();
- *   console.log("This goes to the log, not to stdout");
+ *   const { log } = console;
+ *   log("This goes to the log, not to stdout");
  * }
  * ```
  */

@@ -333,7 +333,7 @@ function mergeDelta(into: Record<string, unknown>, next: Record<string, unknown>
  * const { id } = sessions.create({ title: "build" });
  * const event = await sessions.append(id, "note", { text: "started" });
  * await sessions.append(id, "job.output", { job: "j1", text: "hel" }, { deltaKey: "j1:stdout" });
- * console.log(event.seq); // 1
+ * const first = event.seq; // 1
  * ```
  */
 export class SessionManager {

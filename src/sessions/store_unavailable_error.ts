@@ -25,10 +25,11 @@ export interface StoreUnavailableErrorOptions extends ErrorOptions {
  * @example
  * ```ts
  * import { openSessionStore, StoreUnavailableError } from "@tuigate/tuigate/sessions";
+ * declare function reportStoreProblem(problem: string, message: string): void;
  * try {
  *   await openSessionStore({ kind: "sqlite", dir: "/tmp/state" });
  * } catch (error) {
- *   if (error instanceof StoreUnavailableError) console.error(error.problem, error.message);
+ *   if (error instanceof StoreUnavailableError) reportStoreProblem(error.problem, error.message);
  * }
  * ```
  */
