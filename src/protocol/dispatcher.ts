@@ -6,6 +6,7 @@
  * @module
  */
 
+import { decodeUtf8 } from "./bytes.ts";
 import { getLogger, type Logger } from "./logger.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
 import { ERROR_CODES } from "./error_codes.ts";
@@ -79,7 +80,6 @@ interface Call {
 }
 
 const CANCEL_METHOD = "$/cancelRequest";
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The context a handler receives: one small object per call, its signal made on first use. */
 class RequestContext implements MethodContext {
@@ -216,7 +216,7 @@ export class Dispatcher {
   handleBytes(bytes: Uint8Array, peer: Peer): void {
     let text: string;
     try {
-      text = utf8.decode(bytes);
+      text = decodeUtf8(bytes);
     } catch {
       this.#sendError(peer, null, "PARSE_ERROR", { reason: "The frame is not valid UTF-8" });
       return;

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** One event produced by a frame decoder. */
+/** One event produced by a frame decoder. A frame's bytes may be valid only while `emit` runs. */
 export type FrameEvent =
   | { kind: "frame"; bytes: Uint8Array }
   | { kind: "oversize"; bytes: number; limit: number };

@@ -19,13 +19,23 @@ export interface LineDecoderOptions {
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+/** The buffer's usual size, and the least free space {@linkcode LineDecoder.space} offers. */
+const BASE_BYTES = 256 * 1024;
+/** A grown buffer goes back to the usual size after this many commits that did not need it. */
+const SHRINK_AFTER_COMMITS = 64;
 
 /**
- * Splits newline-delimited frames out of byte chunks in amortised linear time:
- * each byte is scanned once, and a frame split over several chunks is copied
- * once when its end arrives. A trailing `\r` is removed, blank lines are
- * skipped, and a frame longer than the limit is reported and skipped without
- * being held in memory.
+ * Splits newline-delimited frames out of a byte stream in amortised linear
+ * time. Input is read straight into the decoder's one buffer
+ * ({@linkcode LineDecoder.space} and {@linkcode LineDecoder.commit}), or
+ * copied into it with {@linkcode LineDecoder.push}; each byte is scanned once
+ * and a frame is handed on in place, never joined from pieces. The buffer
+ * grows by doubling for a long frame and shrinks back once long frames stop.
+ * A trailing `\r` is removed, blank lines are skipped, and a frame longer
+ * than the limit is reported and skipped without being held in memory.
+ *
+ * The bytes of a `"frame"` event are a view of the buffer: they are valid
+ * only until `emit` returns.
  *
  * @example
  * ```ts
@@ -38,10 +48,14 @@ const CARRIAGE_RETURN = 0x0d;
  */
 export class LineDecoder implements FrameDecoder {
   #limit: number;
-  #parts: Uint8Array[] = [];
-  #pending = 0;
+  #buffer = new Uint8Array(0);
+  /** Where the held (incomplete) frame starts. */
+  #start = 0;
+  /** Where the bytes read so far end. */
+  #end = 0;
   #skipping = false;
   #skipped = 0;
+  #roomyCommits = 0;
 
   /** Makes a decoder. */
   constructor(options: LineDecoderOptions = {}) {
@@ -50,83 +64,129 @@ export class LineDecoder implements FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get pendingBytes(): number {
-    return this.#pending;
+    return this.#end - this.#start;
   }
 
   /** Whether no partial frame is held and no oversize frame is being skipped. */
   get idle(): boolean {
-    return this.#pending === 0 && !this.#skipping;
+    return this.#end === this.#start && !this.#skipping;
+  }
+
+  /** The buffer's current size in bytes. */
+  get capacity(): number {
+    return this.#buffer.length;
   }
 
   /**
-   * Feeds a chunk. The chunk is copied where it must be kept, so the caller
-   * may reuse it, unless `owned` is true: then the decoder keeps views of it
-   * and the caller must not reuse it.
+   * Free space at the end of the buffer to read input into, at least
+   * `minBytes` long (default 256 KiB); then call `commit` with the count read.
+   * The view is valid until the next call on the decoder.
    */
-  push(chunk: Uint8Array, emit: (event: FrameEvent) => void, owned = false): void {
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(NEWLINE, start);
-      if (newline === -1) {
-        this.#hold(chunk.subarray(start), owned);
-        return;
+  space(minBytes = BASE_BYTES): Uint8Array {
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    const held = this.#end - this.#start;
+    if (this.#buffer.length - this.#end < minBytes) {
+      if (this.#start > 0 && this.#buffer.length - held >= minBytes) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        // Doubling keeps growth linear; a frame never needs more than the limit plus one read.
+        const ceiling = Math.max(this.#limit + 1, held) + minBytes;
+        const size = Math.min(Math.max(this.#buffer.length * 2, BASE_BYTES), ceiling);
+        const grown = new Uint8Array(Math.max(size, held + minBytes));
+        grown.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = grown;
       }
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
+      this.#start = 0;
+      this.#end = held;
+    }
+    return this.#buffer.subarray(this.#end);
+  }
+
+  /**
+   * Takes `n` bytes just read into {@linkcode LineDecoder.space} and emits
+   * every frame they complete. When the decoder was idle, the caller may have
+   * handled whole lines at the start of them itself: `handled` says how many
+   * bytes (up to and including a newline) to drop unseen.
+   */
+  commit(n: number, emit: (event: FrameEvent) => void, handled = 0): void {
+    let scan = this.#end;
+    this.#end += n;
+    if (handled > 0) {
+      this.#start += handled;
+      scan += handled;
+    }
+    const buffer = this.#buffer;
+    const end = this.#end;
+    // Only the bytes just read are searched (the held ones have no newline).
+    const fresh = buffer.subarray(0, end);
+    for (;;) {
+      const newline = scan < end ? fresh.indexOf(NEWLINE, scan) : -1;
+      if (newline === -1) break;
+      const start = this.#start;
+      this.#start = scan = newline + 1;
       if (this.#skipping) {
-        const total = this.#skipped + piece.length;
+        const total = this.#skipped + newline - start;
         this.#skipping = false;
         this.#skipped = 0;
         emit({ kind: "oversize", bytes: total, limit: this.#limit });
         continue;
       }
-      let line: Uint8Array;
-      if (this.#pending === 0) {
-        line = piece;
-      } else {
-        line = new Uint8Array(this.#pending + piece.length);
-        let offset = 0;
-        for (const part of this.#parts) {
-          line.set(part, offset);
-          offset += part.length;
-        }
-        line.set(piece, offset);
-        this.#parts = [];
-        this.#pending = 0;
-      }
-      let end = line.length;
-      if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
-      if (end > this.#limit) {
-        emit({ kind: "oversize", bytes: end, limit: this.#limit });
+      let lineEnd = newline;
+      if (lineEnd > start && buffer[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
+      if (lineEnd - start > this.#limit) {
+        emit({ kind: "oversize", bytes: lineEnd - start, limit: this.#limit });
         continue;
       }
-      if (isBlank(line, end)) continue;
-      emit({ kind: "frame", bytes: end === line.length ? line : line.subarray(0, end) });
+      if (isBlank(buffer, start, lineEnd)) continue;
+      emit({ kind: "frame", bytes: buffer.subarray(start, lineEnd) });
+    }
+    const held = this.#end - this.#start;
+    if (this.#skipping) {
+      this.#skipped += held;
+      this.#start = this.#end;
+    } else if (held > this.#limit + 1) {
+      // One extra byte is allowed for a "\r" that may precede the newline.
+      this.#skipping = true;
+      this.#skipped = held;
+      this.#start = this.#end;
+    }
+    this.#maybeShrink(held);
+  }
+
+  /**
+   * Feeds a chunk by copying it into the buffer; calls `emit` for every
+   * complete frame or oversize skip. The chunk may be reused after return.
+   */
+  push(chunk: Uint8Array, emit: (event: FrameEvent) => void): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const space = this.space(Math.min(chunk.length - offset, BASE_BYTES));
+      const count = Math.min(space.length, chunk.length - offset);
+      space.set(chunk.subarray(offset, offset + count));
+      offset += count;
+      this.commit(count, emit);
     }
   }
 
-  #hold(rest: Uint8Array, owned: boolean): void {
-    if (rest.length === 0) return;
-    if (this.#skipping) {
-      this.#skipped += rest.length;
+  #maybeShrink(held: number): void {
+    if (this.#buffer.length <= BASE_BYTES) return;
+    if (held > BASE_BYTES / 2) {
+      this.#roomyCommits = 0;
       return;
     }
-    // One extra byte is allowed for a "\r" that may precede the newline.
-    if (this.#pending + rest.length > this.#limit + 1) {
-      this.#skipping = true;
-      this.#skipped = this.#pending + rest.length;
-      this.#parts = [];
-      this.#pending = 0;
-      return;
-    }
-    // A view is kept only when it is most of its buffer: a small view would pin a large buffer.
-    this.#parts.push(owned && rest.length * 2 >= rest.buffer.byteLength ? rest : rest.slice());
-    this.#pending += rest.length;
+    if (++this.#roomyCommits < SHRINK_AFTER_COMMITS) return;
+    this.#roomyCommits = 0;
+    const small = new Uint8Array(BASE_BYTES);
+    const kept = this.#skipping ? 0 : held;
+    small.set(this.#buffer.subarray(this.#end - kept, this.#end));
+    this.#buffer = small;
+    this.#start = 0;
+    this.#end = kept;
   }
 }
 
-function isBlank(bytes: Uint8Array, end: number): boolean {
-  for (let i = 0; i < end; i++) {
+function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const b = bytes[i];
     if (b !== 0x20 && b !== 0x09 && b !== CARRIAGE_RETURN) return false;
   }

@@ -16,7 +16,7 @@
  * ```
  */
 export interface ByteSink {
-  /** Writes some of `p`; resolves with how many bytes were written. */
+  /** Writes some of `p`; resolves with how many bytes were written. `p` may be reused once this settles. */
   write(p: Uint8Array): Promise<number>;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { decodeUtf8 } from "../protocol/bytes.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -18,19 +19,27 @@ import type { PeerHost } from "../protocol/peer_host.ts";
 import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 
 const logger = getLogger(["tuigate", "stdio"]);
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const READ_BUFFER_BYTES = 64 * 1024;
 const textEncoder = new TextEncoder();
 
+/** Batches at least this long are encoded into the transport's reused output buffer. */
+const REUSE_OUTPUT_BYTES = 64 * 1024;
+/** A reused output buffer above this size is dropped after a run of smaller batches. */
+const KEEP_OUTPUT_BYTES = 1024 * 1024;
+
+/** The byte length of frames as lines, if they are pure ASCII. */
+function asciiLinesLength(frames: string[]): number {
+  let total = frames.length;
+  for (const frame of frames) total += frame.length;
+  return total;
+}
+
 /**
- * Encodes a few (typically large) frames as lines straight into one buffer,
+ * Encodes a few (typically large) frames as lines straight into `out`,
  * without concatenating strings first. Returns `undefined` when a frame is
  * not pure ASCII (its byte length is then unknown without encoding it).
  */
-function encodeLines(frames: string[]): Uint8Array | undefined {
-  let total = frames.length;
-  for (const frame of frames) total += frame.length;
-  const out = new Uint8Array(total);
+function encodeLines(frames: string[], out: Uint8Array): Uint8Array | undefined {
   let offset = 0;
   for (const frame of frames) {
     const { read, written } = textEncoder.encodeInto(frame, out.subarray(offset));
@@ -38,7 +47,7 @@ function encodeLines(frames: string[]): Uint8Array | undefined {
     offset += written;
     out[offset++] = 0x0a;
   }
-  return out;
+  return out.subarray(0, offset);
 }
 
 function isBlank(text: string, start: number, end: number): boolean {
@@ -191,11 +200,14 @@ export class StdioTransport {
   #state = TransportState.Idle;
   #end!: (end: TransportEnd) => void;
   #ended = false;
+  #pumping = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
   #lines: LineDecoder | undefined;
   #tap: ((frames: readonly string[]) => void) | undefined;
+  #outBuffer = new Uint8Array(0);
+  #smallBatches = 0;
 
   /** Makes a transport for a gateway. */
   constructor(host: PeerHost, options: StdioTransportOptions = {}) {
@@ -246,9 +258,13 @@ export class StdioTransport {
     if (this.#state === TransportState.Running) this.#state = TransportState.Draining;
   }
 
-  /** Resolves when every queued frame has been written (or the transport ended). */
+  /**
+   * Resolves when every queued frame has been written, or when nothing more
+   * can be written (the output failed, its reader is gone, or the transport
+   * was closed). Reaching the end of the input does not stop the draining.
+   */
   drained(): Promise<void> {
-    if (this.peer.output.empty || this.#ended) return Promise.resolve();
+    if (this.peer.output.empty || !this.#pumping) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -269,7 +285,8 @@ export class StdioTransport {
   }
 
   async #read(): Promise<void> {
-    let buffer = new Uint8Array(READ_BUFFER_BYTES);
+    const lines = this.#lines;
+    const buffer = lines === undefined ? new Uint8Array(READ_BUFFER_BYTES) : undefined;
     const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;
@@ -277,9 +294,11 @@ export class StdioTransport {
       else dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
     };
     while (this.#state === TransportState.Running) {
+      // Line framing reads straight into the decoder's buffer: no copy, no joining of pieces.
+      const space = lines?.space() ?? buffer!;
       let n: number | null;
       try {
-        n = await this.#input.read(buffer);
+        n = await this.#input.read(space);
       } catch (error) {
         if (isPeerGoneError(error) || error instanceof Deno.errors.Interrupted) {
           n = null;
@@ -295,33 +314,29 @@ export class StdioTransport {
         return;
       }
       this.#bytesIn += n;
-      let chunk: Uint8Array = buffer.subarray(0, n);
-      if (this.#lines !== undefined && this.#lines.idle) chunk = this.#fastLines(chunk);
-      if (this.#lines !== undefined) {
-        // The decoder may keep views of an owned buffer instead of copying: read into a new one then.
-        this.#lines.push(chunk, emit, true);
-        if (this.#lines.pendingBytes > 0) buffer = new Uint8Array(READ_BUFFER_BYTES);
+      if (lines !== undefined) {
+        lines.commit(n, emit, lines.idle ? this.#fastLines(space, n) : 0);
       } else {
-        this.#decoder.push(chunk, emit);
+        this.#decoder.push(space.subarray(0, n), emit);
       }
     }
   }
 
   /**
    * The common case of line framing, done in bulk: when no partial frame is
-   * held, the complete lines of a chunk are decoded as UTF-8 in one call and
-   * dispatched as text. Returns the rest of the chunk (an incomplete last
-   * line) for the decoder. A chunk with invalid UTF-8 is left to the decoder,
-   * which answers the bad frame alone.
+   * held, the complete lines of what was read are decoded as UTF-8 in one
+   * call and dispatched as text. Returns how many bytes it handled (up to
+   * and including the last newline); the decoder takes the rest. Input with
+   * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
    */
-  #fastLines(chunk: Uint8Array): Uint8Array {
-    const last = chunk.lastIndexOf(0x0a);
-    if (last === -1 || last >= this.#maxFrameBytes) return chunk;
+  #fastLines(bytes: Uint8Array, n: number): number {
+    const last = bytes.subarray(0, n).lastIndexOf(0x0a);
+    if (last === -1 || last >= this.#maxFrameBytes) return 0;
     let text: string;
     try {
-      text = utf8.decode(chunk.subarray(0, last));
+      text = decodeUtf8(bytes.subarray(0, last));
     } catch {
-      return chunk;
+      return 0;
     }
     const dispatcher = this.#host.dispatcher;
     let start = 0;
@@ -338,11 +353,12 @@ export class StdioTransport {
       }
       start = end + 1;
     }
-    return chunk.subarray(last + 1);
+    return last + 1;
   }
 
   async #pump(): Promise<void> {
     const output = this.peer.output;
+    this.#pumping = true;
     for (;;) {
       await output.readable();
       if (output.closed) break;
@@ -372,14 +388,15 @@ export class StdioTransport {
       this.#firstWrite();
       if (output.empty) this.#wakeDrained();
     }
+    this.#pumping = false;
     this.#wakeDrained();
   }
 
   #format(frames: string[]): string | Uint8Array {
     if (this.#framing === "line") {
-      return frames.length <= 8
-        ? encodeLines(frames) ?? frames.join("\n") + "\n"
-        : frames.join("\n") + "\n";
+      if (frames.length > 8) return frames.join("\n") + "\n";
+      const length = asciiLinesLength(frames);
+      return encodeLines(frames, this.#outputBuffer(length)) ?? frames.join("\n") + "\n";
     }
     if (frames.length === 1) return encodeLspFrame(frames[0]);
     const parts = frames.map(encodeLspFrame);
@@ -390,6 +407,26 @@ export class StdioTransport {
       offset += part.length;
     }
     return out;
+  }
+
+  /**
+   * A buffer of at least `length` bytes for one batch. From 64 KiB up it is
+   * one buffer reused from batch to batch (the pump awaits each write before
+   * it formats the next batch), so large frames cost no large allocation
+   * each; a buffer over 1 MiB is dropped after 64 batches that did not need it.
+   */
+  #outputBuffer(length: number): Uint8Array {
+    if (length > KEEP_OUTPUT_BYTES || this.#outBuffer.length <= KEEP_OUTPUT_BYTES) {
+      this.#smallBatches = 0;
+    } else if (++this.#smallBatches >= 64) {
+      this.#outBuffer = new Uint8Array(0);
+      this.#smallBatches = 0;
+    }
+    if (length < REUSE_OUTPUT_BYTES) return new Uint8Array(length);
+    if (this.#outBuffer.length < length) {
+      this.#outBuffer = new Uint8Array(Math.max(length, this.#outBuffer.length * 2));
+    }
+    return this.#outBuffer;
   }
 
   #wakeDrained(): void {

@@ -128,6 +128,38 @@ Deno.test("Gateway answers gateway.shutdown, then exits 0 with reason shutdown-r
   assert.match(gw.stderr, /\[tuigate-exit\] shutdown-request/);
 });
 
+Deno.test("Gateway on stdin EOF answers every request it already read before it exits 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/main.ts`],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { TUIGATE_CRASH_LOG: `${dir}/exits.jsonl`, TUIGATE_STATE_DIR: `${dir}/state` },
+  }).spawn();
+  const count = 20_000;
+  let text = "";
+  for (let id = 1; id <= count; id++) {
+    text += `{"jsonrpc":"2.0","id":${id},"method":"gateway.ping"}\n`;
+  }
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  // The answers (about 1 MB) back up in the pipe while the gateway reaches the end of its input.
+  await delay(300);
+  const [status, stdout, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(status.code, 0);
+  const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+  const ids = new Set(lines.filter((f) => f.result?.pong === true).map((f) => f.id));
+  assert.equal(ids.size, count);
+  assert.match(stderr, /\[tuigate-exit\] stdin-eof/);
+});
+
 Deno.test("Gateway still exits promptly and says why when its ledger folder is unwritable", async () => {
   const blocker = await Deno.makeTempFile();
   await using gw = await spawnGateway([], {

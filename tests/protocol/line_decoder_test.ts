@@ -73,3 +73,86 @@ Deno.test("LineDecoder splits in linear time: 64 MiB of one-byte chunks would be
   assert.equal(frames, 1);
   assert.ok(performance.now() - start < 2000);
 });
+
+function readInto(lineDecoder: LineDecoder, text: string, out: string[], minBytes?: number): void {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    const space = lineDecoder.space(minBytes);
+    const count = Math.min(space.length, bytes.length - offset);
+    space.set(bytes.subarray(offset, offset + count));
+    offset += count;
+    lineDecoder.commit(count, (event) => {
+      out.push(event.kind === "frame" ? decoder.decode(event.bytes) : `oversize ${event.bytes}`);
+    });
+  }
+}
+
+Deno.test("LineDecoder takes input read straight into its buffer with space() and commit()", () => {
+  const lineDecoder = new LineDecoder();
+  const out: string[] = [];
+  readInto(lineDecoder, '{"a":1}\n{"b"', out);
+  assert.deepEqual(out, ['{"a":1}']);
+  assert.equal(lineDecoder.pendingBytes, 4);
+  assert.equal(lineDecoder.idle, false);
+  readInto(lineDecoder, ":2}\r\n\n", out);
+  assert.deepEqual(out, ['{"a":1}', '{"b":2}']);
+  assert.equal(lineDecoder.idle, true);
+});
+
+Deno.test("LineDecoder drops the lines a caller handled itself on commit", () => {
+  const lineDecoder = new LineDecoder();
+  const bytes = encoder.encode('{"a":1}\n{"b":2}\n{"c"');
+  const space = lineDecoder.space();
+  space.set(bytes);
+  const out: string[] = [];
+  // The caller handled the first two lines (16 bytes, through the second newline).
+  lineDecoder.commit(bytes.length, (event) => {
+    if (event.kind === "frame") out.push(decoder.decode(event.bytes));
+  }, 16);
+  assert.deepEqual(out, []);
+  assert.equal(lineDecoder.pendingBytes, 4);
+  readInto(lineDecoder, ":3}\n", out);
+  assert.deepEqual(out, ['{"c":3}']);
+});
+
+Deno.test("LineDecoder grows its buffer for a long frame and shrinks it back afterwards", () => {
+  const lineDecoder = new LineDecoder();
+  const out: string[] = [];
+  const long = "x".repeat(3 * 1024 * 1024);
+  readInto(lineDecoder, long + "\n", out, 64 * 1024);
+  assert.equal(out.length, 1);
+  assert.equal(out[0], long);
+  const grown = lineDecoder.capacity;
+  assert.ok(grown >= long.length, `capacity ${grown}`);
+  for (let i = 0; i < 80; i++) readInto(lineDecoder, `{"i":${i}}\n`, out);
+  assert.equal(out.length, 81);
+  assert.equal(out[80], '{"i":79}');
+  assert.ok(lineDecoder.capacity < grown, `capacity ${lineDecoder.capacity} after short frames`);
+});
+
+Deno.test("LineDecoder never grows past the limit plus one read for an oversize frame", () => {
+  const limit = 1024 * 1024;
+  const lineDecoder = new LineDecoder({ maxFrameBytes: limit });
+  const out: string[] = [];
+  readInto(lineDecoder, "y".repeat(10 * limit), out, 64 * 1024);
+  assert.ok(lineDecoder.capacity <= 2 * limit + 256 * 1024, `capacity ${lineDecoder.capacity}`);
+  assert.equal(lineDecoder.pendingBytes, 0);
+  readInto(lineDecoder, "\nok\n", out);
+  assert.deepEqual(out, [`oversize ${10 * limit}`, "ok"]);
+});
+
+Deno.test("LineDecoder frame bytes are views of its buffer, valid while emit runs", () => {
+  const lineDecoder = new LineDecoder();
+  const kept: Uint8Array[] = [];
+  const decoded: string[] = [];
+  lineDecoder.push(encoder.encode('{"a":1}\n'), (event) => {
+    if (event.kind !== "frame") return;
+    kept.push(event.bytes);
+    decoded.push(decoder.decode(event.bytes));
+  });
+  lineDecoder.push(encoder.encode('{"b":2}\n'), () => {});
+  assert.deepEqual(decoded, ['{"a":1}']);
+  // The same region now holds the next frame: a consumer must copy to keep bytes.
+  assert.equal(decoder.decode(kept[0]), '{"b":2}');
+});
