@@ -22,8 +22,8 @@ const logger = getLogger(["tuigate", "stdio"]);
 const READ_BUFFER_BYTES = 64 * 1024;
 const textEncoder = new TextEncoder();
 
-/** Batches at least this long are encoded into the transport's reused output buffer. */
-const REUSE_OUTPUT_BYTES = 64 * 1024;
+/** The least size of the transport's reused output buffer. */
+const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
 const KEEP_OUTPUT_BYTES = 1024 * 1024;
 
@@ -394,9 +394,11 @@ export class StdioTransport {
 
   #format(frames: string[]): string | Uint8Array {
     if (this.#framing === "line") {
-      if (frames.length > 8) return frames.join("\n") + "\n";
-      const length = asciiLinesLength(frames);
-      return encodeLines(frames, this.#outputBuffer(length)) ?? frames.join("\n") + "\n";
+      // A few (typically large) frames are encoded one by one, many small ones joined first.
+      const direct = frames.length <= 8
+        ? encodeLines(frames, this.#outputBuffer(asciiLinesLength(frames)))
+        : undefined;
+      return direct ?? this.#encode(frames.join("\n") + "\n");
     }
     if (frames.length === 1) return encodeLspFrame(frames[0]);
     const parts = frames.map(encodeLspFrame);
@@ -409,11 +411,23 @@ export class StdioTransport {
     return out;
   }
 
+  /** Encodes text into the reused output buffer. */
+  #encode(text: string): Uint8Array {
+    let out = this.#outputBuffer(text.length);
+    let { read, written } = textEncoder.encodeInto(text, out);
+    if (read < text.length) {
+      // Not ASCII: a UTF-16 code unit takes at most three bytes.
+      out = this.#outputBuffer(text.length * 3);
+      ({ written } = textEncoder.encodeInto(text, out));
+    }
+    return out.subarray(0, written);
+  }
+
   /**
-   * A buffer of at least `length` bytes for one batch. From 64 KiB up it is
-   * one buffer reused from batch to batch (the pump awaits each write before
-   * it formats the next batch), so large frames cost no large allocation
-   * each; a buffer over 1 MiB is dropped after 64 batches that did not need it.
+   * A buffer of at least `length` bytes for one batch: one buffer reused
+   * from batch to batch (the pump awaits each write before it formats the
+   * next batch), so output costs no allocation per write. A buffer over
+   * 1 MiB is dropped after 64 batches that did not need it.
    */
   #outputBuffer(length: number): Uint8Array {
     if (length > KEEP_OUTPUT_BYTES || this.#outBuffer.length <= KEEP_OUTPUT_BYTES) {
@@ -422,9 +436,10 @@ export class StdioTransport {
       this.#outBuffer = new Uint8Array(0);
       this.#smallBatches = 0;
     }
-    if (length < REUSE_OUTPUT_BYTES) return new Uint8Array(length);
     if (this.#outBuffer.length < length) {
-      this.#outBuffer = new Uint8Array(Math.max(length, this.#outBuffer.length * 2));
+      this.#outBuffer = new Uint8Array(
+        Math.max(length, this.#outBuffer.length * 2, MIN_OUTPUT_BYTES),
+      );
     }
     return this.#outBuffer;
   }
