@@ -91,7 +91,9 @@ export class LineDecoder implements FrameDecoder {
       } else {
         // Doubling keeps growth linear; a frame never needs more than the limit plus one read.
         const ceiling = Math.max(this.#limit + 1, held) + minBytes;
-        const size = Math.min(Math.max(this.#buffer.length * 2, BASE_BYTES), ceiling);
+        let size = Math.max(this.#buffer.length * 2, BASE_BYTES);
+        // Near the ceiling, go straight to it rather than through one more doubling.
+        if (size * 1.5 > ceiling) size = ceiling;
         const grown = new Uint8Array(Math.max(size, held + minBytes));
         grown.set(this.#buffer.subarray(this.#start, this.#end));
         this.#buffer = grown;
@@ -148,7 +150,9 @@ export class LineDecoder implements FrameDecoder {
       // One extra byte is allowed for a "\r" that may precede the newline.
       this.#skipping = true;
       this.#skipped = held;
-      this.#start = this.#end;
+      // Nothing more of this frame is kept: let the grown buffer go at once.
+      this.#buffer = new Uint8Array(BASE_BYTES);
+      this.#start = this.#end = 0;
     }
     this.#maybeShrink(held);
   }

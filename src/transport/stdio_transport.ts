@@ -19,7 +19,7 @@ import type { PeerHost } from "../protocol/peer_host.ts";
 import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 
 const logger = getLogger(["tuigate", "stdio"]);
-const READ_BUFFER_BYTES = 64 * 1024;
+const READ_BUFFER_BYTES = 256 * 1024;
 const textEncoder = new TextEncoder();
 
 /** The least size of the transport's reused output buffer. */
@@ -286,19 +286,21 @@ export class StdioTransport {
 
   async #read(): Promise<void> {
     const lines = this.#lines;
-    const buffer = lines === undefined ? new Uint8Array(READ_BUFFER_BYTES) : undefined;
     const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;
       if (event.kind === "frame") dispatcher.handleBytes(event.bytes, this.peer);
       else dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
     };
+    // Two buffers: the next read is already under way while a chunk is handled,
+    // so a writer of large frames is not held up while they are parsed.
+    let current = new Uint8Array(READ_BUFFER_BYTES);
+    let spare = new Uint8Array(READ_BUFFER_BYTES);
+    let pending = this.#readAhead(current);
     while (this.#state === TransportState.Running) {
-      // Line framing reads straight into the decoder's buffer: no copy, no joining of pieces.
-      const space = lines?.space() ?? buffer!;
       let n: number | null;
       try {
-        n = await this.#input.read(space);
+        n = await pending;
       } catch (error) {
         if (isPeerGoneError(error) || error instanceof Deno.errors.Interrupted) {
           n = null;
@@ -314,12 +316,23 @@ export class StdioTransport {
         return;
       }
       this.#bytesIn += n;
-      if (lines !== undefined) {
-        lines.commit(n, emit, lines.idle ? this.#fastLines(space, n) : 0);
+      const chunk = current.subarray(0, n);
+      [current, spare] = [spare, current];
+      pending = this.#readAhead(current);
+      if (lines === undefined) {
+        this.#decoder.push(chunk, emit);
       } else {
-        this.#decoder.push(space.subarray(0, n), emit);
+        const handled = lines.idle ? this.#fastLines(chunk) : 0;
+        lines.push(handled === 0 ? chunk : chunk.subarray(handled), emit);
       }
     }
+  }
+
+  /** Starts a read; a failure is observed by whoever awaits it, or by nobody once reading stopped. */
+  #readAhead(buffer: Uint8Array): Promise<number | null> {
+    const pending = this.#input.read(buffer);
+    pending.catch(() => {});
+    return pending;
   }
 
   /**
@@ -329,8 +342,8 @@ export class StdioTransport {
    * and including the last newline); the decoder takes the rest. Input with
    * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
    */
-  #fastLines(bytes: Uint8Array, n: number): number {
-    const last = bytes.subarray(0, n).lastIndexOf(0x0a);
+  #fastLines(bytes: Uint8Array): number {
+    const last = bytes.lastIndexOf(0x0a);
     if (last === -1 || last >= this.#maxFrameBytes) return 0;
     let text: string;
     try {
