@@ -84,8 +84,7 @@ export function registerBuiltinMethods(gateway: BuiltinHost): void {
           'Invalid params for client.capabilities: params must be an object such as {"serverRequests": true}',
         );
       }
-      context.peer.clientCapabilities = { ...context.peer.clientCapabilities, ...params };
-      return { capabilities: context.peer.clientCapabilities };
+      return { capabilities: context.peer.announceCapabilities(params) };
     },
   });
   gateway.register({

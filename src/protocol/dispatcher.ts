@@ -234,7 +234,7 @@ export class Dispatcher {
 
   /** Handles one frame of text from a peer. */
   handleText(text: string, peer: Peer): void {
-    peer.framesIn++;
+    peer.countFrameIn();
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -178,10 +178,8 @@ export class Peer {
   readonly inflight: Map<JsonRpcId, InflightRequest> = new Map();
   /** Notification handlers running now. */
   readonly notifications: Set<InflightRequest> = new Set();
-  /** What the client announced with `client.capabilities`. */
-  clientCapabilities: Record<string, unknown> = {};
-  /** Frames received. */
-  framesIn = 0;
+  #clientCapabilities: Readonly<Record<string, unknown>> = {};
+  #framesIn = 0;
   #grants: Set<string>;
   #state: PeerState = PeerState.Open;
   #pending = new Map<string, PendingServerRequest>();
@@ -205,6 +203,27 @@ export class Peer {
   /** Why the peer closed, once it has. */
   get closeReason(): string | undefined {
     return this.#closeReason;
+  }
+
+  /** What the client announced with `client.capabilities`. */
+  get clientCapabilities(): Readonly<Record<string, unknown>> {
+    return this.#clientCapabilities;
+  }
+
+  /** Merges capabilities the client announced into {@linkcode Peer.clientCapabilities}; returns the result. */
+  announceCapabilities(capabilities: Record<string, unknown>): Readonly<Record<string, unknown>> {
+    this.#clientCapabilities = { ...this.#clientCapabilities, ...capabilities };
+    return this.#clientCapabilities;
+  }
+
+  /** Frames received. */
+  get framesIn(): number {
+    return this.#framesIn;
+  }
+
+  /** Counts one frame received. */
+  countFrameIn(): void {
+    this.#framesIn++;
   }
 
   /** Whether the transport grants a capability. */
