@@ -429,7 +429,9 @@ export class StdioTransport {
     let out = this.#outputBuffer(text.length);
     let { read, written } = textEncoder.encodeInto(text, out);
     if (read < text.length) {
-      // Not ASCII: a UTF-16 code unit takes at most three bytes.
+      // Not ASCII. A UTF-16 code unit takes at most three bytes; long text gets
+      // a buffer of its exact size instead of one kept three times as large.
+      if (text.length * 3 > KEEP_OUTPUT_BYTES) return textEncoder.encode(text);
       out = this.#outputBuffer(text.length * 3);
       ({ written } = textEncoder.encodeInto(text, out));
     }

@@ -100,3 +100,20 @@ Deno.test("StdioTransport answers invalid UTF-8 with -32700 and keeps serving", 
   assert.equal(answers[0].error.code, -32700);
   assert.deepEqual(answers[1], { jsonrpc: "2.0", id: 2, result: ["\uFFFD"] });
 });
+
+Deno.test("StdioTransport writes large and small non-ASCII answers whole", async () => {
+  const texts = ["é".repeat(400_000), "€😀", "ü".repeat(1000), "x".repeat(200_000)];
+  const input = texts.map((t, i) =>
+    JSON.stringify({ jsonrpc: "2.0", id: i, method: "echo", params: { t } })
+  ).join("\n") + "\n";
+  const output = memorySink(64 * 1024);
+  const transport = new StdioTransport(echoGateway(), {
+    input: memorySource(encoder.encode(input), 1 << 16),
+    output,
+  });
+  transport.start();
+  await transport.ended;
+  await transport.drained();
+  const answers = output.text().trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(answers.map((a) => a.result.t), texts);
+});
