@@ -103,9 +103,9 @@ Deno.test("StdioTransport answers invalid UTF-8 with -32700 and keeps serving", 
 
 Deno.test("StdioTransport writes large and small non-ASCII answers whole", async () => {
   const texts = ["é".repeat(400_000), "€😀", "ü".repeat(1000), "x".repeat(200_000)];
-  const input = texts.map((t, i) =>
-    JSON.stringify({ jsonrpc: "2.0", id: i, method: "echo", params: { t } })
-  ).join("\n") + "\n";
+  const input =
+    texts.map((t, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "echo", params: { t } }))
+      .join("\n") + "\n";
   const output = memorySink(64 * 1024);
   const transport = new StdioTransport(echoGateway(), {
     input: memorySource(encoder.encode(input), 1 << 16),
