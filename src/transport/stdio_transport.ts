@@ -5,7 +5,7 @@
  * @module
  */
 
-import { decodeUtf8 } from "../protocol/bytes.ts";
+import { concatBytes, decodeUtf8 } from "../protocol/bytes.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -413,15 +413,7 @@ export class StdioTransport {
         : undefined;
       return direct ?? this.#encode(frames.join("\n") + "\n");
     }
-    if (frames.length === 1) return encodeLspFrame(frames[0]);
-    const parts = frames.map(encodeLspFrame);
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(frames.map(encodeLspFrame));
   }
 
   /** Encodes text into the reused output buffer. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../../src/protocol/bytes.ts";
 import type { Peer } from "../../src/protocol/peer.ts";
 import type { GatewayProcess } from "../_support/gateway_process.ts";
 
@@ -107,13 +108,7 @@ export function outputOf(frames: Frame[], job: string, stream = "stdout"): Uint8
     if (typeof f.params.text === "string") parts.push(new TextEncoder().encode(f.params.text));
     else parts.push(Uint8Array.from(atob(f.params.base64), (c) => c.charCodeAt(0)));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

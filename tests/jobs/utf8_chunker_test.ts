@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../../src/protocol/bytes.ts";
 import { Utf8Chunker, type Utf8Segment } from "../../src/jobs/utf8_chunker.ts";
 
 const encoder = new TextEncoder();
@@ -18,13 +19,7 @@ function run(chunks: Uint8Array[]): Utf8Segment[] {
 /** The bytes the segments stand for. */
 function bytesOf(segments: Utf8Segment[]): Uint8Array {
   const parts = segments.map((s) => "text" in s ? encoder.encode(s.text) : s.bytes);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 Deno.test("Utf8Chunker passes valid UTF-8 through as one text segment", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../../src/protocol/bytes.ts";
 import type { FrameEvent } from "../../src/protocol/frame_decoder.ts";
 import {
   encodeLspFrame,
@@ -37,16 +38,6 @@ function frame(body: string): string {
   return decoder.decode(encodeLspFrame(body));
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 Deno.test("LspDecoder splits several frames out of one chunk", () => {
   const seen = decode([frame('{"a":1}') + frame('{"b":2}') + frame("[]")]);
   assert.deepEqual(seen, [{ frame: '{"a":1}' }, { frame: '{"b":2}' }, { frame: "[]" }]);
@@ -72,7 +63,7 @@ Deno.test("LspDecoder reassembles frames from random chunkings", () => {
     { length: 200 },
     (_, i) => JSON.stringify({ i, pad: "x\u00e9".repeat((i * 37) % 300) }),
   );
-  const wire = concat(bodies.map(encodeLspFrame));
+  const wire = concatBytes(bodies.map(encodeLspFrame));
   let seed = 7;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 20; round++) {
