@@ -813,7 +813,7 @@ export class TuigateClient<
       await gateway.write({
         jsonrpc: "2.0",
         id,
-        error: { code: -32601, message: `Method not found: ${method}`, data: { method } },
+        error: { code: -32601, message: "Method not found", data: { method } },
       });
       return;
     }

@@ -349,7 +349,7 @@ export class Dispatcher {
       this.#stats.errors++;
       respond(errorFrame(id, {
         code: ERROR_CODES.METHOD_NOT_FOUND.code,
-        message: `Method not found: ${message.method}`,
+        message: "Method not found",
         data: { method: message.method },
       }));
       return;

@@ -2,9 +2,11 @@
  * `deno task bench`: runs the shared stdio benchmark harness
  * (`../shared/bench`) with the tuigate bench gateway beside the reference
  * servers, all in one run, prints the harness's tables and the issue's target
- * ratios computed from that same run, then the delta slow-reader benchmark.
+ * ratios computed from that same run, then the stdio floors (see
+ * {@link ./stdio_floor.ts}) beside tuigate, the MCP SDK server and the naive
+ * Deno server, then the delta slow-reader benchmark.
  *
- *   deno task bench [--reps 3] [--servers a,b] [--skip-harness] [--skip-slow-reader] [-- client options]
+ *   deno task bench [--reps 3] [--servers a,b] [--skip-harness] [--skip-floors] [--skip-slow-reader] [-- client options]
  *
  * The shared folder is read-only, so the harness is copied to
  * `.bench/harness` and its npm dependencies installed
@@ -193,6 +195,88 @@ async function targets(rows: Row[], ledgerPath: string, graceMs: number): Promis
   ]);
 }
 
+/** A server entry of the harness's `servers.json`. */
+interface Server {
+  name: string;
+  framing: string;
+  cmd: string[];
+  env?: Record<string, string>;
+}
+
+/** Runs one `client.mjs` test against one server; the JSON line it prints. */
+async function clientTest(harness: string, server: Server, test: string): Promise<Row> {
+  const [cmd, ...args] = server.cmd;
+  const result = await new Deno.Command("node", {
+    args: ["client.mjs", "--framing", server.framing, "--test", test, "--label", server.name, "--"]
+      .concat(cmd, args),
+    cwd: harness,
+    env: server.env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(result.stdout).split("\n").filter((l) =>
+    l.startsWith("{")
+  );
+  if (!result.success || lines.length === 0) {
+    throw new Error(`client.mjs --test ${test} for ${server.name} failed (exit ${result.code})`);
+  }
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+/**
+ * Measures the stdio floors (tests/bench/stdio_floor.ts) beside tuigate, the
+ * MCP SDK server and the naive Deno server: startup and rpc, interleaved so
+ * every figure comes from the same minutes. No server can beat the floor of
+ * the stdio path it uses, so these rows say how much of a gap is the runtime's.
+ */
+async function floors(
+  harness: string,
+  tuigate: Server,
+  shared: Server[],
+  reps: number,
+): Promise<string> {
+  const floor = (name: string, flags: string[]): Server => ({
+    name,
+    framing: "ndjson",
+    cmd: [Deno.execPath(), "run", "--quiet", "-A", `${root}tests/bench/stdio_floor.ts`, ...flags],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+  });
+  const byName = (name: string) => shared.find((s) => s.name === name);
+  const plan: [Server | undefined, string[]][] = [
+    [tuigate, ["startup", "rpc"]],
+    [byName("node_mcp_sdk"), ["rpc"]],
+    [byName("deno_naive"), ["startup"]],
+    [floor("floor_deno_stdio", []), ["startup", "rpc"]],
+    [floor("floor_deno_stdio_async_hooks", ["--async-hooks"]), ["startup"]],
+    [floor("floor_node_net", ["--stdio", "node-net"]), ["rpc"]],
+  ];
+  const rows: Row[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [server, tests] of plan) {
+      if (server === undefined) continue;
+      for (const test of tests) rows.push(await clientTest(harness, server, test));
+    }
+  }
+  const cell = (server: string, test: string, field: string, digits: number) => {
+    const value = median(
+      rows.filter((r) => r.label === server && r.test === test && r.ok !== false)
+        .map((r) => Number(r[field])),
+    );
+    return Number.isFinite(value) ? value.toFixed(digits) : "-";
+  };
+  const names = plan.flatMap(([server]) => server === undefined ? [] : [server.name]);
+  return table([
+    ["server", "startup (ms)", "rpc (req/s)", "p50 W=1 (us)", "p99 W=1 (us)"],
+    ...names.map((name) => [
+      name,
+      cell(name, "startup", "startup_ms", 1),
+      cell(name, "rpc", "req_s", 0),
+      cell(name, "rpc", "lat_p50_us", 0),
+      cell(name, "rpc", "lat_p99_us", 0),
+    ]),
+  ]);
+}
+
 /** The `--v8-flags=…` of the start task, so the bench gateway runs as the product does. */
 async function startV8Flags(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
@@ -209,35 +293,38 @@ async function main(): Promise<void> {
       reps: { type: "string", default: "3" },
       servers: { type: "string" },
       "skip-harness": { type: "boolean", default: false },
+      "skip-floors": { type: "boolean", default: false },
       "skip-slow-reader": { type: "boolean", default: false },
       "shared-dir": { type: "string", default: `${root}../shared/bench` },
     },
   });
   const scratch = `${root}.bench`;
   await Deno.mkdir(scratch, { recursive: true });
+  const ledger = `${scratch}/bench-exits.jsonl`;
+  const v8Flags = (await startV8Flags()).filter((flag) => flag !== "");
+  const tuigate: Server = {
+    name: "tuigate",
+    framing: "ndjson",
+    // The V8 flags of `deno task start` and the compiled binary.
+    cmd: [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...v8Flags,
+      "-A",
+      `${root}tests/bench/bench_gateway.ts`,
+    ],
+    env: { TUIGATE_CRASH_LOG: ledger, DENO_NO_UPDATE_CHECK: "1" },
+  };
+  const needHarness = !values["skip-harness"] || !values["skip-floors"];
+  const harness = needHarness ? await prepareHarness(values["shared-dir"]!, scratch) : "";
+  const shared: Server[] = needHarness
+    ? JSON.parse(await Deno.readTextFile(`${harness}/servers.json`)).servers
+    : [];
   if (!values["skip-harness"]) {
-    const harness = await prepareHarness(values["shared-dir"]!, scratch);
-    const shared = JSON.parse(await Deno.readTextFile(`${harness}/servers.json`));
-    const ledger = `${scratch}/bench-exits.jsonl`;
     await Deno.remove(ledger).catch(() => {});
-    const v8Flags = (await startV8Flags()).filter((flag) => flag !== "");
-    const servers = [
-      {
-        name: "tuigate",
-        framing: "ndjson",
-        // The V8 flags of `deno task start` and the compiled binary.
-        cmd: [
-          Deno.execPath(),
-          "run",
-          "--quiet",
-          ...v8Flags,
-          "-A",
-          `${root}tests/bench/bench_gateway.ts`,
-        ],
-        env: { TUIGATE_CRASH_LOG: ledger, DENO_NO_UPDATE_CHECK: "1" },
-      },
-      ...shared.servers.filter((s: Row) => REFERENCES.includes(s.name)),
-    ].filter((s) => values.servers === undefined || values.servers.split(",").includes(s.name));
+    const servers = [tuigate, ...shared.filter((s) => REFERENCES.includes(s.name))]
+      .filter((s) => values.servers === undefined || values.servers.split(",").includes(s.name));
     const serversFile = `${scratch}/servers.json`;
     await Deno.writeTextFile(serversFile, JSON.stringify({ servers }, null, 2));
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -260,6 +347,10 @@ async function main(): Promise<void> {
       .map((l) => JSON.parse(l));
     await say("\n## tuigate targets (ratios within this run)\n");
     await say(await targets(rows, ledger, 1000));
+  }
+  if (!values["skip-floors"]) {
+    await say("\n## stdio floors (startup and rpc, interleaved, medians of --reps)\n");
+    await say(await floors(harness, tuigate, shared, Number(values.reps)));
   }
   if (!values["skip-slow-reader"]) {
     await run(Deno.execPath(), ["run", "-A", `${root}tests/bench/slow_reader_bench.ts`], root);

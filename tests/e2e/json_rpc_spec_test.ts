@@ -86,7 +86,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     ) as Frame[];
     assert.equal(frame.id, "1");
     assert.equal(frame.error.code, -32601);
-    assert.equal(typeof frame.error.message, "string");
+    assert.equal(frame.error.message, "Method not found");
   });
 
   await t.step("rpc call with invalid JSON", async () => {
@@ -96,6 +96,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     ) as Frame[];
     assert.equal(frame.id, null);
     assert.equal(frame.error.code, -32700);
+    assert.equal(frame.error.message, "Parse error");
   });
 
   await t.step("rpc call with an invalid Request object", async () => {
@@ -105,6 +106,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     ) as Frame[];
     assert.equal(frame.id, null);
     assert.equal(frame.error.code, -32600);
+    assert.equal(frame.error.message, "Invalid Request");
   });
 
   await t.step("rpc call batch with invalid JSON", async () => {
@@ -124,6 +126,7 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     assert.equal(Array.isArray(frames[0]), false);
     assert.equal(frames[0].id, null);
     assert.equal(frames[0].error.code, -32600);
+    assert.equal(frames[0].error.message, "Invalid Request");
   });
 
   await t.step("rpc call with an invalid batch, but not empty", async () => {
@@ -162,7 +165,10 @@ Deno.test("Gateway follows every example of section 7 of the JSON-RPC 2.0 specif
     assert.deepEqual(answers.get("1"), { jsonrpc: "2.0", result: 7, id: "1" });
     assert.deepEqual(answers.get("2"), { jsonrpc: "2.0", result: 19, id: "2" });
     assert.equal((answers.get(null)!.error as Record<string, unknown>).code, -32600);
-    assert.equal((answers.get("5")!.error as Record<string, unknown>).code, -32601);
+    assert.deepEqual(
+      { ...answers.get("5")!.error as Record<string, unknown>, data: undefined },
+      { code: -32601, message: "Method not found", data: undefined },
+    );
     assert.deepEqual(answers.get("9"), { jsonrpc: "2.0", result: ["hello", 5], id: "9" });
   });
 

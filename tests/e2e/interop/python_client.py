@@ -116,7 +116,7 @@ class TuigateClient:
     async def _answer(self, request):
         handler = self._handlers.get(request["method"])
         if handler is None:
-            reply = {"error": {"code": -32601, "message": "Method not found: " + request["method"]}}
+            reply = {"error": {"code": -32601, "message": "Method not found", "data": {"method": request["method"]}}}
         else:
             try:
                 reply = {"result": await handler(request.get("params"))}
