@@ -5,6 +5,7 @@
  * @module
  */
 
+import { withTimeout } from "../protocol/timing.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
@@ -121,7 +122,10 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
       transport.close(reason);
       return;
     }
-    // The client sees one reason for every orderly shutdown (request.cancel, -32002), as over WebSocket.
+    // Requests already read finish for up to half the grace period; what still runs then is
+    // aborted and answered -32002 (reason "shutdown", as over WebSocket), and the answers drain.
+    transport.peer.finish("shutdown");
+    await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
     transport.peer.beginClose("shutdown");
     await gateway.dispatcher.idle();
     await transport.drained();

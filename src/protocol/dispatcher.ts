@@ -576,7 +576,7 @@ export class Dispatcher {
   /** Whether a waiting call should not run: cancelled while it waited, or its peer is gone. */
   #skip(call: Call): boolean {
     if (call.record?.answered) return true;
-    if (call.peer.state === PeerState.Open) return false;
+    if (call.peer.state === PeerState.Open || call.peer.finishing) return false;
     if (call.record !== undefined && call.respond !== undefined) {
       this.#answerEarly(
         call,

@@ -186,6 +186,7 @@ export class Peer {
   #nextRequest = 1;
   #closeListeners = new Set<(reason: string) => void>();
   #closeReason: string | undefined;
+  #finishing = false;
 
   /** Makes an open peer. */
   constructor(options: PeerOptions = {}) {
@@ -193,6 +194,14 @@ export class Peer {
     this.id = `${this.transport}-${++peerCounter}`;
     this.#grants = new Set(options.grants ?? []);
     this.output = new OutputBuffer(options);
+  }
+
+  /**
+   * Whether the peer is closing but lets what it already accepted finish:
+   * between {@linkcode Peer.finish} and {@linkcode Peer.beginClose}.
+   */
+  get finishing(): boolean {
+    return this.#finishing;
   }
 
   /** The current state. */
@@ -368,14 +377,39 @@ export class Peer {
   }
 
   /**
+   * Starts closing gently: new requests are refused (-32002), but requests
+   * already accepted, running or queued, go on and are answered. Call
+   * {@linkcode Peer.beginClose} when they may run no longer. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { Peer } from "@tuigate/tuigate";
+   * const peer = new Peer();
+   * peer.finish("shutdown");
+   * peer.finishing; // true: in-flight handlers are not aborted yet
+   * peer.beginClose("shutdown");
+   * peer.finishing; // false: now they are
+   * ```
+   */
+  finish(reason: string): void {
+    if (this.#state !== PeerState.Open) return;
+    this.#state = PeerState.Closing;
+    this.#finishing = true;
+    this.#closeReason = reason;
+  }
+
+  /**
    * Starts closing: new requests are refused, every in-flight handler's
    * signal is aborted and every pending server request is settled with
    * -32002. Output still drains. Idempotent.
    */
   beginClose(reason: string): void {
-    if (this.#state !== PeerState.Open) return;
+    if (this.#state === PeerState.Closed) return;
+    if (this.#state === PeerState.Closing && !this.#finishing) return;
     this.#state = PeerState.Closing;
-    this.#closeReason = reason;
+    this.#finishing = false;
+    this.#closeReason ??= reason;
+    reason = this.#closeReason;
     const error = JsonRpcError.from(
       "CONNECTION_CLOSED",
       { reason },

@@ -53,24 +53,47 @@ for (const signal of ["SIGTERM", "SIGHUP"] as const) {
 Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers drain, then exits 0", async () => {
   await using gw = await spawnGateway([], {
     script: TEST_GATEWAY,
-    env: { TUIGATE_SHUTDOWN_GRACE_S: "3" },
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "3", TEST_MAX_INFLIGHT: "1" },
   });
   await gw.ready();
-  const answer = gw.response(42);
-  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.add", params: { a: 1, b: 1 } });
-  await answer;
-  const slow = gw.response(43);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 43,
-    method: "test.flood",
-    params: { count: 200_000, size: 8 },
+  // One handler runs (it honours its signal, so an abort would show as -32002), one waits its turn.
+  const running = gw.response(42);
+  const queued = gw.response(43);
+  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.sleep", params: { ms: 300, tag: "a" } });
+  await gw.send({ jsonrpc: "2.0", id: 43, method: "test.sleep", params: { ms: 200, tag: "b" } });
+  await delay(100);
+  const signalled = performance.now();
+  gw.kill("SIGTERM");
+  assert.deepEqual((await running).result, { slept: 300, tag: "a" });
+  assert.deepEqual((await queued).result, { slept: 200, tag: "b" });
+  const status = await gw.waitExit(5000);
+  assert.equal(status.code, 0);
+  assert.ok(performance.now() - signalled < 1500, "exited once they were answered");
+  const last = (await gw.ledger()).at(-1);
+  assert.equal(last?.reason, "signal");
+  assert.equal(last?.signal, "SIGTERM");
+});
+
+Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace period and answers it -32002", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "1" },
   });
-  await gw.notification("test.tick"); // the request is in flight
+  await gw.ready();
+  const slow = gw.response(44);
+  await gw.send({ jsonrpc: "2.0", id: 44, method: "test.sleep", params: { ms: 30_000 } });
+  await delay(100);
+  const signalled = performance.now();
   gw.kill("SIGTERM");
   const reply = await slow;
-  assert.ok(reply.result !== undefined || reply.error?.code === -32002, JSON.stringify(reply));
-  const status = await gw.waitExit(5000);
+  const answeredMs = performance.now() - signalled;
+  assert.equal(reply.error?.code, -32002, JSON.stringify(reply));
+  assert.equal(reply.error?.data?.reason, "shutdown");
+  assert.ok(
+    answeredMs >= 400,
+    `aborted only after the finish window, not at once (${answeredMs} ms)`,
+  );
+  const status = await gw.waitExit(3000);
   assert.equal(status.code, 0);
   assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
 });

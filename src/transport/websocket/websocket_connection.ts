@@ -243,9 +243,24 @@ export class WebSocketConnection {
    * {@linkcode WebSocketConnection.close} once {@linkcode WebSocketConnection.drained} resolves.
    */
   beginClose(reason: string): void {
+    if (this.#state === ConnectionState.Draining && this.peer.finishing) {
+      this.peer.beginClose(reason);
+      return;
+    }
     if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Connecting) return;
     this.#state = ConnectionState.Draining;
     this.peer.beginClose(reason);
+  }
+
+  /**
+   * Starts a gentle close: the peer refuses new requests, but what it
+   * already accepted goes on (see {@linkcode Peer.finish}); call
+   * {@linkcode WebSocketConnection.beginClose} to abort what still runs.
+   */
+  finish(reason: string): void {
+    if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Connecting) return;
+    this.#state = ConnectionState.Draining;
+    this.peer.finish(reason);
   }
 
   /** Resolves when every queued frame was handed to the socket and the socket sent it (or the connection ended). */

@@ -321,9 +321,10 @@ export class WebSocketServer {
   }
 
   /**
-   * Stops accepting, lets in-flight requests finish and output drain, closes
-   * every connection with 1001 (or `code`) and waits for the close
-   * handshakes, all within `timeoutMs`. Idempotent.
+   * Stops accepting, lets requests already accepted finish for up to half of
+   * `timeoutMs` (new ones are refused with -32002), then aborts what still
+   * runs, lets output drain, closes every connection with 1001 (or `code`)
+   * and waits for the close handshakes, all within `timeoutMs`. Idempotent.
    */
   async close(options: WebSocketServerCloseOptions = {}): Promise<void> {
     if (
@@ -331,9 +332,13 @@ export class WebSocketServer {
     ) return;
     const wasListening = this.#state === WebSocketServerState.Listening;
     this.#state = WebSocketServerState.Closing;
-    const deadline = Date.now() + (options.timeoutMs ?? 1000);
-    const drainUntil = Date.now() + (options.timeoutMs ?? 1000) / 2;
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const deadline = Date.now() + timeoutMs;
+    const drainUntil = Date.now() + timeoutMs * 0.75;
     const connections = [...this.#connections];
+    // Requests already accepted finish for up to half the time; then what still runs is aborted.
+    for (const connection of connections) connection.finish("shutdown");
+    await withTimeout(options.idle?.() ?? Promise.resolve(), timeoutMs / 2, undefined);
     for (const connection of connections) connection.beginClose("shutdown");
     const drained = (async () => {
       await (options.idle?.() ?? Promise.resolve());
