@@ -28,12 +28,13 @@ export interface OutputBufferOptions {
    */
   maxBytes?: number;
   /**
-   * How long a control frame may wait for room before the peer is treated as stalled, in ms.
+   * How long a control frame may wait for room, with no batch written
+   * meanwhile, before the peer is treated as stalled, in ms.
    * @default {10000}
    */
   stallTimeoutMs?: number;
   /**
-   * Called once when a control frame has waited longer than `stallTimeoutMs`.
+   * Called once when a control frame has waited `stallTimeoutMs` with no batch written meanwhile.
    * @default {undefined}
    */
   onStall?: () => void;
@@ -59,7 +60,17 @@ export interface OutputBufferOptions {
  */
 export type DeltaPayload = { text: string } | { bytes: Uint8Array };
 
-/** Counters reported by {@linkcode OutputBuffer.stats}. */
+/**
+ * Counters reported by {@linkcode OutputBuffer.stats}.
+ *
+ * @example
+ * ```ts
+ * import { type OutputBufferStats, Peer } from "@tuigate/tuigate";
+ * const peer = new Peer();
+ * const stats: OutputBufferStats = peer.output.stats();
+ * const lossy = stats.droppedDeltas > 0;
+ * ```
+ */
 export interface OutputBufferStats {
   /** Bytes queued or being written now. */
   queuedBytes: number;
@@ -165,6 +176,8 @@ export class OutputBuffer {
   #readable: (() => void) | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #stalled = false;
+  /** When the writer last finished a batch: a reader that makes progress is slow, not stalled. */
+  #progressAt = 0;
   #closed = false;
   #stats = {
     highWaterBytes: 0,
@@ -197,6 +210,11 @@ export class OutputBuffer {
     return this.#queue.length === this.#head && this.#inFlightBytes === 0;
   }
 
+  /** Whether more is queued than the bound allows (see {@linkcode OutputBuffer.room}). */
+  get overBound(): boolean {
+    return this.#total() > this.#maxBytes;
+  }
+
   /** Whether the buffer was closed. */
   get closed(): boolean {
     return this.#closed;
@@ -219,6 +237,22 @@ export class OutputBuffer {
     this.#makeRoom();
     if (this.#total() <= this.#maxBytes) return RESOLVED;
     this.#stats.controlWaits++;
+    return new Promise<void>((resolve) => {
+      this.#waiters.push({ since: Date.now(), resolve });
+      this.#armStall();
+    });
+  }
+
+  /**
+   * Resolves once the buffer is within its bound: at once while it is. A
+   * transport awaits it before it reads more input, so answers cannot pile up
+   * past the bound while the reader is slow. The wait counts towards the
+   * stall timeout like a waiting control frame's.
+   */
+  room(): Promise<void> {
+    if (this.#closed || this.#total() <= this.#maxBytes) return RESOLVED;
+    this.#makeRoom();
+    if (this.#total() <= this.#maxBytes) return RESOLVED;
     return new Promise<void>((resolve) => {
       this.#waiters.push({ since: Date.now(), resolve });
       this.#armStall();
@@ -393,6 +427,7 @@ export class OutputBuffer {
   /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;
+    this.#progressAt = Date.now();
     if (this.#pressure && this.#total() < this.#maxBytes / 2) this.#pressure = false;
     this.#wakeWaiters();
   }
@@ -500,7 +535,7 @@ export class OutputBuffer {
     const check = () => {
       this.#stallTimer = undefined;
       if (this.#waiterHead >= this.#waiters.length || this.#closed) return;
-      const waited = Date.now() - this.#waiters[this.#waiterHead].since;
+      const waited = Date.now() - Math.max(this.#waiters[this.#waiterHead].since, this.#progressAt);
       if (waited >= this.#stallMs) {
         this.#stalled = true;
         this.#onStall?.();

@@ -81,7 +81,16 @@ export interface ByteSource {
   read(p: Uint8Array): Promise<number | null>;
 }
 
-/** How frames are delimited on the wire. */
+/**
+ * How frames are delimited on the wire.
+ *
+ * @example
+ * ```ts
+ * import { type Framing, Gateway, StdioTransport } from "@tuigate/tuigate";
+ * const framing: Framing = Deno.args.includes("--lsp") ? "lsp" : "line";
+ * new StdioTransport(new Gateway(), { framing });
+ * ```
+ */
 export type Framing = "line" | "lsp";
 
 /**
@@ -143,7 +152,18 @@ export interface StdioTransportOptions {
   tap?: (frames: readonly string[]) => void;
 }
 
-/** Why a transport ended. */
+/**
+ * Why a transport ended.
+ *
+ * @example
+ * ```ts
+ * import type { TransportEnd } from "@tuigate/tuigate";
+ * function exitCode(end: TransportEnd): number {
+ *   return end.reason === "crash" ? 70 : 0;
+ * }
+ * exitCode({ reason: "stdin-eof" }); // 0
+ * ```
+ */
 export type TransportEnd =
   | { reason: "stdin-eof" | "stdout-peer-gone" | "stdout-stalled" }
   | { reason: "crash"; error: unknown };
@@ -318,13 +338,24 @@ export class StdioTransport {
       this.#bytesIn += n;
       const chunk = current.subarray(0, n);
       [current, spare] = [spare, current];
-      pending = this.#readAhead(current);
+      // Read ahead only while the answers fit the output bound; otherwise wait for room
+      // first, so a client that writes faster than it reads cannot grow our memory.
+      const output = this.peer.output;
+      let ahead: Promise<number | null> | undefined = output.overBound
+        ? undefined
+        : this.#readAhead(current);
       if (lines === undefined) {
         this.#decoder.push(chunk, emit);
       } else {
         const handled = lines.idle ? this.#fastLines(chunk) : 0;
         lines.push(handled === 0 ? chunk : chunk.subarray(handled), emit);
       }
+      if (ahead === undefined) {
+        await output.room();
+        if (this.#state !== TransportState.Running) return;
+        ahead = this.#readAhead(current);
+      }
+      pending = ahead;
     }
   }
 

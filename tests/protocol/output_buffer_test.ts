@@ -107,6 +107,29 @@ Deno.test("OutputBuffer calls onStall when a control frame waits longer than the
   buffer.close();
 });
 
+Deno.test("OutputBuffer does not call onStall while a slow reader keeps taking batches, and does once it stops", async () => {
+  let stalled = 0;
+  const buffer = new OutputBuffer({
+    maxBytes: 100,
+    maxBatchBytes: 30,
+    stallTimeoutMs: 80,
+    onStall: () => stalled++,
+  });
+  for (let i = 0; i < 40; i++) void buffer.pushControl("x".repeat(20));
+  const waiting = buffer.room();
+  assert.equal(buffer.overBound, true);
+  // A reader that takes one small batch every 30 ms: slow (about 1.3 s for all), never stopped.
+  for (let i = 0; i < 12; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    buffer.release(buffer.take()!.bytes);
+  }
+  assert.equal(stalled, 0, "a reader making progress is not stalled");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(stalled, 1, "a reader that stopped is");
+  buffer.close();
+  await waiting;
+});
+
 Deno.test("OutputBuffer sends bytes deltas as base64 and merges them byte-exactly", () => {
   const buffer = new OutputBuffer({ maxBytes: 1000 });
   const parts = [new Uint8Array([0xff, 0x00]), new Uint8Array([0xfe])];

@@ -117,3 +117,47 @@ Deno.test("StdioTransport writes large and small non-ASCII answers whole", async
   const answers = output.text().trim().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(answers.map((a) => a.result.t), texts);
 });
+
+Deno.test("StdioTransport stops reading while its answers exceed the output bound, and reads on once the client does", async () => {
+  // 8,000 requests (440 KB) whose answers are 6 times their size (2.6 MB); the bound is 64 KiB.
+  const requests = Array.from(
+    { length: 8000 },
+    (_, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "grow", params: { i } }),
+  ).join("\n") + "\n";
+  const input = memorySource(encoder.encode(requests), 4096);
+  let bytesRead = 0;
+  const counted: ByteSource = {
+    async read(p) {
+      const n = await input.read(p);
+      if (n !== null) bytesRead += n;
+      return n;
+    },
+  };
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const sink = memorySink(1 << 20);
+  const wedged: ByteSink = {
+    async write(p) {
+      await opened; // the client reads nothing until told to
+      return sink.write(p);
+    },
+  };
+  const gateway = new Gateway({ announceReady: false });
+  gateway.register({ name: "grow", handler: () => "x".repeat(300) });
+  const transport = new StdioTransport(gateway, {
+    input: counted,
+    output: wedged,
+    outBufferBytes: 64 * 1024,
+  });
+  transport.start();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const queued = transport.peer.output.stats().highWaterBytes;
+  // Three 4 KiB reads fill the bound; at most two more are taken (one already read ahead).
+  assert.ok(bytesRead <= 5 * 4096, `read ${bytesRead} bytes while nothing was written`);
+  assert.ok(queued < 64 * 1024 + 2 * 4096 * 6, `queued ${queued} bytes`);
+  open();
+  assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+  await transport.drained();
+  const answers = sink.text().trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 8000 }, (_, i) => i));
+});
