@@ -48,18 +48,11 @@ export interface Features {
 export async function buildGateway(
   settings: Settings,
 ): Promise<{ gateway: Gateway; features: Features }> {
-  const gateway = new Gateway({
-    settings: { ...settings, token: settings.token === undefined ? undefined : "(hidden)" },
-    maxInflight: settings.maxInflight,
-    maxQueued: settings.maxQueued,
-  });
-  const features: Features = { setup: [] };
-  if (settings.testHooks) registerTestHooks(gateway);
   // <sessions> (issue 5): open the store, register session.* methods, push a setup step.
   const sessionsFeature = await import("./src/sessions/mod.ts");
-  const sessions = new sessionsFeature.SessionManager(
-    await sessionsFeature.openSessionStore({
-      kind: settings.state,
+  const open = (kind: "sqlite" | "memory") =>
+    sessionsFeature.openSessionStore({
+      kind,
       dir: settings.stateDir,
       retention: {
         maxEventsPerSession: settings.sessionMaxEvents,
@@ -67,9 +60,35 @@ export async function buildGateway(
         maxTotalBytes: settings.stateMaxBytes,
       },
       busyTimeoutMs: settings.stateBusyTimeoutSeconds * 1000,
-    }),
-    { epoch: gateway.epoch },
-  );
+    });
+  let state = settings.state;
+  let store;
+  try {
+    store = await open(state);
+  } catch (error) {
+    // A folder the user chose must work (exit 73); the default one may be unwritable (a read-only
+    // home, a sandbox): then the gateway still serves, with sessions kept in memory, and says so.
+    if (settings.stateDirChosen || !(error instanceof Error)) throw error;
+    if (error.name !== "StoreUnavailableError") throw error;
+    getLogger(["tuigate", "main"]).warn(
+      "Sessions are kept in memory for this run: the default state folder cannot be used ({error}); set --state-dir to a writable folder to keep them",
+      { error: error.message },
+    );
+    state = "memory";
+    store = await open(state);
+  }
+  const gateway = new Gateway({
+    settings: {
+      ...settings,
+      state,
+      token: settings.token === undefined ? undefined : "(hidden)",
+    },
+    maxInflight: settings.maxInflight,
+    maxQueued: settings.maxQueued,
+  });
+  const features: Features = { setup: [] };
+  if (settings.testHooks) registerTestHooks(gateway);
+  const sessions = new sessionsFeature.SessionManager(store, { epoch: gateway.epoch });
   sessionsFeature.registerSessionMethods(gateway, sessions);
   features.setup.push((lifecycle) => {
     // Drain: let handlers finish (within half the grace period), commit what they appended.
@@ -111,7 +130,18 @@ async function main(args: string[]): Promise<number> {
     parsed = parseSettings(args, { env: Deno.env.toObject() });
   } catch (error) {
     if (error instanceof UsageError) {
-      await say(Deno.stderr, `tuigate: ${error.message} (see --help)\n`);
+      // One line on stderr; the ledger (at its default path) also records the exit.
+      await Promise.all([
+        say(Deno.stderr, `tuigate: ${error.message} (see --help)\n`),
+        new ExitLedger(defaultCrashLog()).append({
+          event: "exit",
+          time: new Date().toISOString(),
+          pid: Deno.pid,
+          reason: "bad-flags",
+          error: error.message,
+          exitCode: EXIT_CODES.USAGE,
+        }, 150),
+      ]);
       return EXIT_CODES.USAGE;
     }
     throw error;
@@ -215,9 +245,10 @@ async function main(args: string[]): Promise<number> {
 }
 
 /**
- * Ends the process before serving started: one clear line on stderr
- * (`tuigate: <message>`), one ledger line with the reason, the given exit
- * code. Bounded in time like every exit.
+ * Ends the process before serving started: a clear line on stderr
+ * (`tuigate: <message>`), then `[tuigate-exit] <reason>` as every exit
+ * prints, one ledger line with the reason, the given exit code. Bounded in
+ * time like every exit.
  */
 async function exitEarly(
   crashLog: string,
@@ -227,8 +258,8 @@ async function exitEarly(
   code: number,
 ): Promise<number> {
   const message = error instanceof Error ? error.message : String(error);
-  // One clear line (the reason is in the ledger), as for bad flags.
   stderr.writeLine(`tuigate: ${message}`);
+  stderr.writeLine(`[tuigate-exit] ${reason}`);
   await Promise.all([
     new ExitLedger(crashLog).append({
       event: "exit",

@@ -5,7 +5,18 @@
  * @module
  */
 
-/** Why the gateway exited. */
+/**
+ * Why the gateway exited.
+ *
+ * @example
+ * ```ts
+ * import { type ExitReason, ExitLedger, ProcessLifecycle } from "@tuigate/tuigate";
+ * const lifecycle = new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"));
+ * lifecycle.onDrain((reason: ExitReason) => {
+ *   if (reason === "crash" || reason === "watchdog") console.error(`exiting: ${reason}`);
+ * });
+ * ```
+ */
 export type ExitReason =
   | "stdin-eof"
   | "stdout-peer-gone"
@@ -17,7 +28,17 @@ export type ExitReason =
   | "crash"
   | "watchdog";
 
-/** One ledger line. */
+/**
+ * One ledger line.
+ *
+ * @example
+ * ```ts
+ * import { ExitLedger, type LedgerEntry } from "@tuigate/tuigate";
+ * const time = new Date().toISOString();
+ * const entry: LedgerEntry = { event: "exit", time, pid: Deno.pid, reason: "shutdown-request" };
+ * await new ExitLedger("/tmp/exits.jsonl").append(entry);
+ * ```
+ */
 export interface LedgerEntry {
   /** `"exit"` for an exit, `"error"` for an uncaught error that did not end the gateway. */
   event: "exit" | "error";
@@ -27,7 +48,7 @@ export interface LedgerEntry {
   pid: number;
   /** The exit reason, or the kind of error. */
   reason: string;
-  /** Further fields: signal, uptimeMs, inflight, exitCode, error, … */
+  /** Further fields: signal, uptime (s), uptimeMs, inflight, exitCode, error, … */
   [field: string]: unknown;
 }
 
@@ -59,9 +80,13 @@ export class ExitLedger {
   /**
    * Appends one entry. Resolves `true` when written, `false` when the folder
    * is unwritable or the write took longer than `timeoutMs`. Never rejects.
+   * An entry with `uptimeMs` also gets `uptime` in seconds (as `gateway.info`).
    */
   append(entry: LedgerEntry, timeoutMs = 250): Promise<boolean> {
-    const line = JSON.stringify(entry, replacer) + "\n";
+    const withUptime = typeof entry.uptimeMs === "number" && entry.uptime === undefined
+      ? { ...entry, uptime: entry.uptimeMs / 1000 }
+      : entry;
+    const line = JSON.stringify(withUptime, replacer) + "\n";
     const write = (async () => {
       try {
         const dir = this.path.slice(0, this.path.lastIndexOf("/"));

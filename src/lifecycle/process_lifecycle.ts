@@ -129,7 +129,17 @@ export interface ProcessLifecycleOptions {
   exit?: boolean;
 }
 
-/** Details of a shutdown. */
+/**
+ * Details of a shutdown.
+ *
+ * @example
+ * ```ts
+ * import { ExitLedger, ProcessLifecycle, type ShutdownDetails } from "@tuigate/tuigate";
+ * const lifecycle = new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"));
+ * const details: ShutdownDetails = { signal: "SIGHUP" };
+ * Deno.addSignalListener("SIGHUP", () => lifecycle.shutdown("signal", details));
+ * ```
+ */
 export interface ShutdownDetails {
   /**
    * The signal that caused it.
@@ -374,7 +384,12 @@ export class ProcessLifecycle {
     this.#reason = reason;
     this.#details = details;
     this.startBackground();
-    this.#worker?.postMessage({ type: "arm", reason });
+    this.#worker?.postMessage({
+      type: "arm",
+      reason,
+      signal: details.signal,
+      inflight: this.#inflight(),
+    });
     const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceMs);
     const drains = this.#drains.map(async (step) => {
       try {

@@ -41,6 +41,8 @@ export interface Settings {
   framing: "line" | "lsp";
   /** The folder of the session store and the exit ledger. */
   stateDir: string;
+  /** Whether `--state-dir` or `TUIGATE_STATE_DIR` chose it (else it is the default). */
+  stateDirChosen: boolean;
   /** `"sqlite"` for the durable store, `"memory"` for none. */
   state: "sqlite" | "memory";
   /** Session retention: events kept per session. */
@@ -265,7 +267,13 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
       options: OPTIONS,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
+    const first = (error as Error).message.split("\n")[0];
+    const name = /'([^']+)'/.exec(first)?.[1];
+    throw new UsageError(
+      (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && name !== undefined
+        ? `Unknown flag ${name}`
+        : first.replace(/\.$/, ""),
+    );
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== "serve")) {
@@ -299,8 +307,9 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   if (state !== "sqlite" && state !== "memory") {
     throw new UsageError(`Invalid value for --state: "${state}" is not "sqlite" or "memory"`);
   }
-  const stateDir = values["state-dir"] ?? env.TUIGATE_STATE_DIR ??
-    defaultStateDir({ HOME: options.home, ...env });
+  // An empty path means "not set", as for every path flag and variable.
+  const chosenStateDir = values["state-dir"] || env.TUIGATE_STATE_DIR || undefined;
+  const stateDir = chosenStateDir ?? defaultStateDir({ HOME: options.home, ...env });
   const listen = parseListen(values.listen ?? env.TUIGATE_LISTEN ?? "127.0.0.1:0");
   const mirrorUrl = values.mirror ?? env.TUIGATE_MIRROR_URL;
   if (mirrorUrl !== undefined && mirrorUrl !== "" && !/^wss?:\/\/[^/]+/.test(mirrorUrl)) {
@@ -334,7 +343,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
       1,
     ),
     maxQueued: integer("--max-queued", values["max-queued"] ?? env.TUIGATE_MAX_QUEUED, 1024, 0),
-    crashLog: values["crash-log"] ?? env.TUIGATE_CRASH_LOG ?? `${stateDir}/exits.jsonl`,
+    crashLog: values["crash-log"] || env.TUIGATE_CRASH_LOG || `${stateDir}/exits.jsonl`,
     exitOnSigint: values["exit-on-sigint"] ?? false,
     logLevel: level as LogLevelName,
     logFile: values["log-file"] ?? env.TUIGATE_LOG_FILE,
@@ -352,6 +361,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     ),
     framing,
     stateDir,
+    stateDirChosen: chosenStateDir !== undefined,
     state,
     sessionMaxEvents: integer(
       "--session-max-events",

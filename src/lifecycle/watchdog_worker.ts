@@ -22,6 +22,8 @@ interface Config {
 let config: Config | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let armedBy = "";
+let signal: string | undefined;
+let inflight: number | null = null;
 const processGroups = new Set<number>();
 
 function arm(reason: string): void {
@@ -38,6 +40,10 @@ async function fire(): Promise<void> {
     pid: Deno.pid,
     reason: "watchdog",
     trigger: armedBy,
+    signal,
+    // As the main isolate last said (when it began shutting down); null if it never could.
+    inflight,
+    uptime: (Date.now() - config.startedAt) / 1000,
     uptimeMs: Date.now() - config.startedAt,
     graceMs: config.graceMs,
     epoch: config.epoch,
@@ -65,9 +71,12 @@ async function fire(): Promise<void> {
   Deno.kill(Deno.pid, "SIGKILL");
 }
 
-for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+for (const name of ["SIGTERM", "SIGHUP"] as const) {
   try {
-    Deno.addSignalListener(signal, () => arm(signal));
+    Deno.addSignalListener(name, () => {
+      signal ??= name;
+      arm(name);
+    });
   } catch {
     // Not supported on this platform.
   }
@@ -76,10 +85,14 @@ for (const signal of ["SIGTERM", "SIGHUP"] as const) {
 self.onmessage = (event: MessageEvent) => {
   const message = event.data as
     | { type: "config"; config: Config }
-    | { type: "arm"; reason: string }
+    | { type: "arm"; reason: string; signal?: string; inflight: number }
     | { type: "group"; pgid: number; alive: boolean };
   if (message.type === "config") config = message.config;
-  else if (message.type === "arm") arm(message.reason);
+  else if (message.type === "arm") {
+    signal ??= message.signal;
+    inflight = message.inflight;
+    arm(message.reason);
+  }
   else if (message.type === "group") {
     if (message.alive) processGroups.add(message.pgid);
     else processGroups.delete(message.pgid);

@@ -213,25 +213,85 @@ Deno.test("Gateway records unhandled rejections and uncaught errors in the ledge
   assert.equal(entries.some((e) => e.event === "exit"), false);
 });
 
-Deno.test("Gateway rejects a bad flag with one line on stderr and exit code 2", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}/main.ts`, "--max-inflight", "lots"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 2);
-  const lines = new TextDecoder().decode(output.stderr).trim().split("\n");
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], /--max-inflight/);
-  assert.equal(output.stdout.length, 0);
-  const unknown = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}/main.ts`, "--no-such-flag"],
-    stdin: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(unknown.code, 2);
-  assert.match(new TextDecoder().decode(unknown.stderr), /no-such-flag/);
+Deno.test("Gateway rejects a bad flag with one line on stderr, exit code 2 and a ledger line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
+  try {
+    const env = { TUIGATE_CRASH_LOG: `${dir}/exits.jsonl` };
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/main.ts`, "--max-inflight", "lots"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env,
+    }).output();
+    assert.equal(output.code, 2);
+    const lines = new TextDecoder().decode(output.stderr).trim().split("\n");
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /--max-inflight/);
+    assert.equal(output.stdout.length, 0);
+    const unknown = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/main.ts`, "--no-such-flag"],
+      stdin: "null",
+      stderr: "piped",
+      env,
+    }).output();
+    assert.equal(unknown.code, 2);
+    assert.equal(
+      new TextDecoder().decode(unknown.stderr),
+      "tuigate: Unknown flag --no-such-flag (see --help)\n",
+    );
+    const ledger = (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(ledger.map((e) => [e.reason, e.exitCode]), [["bad-flags", 2], [
+      "bad-flags",
+      2,
+    ]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Gateway whose default state folder cannot be used still serves, with sessions in memory, and says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/a-file`, "");
+    // XDG_STATE_HOME is a file, so neither the store nor the default ledger can be written.
+    await using gw = await spawnGateway([], {
+      env: { TUIGATE_STATE_DIR: "", TUIGATE_CRASH_LOG: "", XDG_STATE_HOME: `${dir}/a-file` },
+    });
+    await gw.ready();
+    const info = await gw.request("gateway.info");
+    assert.equal(info.result.settings.state, "memory");
+    const created = await gw.request("session.create", { title: "t" });
+    assert.equal(typeof created.result.id, "string");
+    assert.match(gw.stderr, /Sessions are kept in memory for this run/);
+    gw.kill("SIGTERM");
+    const status = await gw.waitExit(3000);
+    assert.equal(status.code, 0);
+    assert.match(gw.stderr, /\[tuigate-exit\] signal/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Gateway with an empty TUIGATE_CRASH_LOG writes its ledger at the default path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
+  try {
+    await using gw = await spawnGateway([], {
+      env: { TUIGATE_STATE_DIR: "", TUIGATE_CRASH_LOG: "", XDG_STATE_HOME: dir },
+    });
+    await gw.ready();
+    await gw.closeStdin();
+    assert.equal((await gw.waitExit(3000)).code, 0);
+    const last = JSON.parse(
+      (await Deno.readTextFile(`${dir}/tuigate/exits.jsonl`)).trim().split("\n").at(-1)!,
+    );
+    assert.equal(last.reason, "stdin-eof");
+    assert.equal(typeof last.uptime, "number");
+    assert.equal(last.uptime, last.uptimeMs / 1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("Gateway falls back to the default grace period with a warning when the value is invalid", async () => {
@@ -294,6 +354,9 @@ Deno.test("Watchdog ends the process after grace + margin when the main isolate 
   const last = (await gw.ledger()).at(-1)!;
   assert.equal(last.reason, "watchdog");
   assert.equal(last.trigger, "SIGTERM");
+  assert.equal(last.signal, "SIGTERM");
+  assert.ok("inflight" in last, "the in-flight count (null: the blocked isolate could not say)");
+  assert.equal(typeof last.uptime, "number");
 });
 
 Deno.test("Gateway whose stderr is never read still answers gateway.ping and exits within grace + 0.5 s on SIGTERM", async () => {

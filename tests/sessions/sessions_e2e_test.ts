@@ -400,6 +400,7 @@ Deno.test("A read-only state folder ends the gateway with exit 73 and one line o
               }, folder.wrap);
               assert.equal(run.code, EXIT_STORE_UNAVAILABLE, run.stderr);
               const line = oneLine(run.stderr);
+              assert.match(run.stderr, /^\[tuigate-exit\] store-unavailable$/m);
               assert.match(line, /^tuigate: Session store .*sessions\.sqlite is not writable: /);
               assert.match(
                 line,
