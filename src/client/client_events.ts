@@ -8,7 +8,19 @@
 
 import type { ReadyParams } from "./gateway_methods.ts";
 
-/** `ready`: a gateway process sent `gateway.ready` (on start and after each restart). */
+/**
+ * `ready`: a gateway process sent `gateway.ready` (on start and after each restart).
+ *
+ * @example
+ * ```ts
+ * import { type ReadyEvent, TuigateClient } from "@tuigate/tuigate/client";
+ * const client = new TuigateClient({ command: "tuigate", restart: true });
+ * client.addEventListener("ready", (event: ReadyEvent) => {
+ *   if (event.attempt > 0) console.error(`gateway back, pid ${event.params.pid}`);
+ * });
+ * await client.start();
+ * ```
+ */
 export class ReadyEvent extends Event {
   /** The params of `gateway.ready`. */
   readonly params: ReadyParams;
@@ -23,7 +35,18 @@ export class ReadyEvent extends Event {
   }
 }
 
-/** `exit`: the gateway process exited. */
+/**
+ * `exit`: the gateway process exited.
+ *
+ * @example
+ * ```ts
+ * import { type ExitEvent, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * client.addEventListener("exit", (event: ExitEvent) => {
+ *   if (!event.expected) console.error(`gateway ${event.pid} exited: ${event.stderrTail}`);
+ * });
+ * ```
+ */
 export class ExitEvent extends Event {
   /** The exit code, or `null` when a signal ended it. */
   readonly code: number | null;
@@ -50,7 +73,18 @@ export class ExitEvent extends Event {
   }
 }
 
-/** `restart`: a restart attempt is scheduled after an unexpected exit. */
+/**
+ * `restart`: a restart attempt is scheduled after an unexpected exit.
+ *
+ * @example
+ * ```ts
+ * import { type RestartEvent, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate", restart: true });
+ * client.addEventListener("restart", (event: RestartEvent) => {
+ *   console.error(`restart ${event.attempt}/${event.maxAttempts} in ${event.delayMs} ms`);
+ * });
+ * ```
+ */
 export class RestartEvent extends Event {
   /** The attempt number, from 1. */
   readonly attempt: number;
@@ -71,7 +105,18 @@ export class RestartEvent extends Event {
   }
 }
 
-/** `restartfailed`: every restart attempt failed; the client is closed. */
+/**
+ * `restartfailed`: every restart attempt failed; the client is closed.
+ *
+ * @example
+ * ```ts
+ * import { type RestartFailedEvent, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate", restart: true });
+ * client.addEventListener("restartfailed", (event: RestartFailedEvent) => {
+ *   console.error(`gave up after ${event.attempts} attempts: ${event.error.message}`);
+ * });
+ * ```
+ */
 export class RestartFailedEvent extends Event {
   /** The attempts made. */
   readonly attempts: number;
@@ -86,7 +131,18 @@ export class RestartFailedEvent extends Event {
   }
 }
 
-/** `protocolerror`: the gateway wrote something that is not a JSON-RPC message; it was skipped. */
+/**
+ * `protocolerror`: the gateway wrote something that is not a JSON-RPC message; it was skipped.
+ *
+ * @example
+ * ```ts
+ * import { type ProtocolErrorEvent, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * client.addEventListener("protocolerror", (event: ProtocolErrorEvent) => {
+ *   console.error(`skipped output (${event.reason}): ${event.text}`);
+ * });
+ * ```
+ */
 export class ProtocolErrorEvent extends Event {
   /** What was wrong. */
   readonly reason: string;
@@ -101,7 +157,17 @@ export class ProtocolErrorEvent extends Event {
   }
 }
 
-/** The events of a {@linkcode TuigateClient}, by type. */
+/**
+ * The events of a {@linkcode TuigateClient}, by type.
+ *
+ * @example
+ * ```ts
+ * import type { ClientEventMap, TuigateClient } from "@tuigate/tuigate/client";
+ * function logEvents(client: TuigateClient, types: (keyof ClientEventMap)[]): void {
+ *   for (const type of types) client.addEventListener(type, (event) => console.error(event.type));
+ * }
+ * ```
+ */
 export interface ClientEventMap {
   /** A gateway process is ready. */
   ready: ReadyEvent;

@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Options for {@linkcode GatewayExitedError}. */
+/**
+ * Options for {@linkcode GatewayExitedError}.
+ *
+ * @example
+ * ```ts
+ * import { GatewayExitedError, type GatewayExitedErrorOptions } from "@tuigate/tuigate/client";
+ * const options: GatewayExitedErrorOptions = { code: null, signal: "SIGKILL", stderrTail: "" };
+ * const error = new GatewayExitedError("The gateway was killed", options);
+ * ```
+ */
 export interface GatewayExitedErrorOptions extends ErrorOptions {
   /**
    * The exit code, or `null` when a signal ended the process.

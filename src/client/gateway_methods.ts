@@ -20,7 +20,21 @@
 
 import type { JobInfo } from "../jobs/job.ts";
 
-/** One method: its params and its result. */
+/**
+ * One method: its params and its result.
+ *
+ * @example
+ * ```ts
+ * import type { GatewayMethods, MethodSpec } from "@tuigate/tuigate/client";
+ * interface MathAdd extends MethodSpec {
+ *   params: { a: number; b: number };
+ *   result: number;
+ * }
+ * interface MyMethods extends GatewayMethods {
+ *   "math.add": MathAdd;
+ * }
+ * ```
+ */
 export interface MethodSpec {
   /** The params; `undefined` in the type when they may be omitted. */
   params: unknown;
@@ -28,7 +42,17 @@ export interface MethodSpec {
   result: unknown;
 }
 
-/** The params of `gateway.ready`, the first frame of every gateway. */
+/**
+ * The params of `gateway.ready`, the first frame of every gateway.
+ *
+ * @example
+ * ```ts
+ * import { type ReadyParams, TuigateClient } from "@tuigate/tuigate/client";
+ * const client = new TuigateClient({ command: "tuigate" });
+ * const ready: ReadyParams = await client.start();
+ * const hasJobs = ready.capabilities.jobs !== undefined;
+ * ```
+ */
 export interface ReadyParams {
   /** The gateway's name. */
   name: string;
@@ -51,7 +75,18 @@ export interface ReadyParams {
 /** The state of one job, as `job.get` and `job.list` report it (the type the jobs module defines). */
 export type { JobInfo };
 
-/** The params of `job.output`, a delta notification of job output. */
+/**
+ * The params of `job.output`, a delta notification of job output.
+ *
+ * @example
+ * ```ts
+ * import { type JobOutputParams, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * client.on("job.output", (params: JobOutputParams) => {
+ *   if (params.dropped) console.error(`${params.dropped} deltas of ${params.key} dropped`);
+ * });
+ * ```
+ */
 export interface JobOutputParams {
   /** The job id. */
   job: string;
@@ -67,7 +102,18 @@ export interface JobOutputParams {
   dropped?: number;
 }
 
-/** The params of `job.exit`. */
+/**
+ * The params of `job.exit`.
+ *
+ * @example
+ * ```ts
+ * import { type JobExitParams, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * client.on("job.exit", (params: JobExitParams) => {
+ *   console.error(`job ${params.job} exited with ${params.code ?? params.signal}`);
+ * });
+ * ```
+ */
 export interface JobExitParams {
   /** The job id. */
   job: string;
@@ -79,7 +125,16 @@ export interface JobExitParams {
   durationMs: number;
 }
 
-/** The methods of the tuigate command (built-ins and jobs). */
+/**
+ * The methods of the tuigate command (built-ins and jobs).
+ *
+ * @example
+ * ```ts
+ * import type { GatewayMethods } from "@tuigate/tuigate/client";
+ * type JobStartParams = GatewayMethods["job.start"]["params"];
+ * const params: JobStartParams = { cmd: "make", args: ["test"], cwd: "/src/project" };
+ * ```
+ */
 export interface GatewayMethods {
   /** Answers at once; params, if any, are echoed back. */
   "gateway.ping": { params: unknown; result: { pong: true; time: number; echo?: unknown } };
@@ -127,7 +182,17 @@ export interface GatewayMethods {
   };
 }
 
-/** The notifications of the tuigate command, by method. */
+/**
+ * The notifications of the tuigate command, by method.
+ *
+ * @example
+ * ```ts
+ * import type { GatewayNotifications } from "@tuigate/tuigate/client";
+ * interface MyNotifications extends GatewayNotifications {
+ *   "build.progress": { done: number; total: number };
+ * }
+ * ```
+ */
 export interface GatewayNotifications {
   /** The first frame of every gateway. */
   "gateway.ready": ReadyParams;
@@ -139,10 +204,28 @@ export interface GatewayNotifications {
   "request.cancel": { id: string | number; reason: string };
 }
 
-/** The result type of method `K` of map `M`, or `unknown`. */
+/**
+ * The result type of method `K` of map `M`, or `unknown`.
+ *
+ * @example
+ * ```ts
+ * import type { GatewayMethods, ResultOf } from "@tuigate/tuigate/client";
+ * type Started = ResultOf<GatewayMethods, "job.start">; // { job: string; pid: number }
+ * const started: Started = { job: "j1", pid: 4242 };
+ * ```
+ */
 export type ResultOf<M, K> = K extends keyof M ? M[K] extends { result: infer R } ? R : unknown
   : unknown;
 
-/** The params type of method `K` of map `M`, or `unknown`. */
+/**
+ * The params type of method `K` of map `M`, or `unknown`.
+ *
+ * @example
+ * ```ts
+ * import type { GatewayMethods, ParamsOf } from "@tuigate/tuigate/client";
+ * type WriteParams = ParamsOf<GatewayMethods, "job.write">;
+ * const params: WriteParams = { job: "j1", data: "yes\n" };
+ * ```
+ */
 export type ParamsOf<M, K> = K extends keyof M ? M[K] extends { params: infer P } ? P : unknown
   : unknown;

@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Options for {@linkcode GatewayStartError}. */
+/**
+ * Options for {@linkcode GatewayStartError}.
+ *
+ * @example
+ * ```ts
+ * import { GatewayStartError, type GatewayStartErrorOptions } from "@tuigate/tuigate/client";
+ * const options: GatewayStartErrorOptions = { code: 1, stderrTail: "error: Module not found\n" };
+ * const error = new GatewayStartError("The gateway exited before gateway.ready", options);
+ * ```
+ */
 export interface GatewayStartErrorOptions extends ErrorOptions {
   /**
    * The last bytes the gateway wrote to stderr (also at the end of the message).

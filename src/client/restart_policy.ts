@@ -4,7 +4,16 @@
  * @module
  */
 
-/** How {@linkcode TuigateClient} restarts a gateway that exited unexpectedly. */
+/**
+ * How {@linkcode TuigateClient} restarts a gateway that exited unexpectedly.
+ *
+ * @example
+ * ```ts
+ * import { type RestartOptions, TuigateClient } from "@tuigate/tuigate/client";
+ * const restart: RestartOptions = { maxAttempts: 3, initialDelayMs: 250, maxDelayMs: 2000 };
+ * await using client = await TuigateClient.start({ command: "tuigate", restart });
+ * ```
+ */
 export interface RestartOptions {
   /**
    * Attempts in a row before giving up (then `restartfailed` is emitted and
@@ -42,10 +51,29 @@ export interface RestartOptions {
   stableAfterMs?: number;
 }
 
-/** {@linkcode RestartOptions} with every default filled in. */
+/**
+ * {@linkcode RestartOptions} with every default filled in.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay, type RestartPolicy, restartPolicy } from "@tuigate/tuigate/client";
+ * const policy: RestartPolicy = restartPolicy({ maxAttempts: 3 });
+ * const delays = [1, 2, 3].map((attempt) => backoffDelay(attempt, policy));
+ * ```
+ */
 export type RestartPolicy = Required<RestartOptions>;
 
-/** Fills in the defaults of {@linkcode RestartOptions}. */
+/**
+ * Fills in the defaults of {@linkcode RestartOptions}.
+ *
+ * @example
+ * ```ts
+ * import { restartPolicy } from "@tuigate/tuigate/client";
+ * const policy = restartPolicy({ maxAttempts: 10 });
+ * policy.initialDelayMs; // 100
+ * policy.maxAttempts; // 10
+ * ```
+ */
 export function restartPolicy(options: RestartOptions = {}): RestartPolicy {
   return {
     maxAttempts: options.maxAttempts ?? 5,

@@ -33,7 +33,21 @@ import {
   restartPolicy,
 } from "./restart_policy.ts";
 
-/** Options for {@linkcode TuigateClient}. */
+/**
+ * Options for {@linkcode TuigateClient}.
+ *
+ * @example
+ * ```ts
+ * import { type ClientOptions, TuigateClient } from "@tuigate/tuigate/client";
+ * const options: ClientOptions = {
+ *   command: "tuigate",
+ *   callTimeoutMs: 30_000,
+ *   restart: { maxAttempts: 3 },
+ *   onStderr: (text) => console.error(text),
+ * };
+ * await using client = await TuigateClient.start(options);
+ * ```
+ */
 export interface ClientOptions {
   /**
    * The program to spawn: a compiled tuigate binary, `deno` (see
@@ -126,7 +140,17 @@ export interface ClientOptions {
   maxFrameBytes?: number;
 }
 
-/** Options of one call. */
+/**
+ * Options of one call.
+ *
+ * @example
+ * ```ts
+ * import { type CallOptions, TuigateClient } from "@tuigate/tuigate/client";
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * const options: CallOptions = { signal: AbortSignal.timeout(10_000), timeout: 5000 };
+ * const { jobs } = await client.call("job.list", { state: "running" }, options);
+ * ```
+ */
 export interface CallOptions {
   /** Aborting it sends `$/cancelRequest` and rejects the call with the signal's reason. */
   signal?: AbortSignal;
@@ -138,7 +162,19 @@ export interface CallOptions {
   timeout?: number;
 }
 
-/** What a handler of a server-to-client request receives besides the params. */
+/**
+ * What a handler of a server-to-client request receives besides the params.
+ *
+ * @example
+ * ```ts
+ * import type { ServerRequestContext, TuigateClient } from "@tuigate/tuigate/client";
+ * declare const client: TuigateClient;
+ * client.handle("ui.pick", async (_params, context: ServerRequestContext) => {
+ *   await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+ *   return { cancelled: context.signal.aborted, id: context.id };
+ * });
+ * ```
+ */
 export interface ServerRequestContext {
   /** Aborted when the gateway sends `request.cancel` for this request (timeout, cancel, shutdown). */
   signal: AbortSignal;
@@ -148,13 +184,37 @@ export interface ServerRequestContext {
   method: string;
 }
 
-/** A handler of server-to-client requests; its result (or thrown `JsonRpcError`) is the answer. */
+/**
+ * A handler of server-to-client requests; its result (or thrown `JsonRpcError`) is the answer.
+ *
+ * @example
+ * ```ts
+ * import { JsonRpcError, type ServerRequestHandler, TuigateClient } from "@tuigate/tuigate/client";
+ * const confirm: ServerRequestHandler = (params) => {
+ *   if (typeof params !== "object") throw new JsonRpcError(-32602, "Invalid params");
+ *   return { ok: true };
+ * };
+ * await using client = await TuigateClient.start({ command: "tuigate" });
+ * client.handle("ui.confirm", confirm);
+ * ```
+ */
 export type ServerRequestHandler = (
   params: unknown,
   context: ServerRequestContext,
 ) => unknown | Promise<unknown>;
 
-/** The states of a {@linkcode TuigateClient}. */
+/**
+ * The states of a {@linkcode TuigateClient}.
+ *
+ * @example
+ * ```ts
+ * import { ClientState, TuigateClient } from "@tuigate/tuigate/client";
+ * const client = new TuigateClient({ command: "tuigate" });
+ * client.state === ClientState.Idle; // true: start() not called yet
+ * await client.start();
+ * if (client.state === ClientState.Ready) await client.close();
+ * ```
+ */
 export enum ClientState {
   /** Made, not started. */
   Idle = "idle",
@@ -170,7 +230,17 @@ export enum ClientState {
   Closed = "closed",
 }
 
-/** How `close()` ended the gateway. */
+/**
+ * How `close()` ended the gateway.
+ *
+ * @example
+ * ```ts
+ * import { type CloseResult, TuigateClient } from "@tuigate/tuigate/client";
+ * const client = await TuigateClient.start({ command: "tuigate" });
+ * const result: CloseResult = await client.close();
+ * if (result.step !== "stdin") console.error(`gateway needed ${result.step} (${result.ms} ms)`);
+ * ```
+ */
 export interface CloseResult {
   /** The exit code, or `null`. */
   code: number | null;
@@ -184,7 +254,16 @@ export interface CloseResult {
   leftovers: number;
 }
 
-/** A spawned command line. */
+/**
+ * A spawned command line.
+ *
+ * @example
+ * ```ts
+ * import { type CommandLine, TuigateClient } from "@tuigate/tuigate/client";
+ * const line: CommandLine = { command: "./my-backend", args: ["--framing", "line"] };
+ * await using client = await TuigateClient.start({ ...line, cwd: "/tmp" });
+ * ```
+ */
 export interface CommandLine {
   /** The program. */
   command: string;
@@ -192,7 +271,19 @@ export interface CommandLine {
   args: string[];
 }
 
-/** Options for {@linkcode denoRunCommand}. */
+/**
+ * Options for {@linkcode denoRunCommand}.
+ *
+ * @example
+ * ```ts
+ * import { denoRunCommand, type DenoRunOptions, TuigateClient } from "@tuigate/tuigate/client";
+ * const options: DenoRunOptions = { permissions: ["--allow-all"], args: ["--framing", "lsp"] };
+ * await using client = await TuigateClient.start({
+ *   ...denoRunCommand("./main.ts", options),
+ *   framing: "lsp",
+ * });
+ * ```
+ */
 export interface DenoRunOptions {
   /**
    * The deno binary.

@@ -16,10 +16,28 @@ import { Utf8Chunker, type Utf8Segment } from "./utf8_chunker.ts";
 
 const logger = getLogger(["tuigate", "jobs"]);
 
-/** The output streams of a job. */
+/**
+ * The output streams of a job.
+ *
+ * @example
+ * ```ts
+ * import type { JobStream } from "@tuigate/tuigate/jobs";
+ * const streams: JobStream[] = ["stdout", "stderr"];
+ * const keys = streams.map((stream) => `job:j1:${stream}`); // the delta keys of job j1
+ * ```
+ */
 export type JobStream = "stdout" | "stderr";
 
-/** The states of a {@linkcode Job}. */
+/**
+ * The states of a {@linkcode Job}.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, JobState } from "@tuigate/tuigate/jobs";
+ * await using jobs = new JobManager();
+ * const running = jobs.list({ state: JobState.Running });
+ * ```
+ */
 export enum JobState {
   /** The command runs, or its last output is still being read. */
   Running = "running",
@@ -27,7 +45,17 @@ export enum JobState {
   Exited = "exited",
 }
 
-/** What to run: the params of `job.start`. */
+/**
+ * What to run: the params of `job.start`.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type JobSpec } from "@tuigate/tuigate/jobs";
+ * const spec: JobSpec = { cmd: "make", args: ["test"], cwd: "/src/project", env: { CI: "1" } };
+ * await using jobs = new JobManager();
+ * const job = await jobs.start(spec);
+ * ```
+ */
 export interface JobSpec {
   /** The program: a name looked up in `PATH`, or a path. */
   cmd: string;
@@ -58,7 +86,20 @@ export interface JobSpec {
   stdin?: boolean;
 }
 
-/** Where a job's events go; a {@linkcode Peer} is one. */
+/**
+ * Where a job's events go; a {@linkcode Peer} is one.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type JobOutputTarget } from "@tuigate/tuigate/jobs";
+ * const target: JobOutputTarget = {
+ *   delta: (_key, _method, _params, payload) => "text" in payload && console.log(payload.text),
+ *   notify: async (method, params) => console.log(method, params),
+ * };
+ * await using jobs = new JobManager();
+ * await jobs.start({ cmd: "echo", args: ["hi"] }, { target });
+ * ```
+ */
 export interface JobOutputTarget {
   /** Sends a coalescable `job.output` delta. */
   delta(key: string, method: string, params: Record<string, unknown>, payload: DeltaPayload): void;
@@ -72,7 +113,16 @@ export interface JobOutputTarget {
   readonly output?: { stats(): { queuedBytes: number; droppedDeltas: number } };
 }
 
-/** The params of the `job.exit` notification. */
+/**
+ * The params of the `job.exit` notification.
+ *
+ * @example
+ * ```ts
+ * import type { JobExit } from "@tuigate/tuigate/jobs";
+ * const exit: JobExit = { job: "j1", code: null, signal: "SIGTERM", durationMs: 1520 };
+ * const failed = exit.code !== 0;
+ * ```
+ */
 export interface JobExit {
   /** The job id. */
   job: string;
@@ -84,7 +134,18 @@ export interface JobExit {
   durationMs: number;
 }
 
-/** What `job.get` and `job.list` report about a job. */
+/**
+ * What `job.get` and `job.list` report about a job.
+ *
+ * @example
+ * ```ts
+ * import { type JobInfo, JobManager } from "@tuigate/tuigate/jobs";
+ * await using jobs = new JobManager();
+ * const job = await jobs.start({ cmd: "sleep", args: ["1"] });
+ * const info: JobInfo = await job.ended;
+ * const summary = `${info.cmd}: exit ${info.code} after ${info.durationMs} ms`;
+ * ```
+ */
 export interface JobInfo {
   /** The job id. */
   job: string;
@@ -114,7 +175,17 @@ export interface JobInfo {
   durationMs: number | null;
 }
 
-/** Options for {@linkcode Job.spawn}. */
+/**
+ * Options for {@linkcode Job.spawn}.
+ *
+ * @example
+ * ```ts
+ * import { Job, type JobOptions } from "@tuigate/tuigate/jobs";
+ * const options: JobOptions = { killGraceMs: 500, lingerMs: 250 };
+ * const job = Job.spawn("build-1", { cmd: "make" }, options);
+ * await job.run();
+ * ```
+ */
 export interface JobOptions {
   /**
    * Where output and exit go (the peer that started the job).
@@ -145,9 +216,25 @@ export interface JobOptions {
   onProcessGroup?: (pgid: number, alive: boolean) => void;
 }
 
-/** The delta method of job output. */
+/**
+ * The delta method of job output.
+ *
+ * @example
+ * ```ts
+ * import { JOB_OUTPUT_METHOD } from "@tuigate/tuigate/jobs";
+ * const isJobOutput = (message: { method?: string }) => message.method === JOB_OUTPUT_METHOD;
+ * ```
+ */
 export const JOB_OUTPUT_METHOD = "job.output";
-/** The notification sent when a job has exited and all its output went out. */
+/**
+ * The notification sent when a job has exited and all its output went out.
+ *
+ * @example
+ * ```ts
+ * import { JOB_EXIT_METHOD } from "@tuigate/tuigate/jobs";
+ * const isJobExit = (message: { method?: string }) => message.method === JOB_EXIT_METHOD;
+ * ```
+ */
 export const JOB_EXIT_METHOD = "job.exit";
 
 /** Queued output above which a job's reading waits for the client (in bytes of JSON). */

@@ -8,7 +8,17 @@
 
 import type { JobManager } from "./job_manager.ts";
 
-/** What jobs need from the process lifecycle; `ProcessLifecycle` is one. */
+/**
+ * What jobs need from the process lifecycle; `ProcessLifecycle` is one.
+ *
+ * @example
+ * ```ts
+ * import { ExitLedger, ProcessLifecycle } from "@tuigate/tuigate";
+ * import { bindJobsToLifecycle, type JobLifecycle, JobManager } from "@tuigate/tuigate/jobs";
+ * const lifecycle: JobLifecycle = new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"));
+ * bindJobsToLifecycle(new JobManager(), lifecycle);
+ * ```
+ */
 export interface JobLifecycle {
   /** Milliseconds from the start of a shutdown to a forced exit. */
   readonly graceMs: number;
@@ -22,7 +32,20 @@ export interface JobLifecycle {
   startWatchdog?(): void;
 }
 
-/** Options for {@linkcode bindJobsToLifecycle}. */
+/**
+ * Options for {@linkcode bindJobsToLifecycle}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * import { bindJobsToLifecycle, type BindJobsOptions, JobManager } from "@tuigate/tuigate/jobs";
+ * const jobs = new JobManager();
+ * const options: BindJobsOptions = { killGraceMs: 1000 };
+ * await runStdio(new Gateway(), {
+ *   setup: (lifecycle) => bindJobsToLifecycle(jobs, lifecycle, options),
+ * });
+ * ```
+ */
 export interface BindJobsOptions {
   /**
    * Milliseconds between SIGTERM and SIGKILL during shutdown; shorter than

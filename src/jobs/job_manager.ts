@@ -13,7 +13,16 @@ import type { JobSessionLog } from "./job_session_log.ts";
 
 const logger = getLogger(["tuigate", "jobs"]);
 
-/** Options for {@linkcode JobManager}. */
+/**
+ * Options for {@linkcode JobManager}.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type JobManagerOptions } from "@tuigate/tuigate/jobs";
+ * const options: JobManagerOptions = { maxJobs: 4, killGraceMs: 2000, keepExited: 20 };
+ * await using jobs = new JobManager(options);
+ * ```
+ */
 export interface JobManagerOptions {
   /**
    * Jobs that may run at once; more get `JOB_LIMIT`.
@@ -38,7 +47,17 @@ export interface JobManagerOptions {
   keepExited?: number;
 }
 
-/** Options for {@linkcode JobManager.start}. */
+/**
+ * Options for {@linkcode JobManager.start}.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type JobStartOptions } from "@tuigate/tuigate/jobs";
+ * await using jobs = new JobManager();
+ * const options: JobStartOptions = { signal: AbortSignal.timeout(60_000) }; // cancel after 1 min
+ * const job = await jobs.start({ cmd: "make", args: ["test"] }, options);
+ * ```
+ */
 export interface JobStartOptions {
   /**
    * Where output and exit go (the peer that started the job). A target with
@@ -53,7 +72,17 @@ export interface JobStartOptions {
   signal?: AbortSignal;
 }
 
-/** Filters for {@linkcode JobManager.list}. */
+/**
+ * Filters for {@linkcode JobManager.list}.
+ *
+ * @example
+ * ```ts
+ * import { type JobListFilter, JobManager, JobState } from "@tuigate/tuigate/jobs";
+ * await using jobs = new JobManager();
+ * const filter: JobListFilter = { state: JobState.Exited, session: "s1" };
+ * const exited = jobs.list(filter);
+ * ```
+ */
 export interface JobListFilter {
   /**
    * Only jobs in this state.
@@ -67,7 +96,17 @@ export interface JobListFilter {
   session?: string;
 }
 
-/** Counters for `gateway.info`. */
+/**
+ * Counters for `gateway.info`.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type JobManagerStats } from "@tuigate/tuigate/jobs";
+ * await using jobs = new JobManager({ maxJobs: 8 });
+ * const stats: JobManagerStats = jobs.stats();
+ * const free = stats.maxJobs - stats.running; // 8
+ * ```
+ */
 export interface JobManagerStats {
   /** Jobs running now. */
   running: number;
@@ -77,10 +116,34 @@ export interface JobManagerStats {
   maxJobs: number;
 }
 
-/** Told when a job's process group appears (`alive`) and when it is gone. */
+/**
+ * Told when a job's process group appears (`alive`) and when it is gone.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, type ProcessGroupTracker } from "@tuigate/tuigate/jobs";
+ * const groups = new Set<number>();
+ * const tracker: ProcessGroupTracker = (pgid, alive) => {
+ *   if (alive) groups.add(pgid);
+ *   else groups.delete(pgid);
+ * };
+ * await using jobs = new JobManager();
+ * jobs.trackProcessGroups(tracker);
+ * ```
+ */
 export type ProcessGroupTracker = (pgid: number, alive: boolean) => void;
 
-/** The states of a {@linkcode JobManager}. */
+/**
+ * The states of a {@linkcode JobManager}.
+ *
+ * @example
+ * ```ts
+ * import { JobManager, JobManagerState } from "@tuigate/tuigate/jobs";
+ * const jobs = new JobManager();
+ * if (jobs.state === JobManagerState.Open) await jobs.start({ cmd: "true" });
+ * await jobs.shutdown(); // jobs.state is now JobManagerState.Closed
+ * ```
+ */
 export enum JobManagerState {
   /** Starting jobs. */
   Open = "open",

@@ -11,7 +11,18 @@ import { JobState } from "./job.ts";
 import type { JobManager } from "./job_manager.ts";
 import { JOB_SIGNALS, parseSignal } from "./_signals.ts";
 
-/** What {@linkcode registerJobMethods} needs from a gateway. */
+/**
+ * What {@linkcode registerJobMethods} needs from a gateway.
+ *
+ * @example
+ * ```ts
+ * import type { MethodDefinition } from "@tuigate/tuigate";
+ * import { JobManager, type JobMethodHost, registerJobMethods } from "@tuigate/tuigate/jobs";
+ * const methods: MethodDefinition[] = [];
+ * const host: JobMethodHost = { register: (method) => methods.push(method as MethodDefinition) };
+ * registerJobMethods(host, new JobManager());
+ * ```
+ */
 export interface JobMethodHost {
   /** Registers a method. */
   register<P, R>(method: MethodDefinition<P, R>): unknown;
@@ -21,7 +32,16 @@ export interface JobMethodHost {
   addInfo?(name: string, provider: () => unknown): void;
 }
 
-/** The capability a transport must grant for `job.*` methods. */
+/**
+ * The capability a transport must grant for `job.*` methods.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, StdioTransport } from "@tuigate/tuigate";
+ * import { JOBS_CAPABILITY } from "@tuigate/tuigate/jobs";
+ * new StdioTransport(new Gateway(), { grants: [JOBS_CAPABILITY] });
+ * ```
+ */
 export const JOBS_CAPABILITY = "jobs";
 
 const jobId = z.string().min(1).describe("A job id returned by job.start");

@@ -4,7 +4,17 @@
  * @module
  */
 
-/** Options for {@linkcode JobSessionLog.append}. */
+/**
+ * Options for {@linkcode JobSessionLog.append}.
+ *
+ * @example
+ * ```ts
+ * import type { JobSessionAppendOptions, JobSessionLog } from "@tuigate/tuigate/jobs";
+ * declare const log: JobSessionLog;
+ * const options: JobSessionAppendOptions = { deltaKey: "job:j1:stdout" };
+ * await log.append("s1", "job.output", { job: "j1", text: "ok\n" }, options);
+ * ```
+ */
 export interface JobSessionAppendOptions {
   /**
    * A stream key: consecutive events with the same key are stored merged

@@ -7,7 +7,19 @@
 
 import { concatBytes } from "../protocol/bytes.ts";
 
-/** One piece of output: valid UTF-8 as text, anything else as raw bytes. */
+/**
+ * One piece of output: valid UTF-8 as text, anything else as raw bytes.
+ *
+ * @example
+ * ```ts
+ * import { Utf8Chunker, type Utf8Segment } from "@tuigate/tuigate/jobs";
+ * const segments: Utf8Segment[] = new Utf8Chunker().push(new Uint8Array([0x6f, 0x6b, 0xff]));
+ * for (const segment of segments) {
+ *   if ("text" in segment) console.log(segment.text);
+ *   else console.log(`${segment.bytes.length} raw bytes`);
+ * }
+ * ```
+ */
 export type Utf8Segment = { text: string } | { bytes: Uint8Array };
 
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

@@ -10,7 +10,18 @@ import { MirrorClient, type MirrorClientOptions } from "../transport/mirror_clie
 import type { Gateway } from "./gateway.ts";
 import type { ProcessLifecycle } from "./process_lifecycle.ts";
 
-/** What {@linkcode attachMirror} returns. */
+/**
+ * What {@linkcode attachMirror} returns.
+ *
+ * @example
+ * ```ts
+ * import { Gateway, runStdio } from "@tuigate/tuigate";
+ * import { attachMirror, type MirrorAttachment } from "@tuigate/tuigate/websocket";
+ * const gateway = new Gateway();
+ * const mirror: MirrorAttachment = attachMirror(gateway, "ws://127.0.0.1:9000/mirror");
+ * await runStdio(gateway, { tap: mirror.tap, setup: mirror.setup });
+ * ```
+ */
 export interface MirrorAttachment {
   /** The client. */
   client: MirrorClient;
@@ -20,7 +31,17 @@ export interface MirrorAttachment {
   setup: (lifecycle: ProcessLifecycle) => void;
 }
 
-/** Options for {@linkcode attachMirror}. */
+/**
+ * Options for {@linkcode attachMirror}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { attachMirror, type AttachMirrorOptions } from "@tuigate/tuigate/websocket";
+ * const options: AttachMirrorOptions = { flushMs: 500, headers: { authorization: "Bearer s3" } };
+ * const mirror = attachMirror(new Gateway(), "ws://127.0.0.1:9000/mirror", options);
+ * ```
+ */
 export interface AttachMirrorOptions extends MirrorClientOptions {
   /**
    * The longest the drain step waits for queued frames to go out, in ms.

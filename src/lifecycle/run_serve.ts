@@ -20,7 +20,21 @@ import { defaultCrashLog, defaultStateDir } from "./state_dir.ts";
 const logger = getLogger(["tuigate", "serve"]);
 const encoder = new TextEncoder();
 
-/** Options for {@linkcode serveWebSocket}. */
+/**
+ * Options for {@linkcode serveWebSocket}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { serveWebSocket, type ServeWebSocketOptions } from "@tuigate/tuigate/websocket";
+ * const options: ServeWebSocketOptions = {
+ *   port: 8765,
+ *   readyFile: "/tmp/my-backend.ready.json",
+ *   allowOrigins: ["https://app.example"],
+ * };
+ * if (import.meta.main) await serveWebSocket(new Gateway(), options);
+ * ```
+ */
 export interface ServeWebSocketOptions {
   /**
    * The host to listen on.
@@ -135,7 +149,18 @@ export interface ServeWebSocketOptions {
   setup?: (lifecycle: ProcessLifecycle, server: WebSocketServer) => void;
 }
 
-/** The announcement written to stdout and the ready file. */
+/**
+ * The announcement written to stdout and the ready file.
+ *
+ * @example
+ * ```ts
+ * import type { ServeAnnouncement } from "@tuigate/tuigate/websocket";
+ * const text = await Deno.readTextFile("/tmp/my-backend.ready.json");
+ * const announcement: ServeAnnouncement = JSON.parse(text);
+ * const token = await Deno.readTextFile(announcement.tokenFile ?? "/run/my-backend/token");
+ * const ws = new WebSocket(announcement.url, ["tuigate", `tuigate.bearer.${token.trim()}`]);
+ * ```
+ */
 export interface ServeAnnouncement {
   /** Where the server listens. */
   listening: ListeningAddress;

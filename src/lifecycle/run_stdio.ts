@@ -7,7 +7,9 @@
 
 import { withTimeout } from "../protocol/timing.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
+import { loggingConfigured } from "../protocol/logger.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
+import { routeConsole, setupLogging } from "./logging.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
@@ -85,6 +87,15 @@ export interface RunStdioOptions {
    * @default {undefined}
    */
   setup?: (lifecycle: ProcessLifecycle) => void;
+  /**
+   * Whether to route `console.*` to the logger and, unless logging was set up
+   * already (see `setupLogging`), log to `stderr` at `info` level, so that
+   * nothing but frames reaches stdout and a handler's stack is logged. The
+   * logger is loaded after the first frame is written, so it costs no startup
+   * time; what is logged before waits for it.
+   * @default {true}
+   */
+  logging?: boolean;
 }
 
 /**
@@ -135,8 +146,16 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     lifecycle.shutdown(end.reason, end.reason === "crash" ? { error: end.error } : {});
   });
   options.setup?.(lifecycle);
+  const logging = options.logging !== false && !loggingConfigured();
+  if (logging) routeConsole();
   transport.start();
   lifecycle.start();
-  void transport.firstWrite.then(() => lifecycle.startBackground());
+  void transport.firstWrite.then(() => {
+    lifecycle.startBackground();
+    if (logging && !loggingConfigured()) {
+      // A failure is reported like any uncaught error: logged to the ledger, not fatal.
+      setupLogging(stderr).catch((error) => reportError(error));
+    }
+  });
   return lifecycle.exited;
 }

@@ -92,8 +92,7 @@ self.onmessage = (event: MessageEvent) => {
     signal ??= message.signal;
     inflight = message.inflight;
     arm(message.reason);
-  }
-  else if (message.type === "group") {
+  } else if (message.type === "group") {
     if (message.alive) processGroups.add(message.pgid);
     else processGroups.delete(message.pgid);
   }

@@ -46,7 +46,17 @@ export interface DispatcherOptions {
   retryAfterMs?: number;
 }
 
-/** Counters reported by {@linkcode Dispatcher.stats}. */
+/**
+ * Counters reported by {@linkcode Dispatcher.stats}.
+ *
+ * @example
+ * ```ts
+ * import { type DispatcherStats, Gateway } from "@tuigate/tuigate";
+ * const gateway = new Gateway();
+ * const stats: DispatcherStats = gateway.dispatcher.stats();
+ * const busy = stats.inflight + stats.queued > 0;
+ * ```
+ */
 export interface DispatcherStats {
   /** Handlers running now. */
   inflight: number;

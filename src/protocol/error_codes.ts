@@ -5,7 +5,16 @@
  * @module
  */
 
-/** One entry of {@linkcode ERROR_CODES}. */
+/**
+ * One entry of {@linkcode ERROR_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES, type ErrorCodeInfo } from "@tuigate/tuigate";
+ * const info: ErrorCodeInfo = ERROR_CODES.METHOD_NOT_FOUND;
+ * const row = `| ${info.code} | ${info.message} | ${info.description} |`;
+ * ```
+ */
 export interface ErrorCodeInfo {
   /** The numeric JSON-RPC error code. */
   readonly code: number;

@@ -5,12 +5,35 @@
  * @module
  */
 
-/** One event produced by a frame decoder. A frame's bytes may be valid only while `emit` runs. */
+/**
+ * One event produced by a frame decoder. A frame's bytes may be valid only while `emit` runs.
+ *
+ * @example
+ * ```ts
+ * import type { FrameEvent } from "@tuigate/tuigate";
+ * const texts: string[] = [];
+ * const emit = (event: FrameEvent) => {
+ *   if (event.kind === "frame") texts.push(new TextDecoder().decode(event.bytes));
+ *   else console.warn(`skipped a ${event.bytes}-byte frame (limit ${event.limit})`);
+ * };
+ * ```
+ */
 export type FrameEvent =
   | { kind: "frame"; bytes: Uint8Array }
   | { kind: "oversize"; bytes: number; limit: number };
 
-/** A decoder from byte chunks to frames, shared by the line and LSP framings. */
+/**
+ * A decoder from byte chunks to frames, shared by the line and LSP framings.
+ *
+ * @example
+ * ```ts
+ * import { type FrameDecoder, LineDecoder, LspDecoder } from "@tuigate/tuigate";
+ * const lsp = Deno.args.includes("--lsp");
+ * const decoder: FrameDecoder = lsp ? new LspDecoder() : new LineDecoder();
+ * decoder.push(new TextEncoder().encode('{"jsonrpc":"2.0","method":"x"}\n'), () => {});
+ * decoder.pendingBytes; // 0 after a complete line
+ * ```
+ */
 export interface FrameDecoder {
   /**
    * Feeds a chunk; calls `emit` for every complete frame or oversize skip.

@@ -46,7 +46,17 @@ export interface Logger {
   fatal(message: string, properties?: Record<string, unknown>): void;
 }
 
-/** The `@logtape/logtape` module, as passed to {@linkcode useLogtape}. */
+/**
+ * The `@logtape/logtape` module, as passed to {@linkcode useLogtape}.
+ *
+ * @example
+ * ```ts
+ * import { type LogtapeModule, useLogtape } from "@tuigate/tuigate";
+ * const logtape: LogtapeModule = await import("@logtape/logtape");
+ * await logtape.configure({ sinks: { console: logtape.getConsoleSink() }, loggers: [] });
+ * useLogtape(logtape);
+ * ```
+ */
 export type LogtapeModule = typeof LogTape;
 type Pending = [
   category: string[],
@@ -119,4 +129,20 @@ export function useLogtape(module: LogtapeModule): void {
   for (const [category, level, message, properties] of replay) {
     emit(category, level, message, properties);
   }
+}
+
+/**
+ * Whether {@linkcode useLogtape} was called (directly or by `setupLogging`):
+ * until then, log records wait in a bounded queue.
+ *
+ * @example
+ * ```ts
+ * import { loggingConfigured } from "@tuigate/tuigate";
+ * if (!loggingConfigured()) {
+ *   // nothing has configured logging yet: set it up here
+ * }
+ * ```
+ */
+export function loggingConfigured(): boolean {
+  return backend !== undefined;
 }

@@ -7,13 +7,39 @@
 
 import type { JsonRpcErrorObject } from "./json_rpc_error.ts";
 
-/** A request id: a string, a number, or `null`. */
+/**
+ * A request id: a string, a number, or `null`.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcId } from "@tuigate/tuigate";
+ * const ids: JsonRpcId[] = [1, "req-7", null];
+ * ```
+ */
 export type JsonRpcId = string | number | null;
 
-/** Params: by position or by name. */
+/**
+ * Params: by position or by name.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcParams } from "@tuigate/tuigate";
+ * const byPosition: JsonRpcParams = [1, 2];
+ * const byName: JsonRpcParams = { a: 1, b: 2 };
+ * ```
+ */
 export type JsonRpcParams = unknown[] | Record<string, unknown>;
 
-/** A request (with `id`) or a notification (without). */
+/**
+ * A request (with `id`) or a notification (without).
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcRequest } from "@tuigate/tuigate";
+ * const request: JsonRpcRequest = { jsonrpc: "2.0", id: 1, method: "math.add", params: [1, 2] };
+ * const cancel: JsonRpcRequest = { jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 1 } };
+ * ```
+ */
 export interface JsonRpcRequest {
   /** Always `"2.0"`. */
   jsonrpc: "2.0";
@@ -25,7 +51,15 @@ export interface JsonRpcRequest {
   params?: JsonRpcParams;
 }
 
-/** A successful response. */
+/**
+ * A successful response.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcSuccess } from "@tuigate/tuigate";
+ * const response: JsonRpcSuccess = { jsonrpc: "2.0", id: 1, result: 3 };
+ * ```
+ */
 export interface JsonRpcSuccess {
   /** Always `"2.0"`. */
   jsonrpc: "2.0";
@@ -35,7 +69,19 @@ export interface JsonRpcSuccess {
   result: unknown;
 }
 
-/** An error response. */
+/**
+ * An error response.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcFailure } from "@tuigate/tuigate";
+ * const response: JsonRpcFailure = {
+ *   jsonrpc: "2.0",
+ *   id: 1,
+ *   error: { code: -32601, message: "Method not found", data: { method: "math.sub" } },
+ * };
+ * ```
+ */
 export interface JsonRpcFailure {
   /** Always `"2.0"`. */
   jsonrpc: "2.0";
@@ -45,13 +91,44 @@ export interface JsonRpcFailure {
   error: JsonRpcErrorObject;
 }
 
-/** A response of either kind. */
+/**
+ * A response of either kind.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcResponse } from "@tuigate/tuigate";
+ * function resultOf(response: JsonRpcResponse): unknown {
+ *   if ("error" in response) throw new Error(response.error.message);
+ *   return response.result;
+ * }
+ * ```
+ */
 export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
 
-/** Any single JSON-RPC message. */
+/**
+ * Any single JSON-RPC message.
+ *
+ * @example
+ * ```ts
+ * import type { JsonRpcMessage } from "@tuigate/tuigate";
+ * const batch: JsonRpcMessage[] = [
+ *   { jsonrpc: "2.0", id: 1, method: "gateway.ping" },
+ *   { jsonrpc: "2.0", id: 1, result: {} },
+ * ];
+ * ```
+ */
 export type JsonRpcMessage = JsonRpcRequest | JsonRpcResponse;
 
-/** What {@linkcode classifyMessage} found. */
+/**
+ * What {@linkcode classifyMessage} found.
+ *
+ * @example
+ * ```ts
+ * import { type ClassifiedMessage, classifyMessage } from "@tuigate/tuigate";
+ * const found: ClassifiedMessage = classifyMessage(JSON.parse('{"jsonrpc":"2.0","method":"x"}'));
+ * if (found.kind === "invalid") console.error(found.reason);
+ * ```
+ */
 export type ClassifiedMessage =
   | { kind: "request"; message: JsonRpcRequest & { id: JsonRpcId } }
   | { kind: "notification"; message: JsonRpcRequest }

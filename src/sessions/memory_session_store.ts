@@ -21,7 +21,16 @@ import {
   type StoreStats,
 } from "./session_store.ts";
 
-/** Options for {@linkcode MemorySessionStore}. */
+/**
+ * Options for {@linkcode MemorySessionStore}.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, type MemorySessionStoreOptions } from "@tuigate/tuigate/sessions";
+ * const options: MemorySessionStoreOptions = { retention: { maxBytesPerSession: 1024 * 1024 } };
+ * const store = new MemorySessionStore(options);
+ * ```
+ */
 export interface MemorySessionStoreOptions {
   /**
    * What the store keeps.

@@ -8,7 +8,16 @@ import { MemorySessionStore } from "./memory_session_store.ts";
 import type { RetentionPolicy, SessionStore } from "./session_store.ts";
 import { SQLITE_STORE_FILE, SqliteSessionStore } from "./sqlite_session_store.ts";
 
-/** Options for {@linkcode openSessionStore}. */
+/**
+ * Options for {@linkcode openSessionStore}.
+ *
+ * @example
+ * ```ts
+ * import { openSessionStore, type OpenSessionStoreOptions } from "@tuigate/tuigate/sessions";
+ * const options: OpenSessionStoreOptions = { dir: "/tmp/state", busyTimeoutMs: 2000 };
+ * const store = await openSessionStore(options);
+ * ```
+ */
 export interface OpenSessionStoreOptions {
   /**
    * `"sqlite"` for the durable store in `dir`, `"memory"` for none.

@@ -25,12 +25,40 @@ import { StoreUnavailableError } from "./store_unavailable_error.ts";
 
 const logger = getLogger(["tuigate", "sessions"]);
 
-/** The notification that carries every session event. */
+/**
+ * The notification that carries every session event.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_EVENT_METHOD } from "@tuigate/tuigate/sessions";
+ * const isSessionEvent = (message: { method?: string }) => message.method === SESSION_EVENT_METHOD;
+ * ```
+ */
 export const SESSION_EVENT_METHOD = "session.event";
-/** The notification telling an attached peer that events it had not received were pruned. */
+/**
+ * The notification telling an attached peer that events it had not received were pruned.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_TRUNCATED_METHOD } from "@tuigate/tuigate/sessions";
+ * const mustResync = (message: { method?: string }) => message.method === SESSION_TRUNCATED_METHOD;
+ * ```
+ */
 export const SESSION_TRUNCATED_METHOD = "session.truncated";
 
-/** Options for {@linkcode SessionManager}. */
+/**
+ * Options for {@linkcode SessionManager}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import type { SessionManagerOptions } from "@tuigate/tuigate/sessions";
+ * const gateway = new Gateway();
+ * const options: SessionManagerOptions = { epoch: gateway.epoch, commitDelayMs: 5, pollMs: 0 };
+ * const sessions = new SessionManager(new MemorySessionStore(), options);
+ * ```
+ */
 export interface SessionManagerOptions {
   /**
    * The id of this process, returned as `epoch` (pass `gateway.epoch`).
@@ -64,7 +92,20 @@ export interface SessionManagerOptions {
   pageSize?: number;
 }
 
-/** Options for {@linkcode SessionManager.append}. */
+/**
+ * Options for {@linkcode SessionManager.append}.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import type { AppendOptions } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * const { id } = sessions.create();
+ * const options: AppendOptions = { deltaKey: "build:stdout" }; // "a" and "b" stored as one "ab"
+ * const texts = ["a", "b"].map((text) => sessions.append(id, "build.output", { text }, options));
+ * await Promise.all(texts);
+ * ```
+ */
 export interface AppendOptions {
   /**
    * A stream key: consecutive events of one session with this key and type
@@ -76,7 +117,18 @@ export interface AppendOptions {
   deltaKey?: string;
 }
 
-/** Options for {@linkcode SessionManager.create}. */
+/**
+ * Options for {@linkcode SessionManager.create}.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import type { CreateSessionOptions } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * const options: CreateSessionOptions = { title: "deploy", metadata: { env: "staging" } };
+ * const info = sessions.create(options);
+ * ```
+ */
 export interface CreateSessionOptions {
   /**
    * A title.
@@ -90,7 +142,18 @@ export interface CreateSessionOptions {
   metadata?: Record<string, unknown>;
 }
 
-/** Options for {@linkcode SessionManager.attach}. */
+/**
+ * Options for {@linkcode SessionManager.attach}.
+ *
+ * @example
+ * ```ts
+ * import { Peer } from "@tuigate/tuigate";
+ * import type { AttachOptions, SessionManager } from "@tuigate/tuigate/sessions";
+ * declare const sessions: SessionManager;
+ * const options: AttachOptions = { after: 0, signal: AbortSignal.timeout(10_000) }; // replay all
+ * const result = await sessions.attach(new Peer(), "s1", options);
+ * ```
+ */
 export interface AttachOptions {
   /**
    * Replay stored events with `seq > after` first (clamped to the newest seq).
@@ -104,7 +167,17 @@ export interface AttachOptions {
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode SessionManager.eventsSince}. */
+/**
+ * Options for {@linkcode SessionManager.eventsSince}.
+ *
+ * @example
+ * ```ts
+ * import type { EventsSinceOptions, SessionManager } from "@tuigate/tuigate/sessions";
+ * declare const sessions: SessionManager;
+ * const options: EventsSinceOptions = { after: 120, limit: 50 };
+ * const { events, latest } = sessions.eventsSince("s1", options);
+ * ```
+ */
 export interface EventsSinceOptions {
   /**
    * Return events with `seq > after`.
@@ -118,7 +191,18 @@ export interface EventsSinceOptions {
   limit?: number;
 }
 
-/** The result of {@linkcode SessionManager.eventsSince} (and `session.events.since`). */
+/**
+ * The result of {@linkcode SessionManager.eventsSince} (and `session.events.since`).
+ *
+ * @example
+ * ```ts
+ * import type { EventsSinceResult, SessionManager } from "@tuigate/tuigate/sessions";
+ * declare const sessions: SessionManager;
+ * const page: EventsSinceResult = sessions.eventsSince("s1", { after: 0 });
+ * if (page.truncated) console.warn("some early events were pruned");
+ * const cursor = page.events.at(-1)?.seq ?? page.latest;
+ * ```
+ */
 export interface EventsSinceResult {
   /** Events with `seq > after`, in order. */
   events: SessionEvent[];
@@ -130,7 +214,18 @@ export interface EventsSinceResult {
   epoch: string;
 }
 
-/** The result of {@linkcode SessionManager.attach} (and `session.attach`). */
+/**
+ * The result of {@linkcode SessionManager.attach} (and `session.attach`).
+ *
+ * @example
+ * ```ts
+ * import { Peer } from "@tuigate/tuigate";
+ * import type { AttachResult, SessionManager } from "@tuigate/tuigate/sessions";
+ * declare const sessions: SessionManager;
+ * const result: AttachResult = await sessions.attach(new Peer(), "s1", { after: 0 });
+ * console.log(`replayed ${result.replayed} events up to seq ${result.latest}`);
+ * ```
+ */
 export interface AttachResult {
   /** The session id. */
   session: string;
@@ -146,7 +241,18 @@ export interface AttachResult {
   epoch: string;
 }
 
-/** Counters reported in `gateway.info` under `sessions`. */
+/**
+ * Counters reported in `gateway.info` under `sessions`.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import type { SessionManagerStats } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * const stats: SessionManagerStats = sessions.stats();
+ * const healthy = stats.failedCommits === 0;
+ * ```
+ */
 export interface SessionManagerStats {
   /** The store's kind (`"sqlite"` or `"memory"`). */
   store: string;
@@ -178,7 +284,18 @@ export interface SessionManagerStats {
   pending: number;
 }
 
-/** The states of a {@linkcode SessionManager}. */
+/**
+ * The states of a {@linkcode SessionManager}.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import { SessionManagerState } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * await sessions.shutdown();
+ * sessions.state === SessionManagerState.Closed; // true
+ * ```
+ */
 export enum SessionManagerState {
   /** Accepting appends. */
   Open = "open",

@@ -8,7 +8,18 @@ import * as z from "zod";
 import type { MethodDefinition } from "../protocol/method.ts";
 import type { SessionManager } from "./session_manager.ts";
 
-/** What {@linkcode registerSessionMethods} needs from a gateway (a `Gateway` fits). */
+/**
+ * What {@linkcode registerSessionMethods} needs from a gateway (a `Gateway` fits).
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import { registerSessionMethods, type SessionMethodHost } from "@tuigate/tuigate/sessions";
+ * const host: SessionMethodHost = new Gateway();
+ * registerSessionMethods(host, new SessionManager(new MemorySessionStore()));
+ * ```
+ */
 export interface SessionMethodHost {
   /** Registers a method. */
   register<P, R>(method: MethodDefinition<P, R>): unknown;

@@ -7,7 +7,19 @@
  * @module
  */
 
-/** One event of a session's log, as stored and as sent in `session.event`. */
+/**
+ * One event of a session's log, as stored and as sent in `session.event`.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, SessionManager } from "@tuigate/tuigate/sessions";
+ * import type { SessionEvent } from "@tuigate/tuigate/sessions";
+ * const sessions = new SessionManager(new MemorySessionStore());
+ * const { id } = sessions.create({ title: "build" });
+ * const event: SessionEvent = await sessions.append(id, "note", { text: "started" });
+ * event.seq; // 1
+ * ```
+ */
 export interface SessionEvent {
   /** The session id. */
   session: string;
@@ -21,7 +33,17 @@ export interface SessionEvent {
   data: Record<string, unknown>;
 }
 
-/** What a store knows about one session. */
+/**
+ * What a store knows about one session.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, type SessionInfo } from "@tuigate/tuigate/sessions";
+ * const store = new MemorySessionStore();
+ * const info: SessionInfo = store.createSession({ id: "s1", title: null, metadata: {}, time: 0 });
+ * const empty = info.events === 0 && info.latest === 0; // true
+ * ```
+ */
 export interface SessionInfo {
   /** The session id. */
   id: string;
@@ -47,7 +69,21 @@ export interface SessionInfo {
   bytes: number;
 }
 
-/** A session to create. */
+/**
+ * A session to create.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, type NewSession } from "@tuigate/tuigate/sessions";
+ * const session: NewSession = {
+ *   id: crypto.randomUUID(),
+ *   title: "deploy",
+ *   metadata: { branch: "main" },
+ *   time: Date.now(),
+ * };
+ * new MemorySessionStore().createSession(session);
+ * ```
+ */
 export interface NewSession {
   /** The new session's id. */
   id: string;
@@ -59,7 +95,17 @@ export interface NewSession {
   time: number;
 }
 
-/** A page of a session's log. */
+/**
+ * A page of a session's log.
+ *
+ * @example
+ * ```ts
+ * import type { EventPage, SessionStore } from "@tuigate/tuigate/sessions";
+ * declare const store: SessionStore;
+ * const page: EventPage | undefined = store.eventsSince("s1", { after: 0, limit: 100 });
+ * const pruned = page !== undefined && page.oldest > 1; // early events are gone
+ * ```
+ */
 export interface EventPage {
   /** Events in sequence order. */
   events: SessionEvent[];
@@ -69,7 +115,17 @@ export interface EventPage {
   oldest: number;
 }
 
-/** Which events {@linkcode SessionStore.eventsSince} returns. */
+/**
+ * Which events {@linkcode SessionStore.eventsSince} returns.
+ *
+ * @example
+ * ```ts
+ * import type { EventRange, SessionStore } from "@tuigate/tuigate/sessions";
+ * declare const store: SessionStore;
+ * const range: EventRange = { after: 41, limit: 256 }; // events 42 to 297
+ * const page = store.eventsSince("s1", range);
+ * ```
+ */
 export interface EventRange {
   /** Events with `seq > after`. */
   after: number;
@@ -77,7 +133,20 @@ export interface EventRange {
   limit: number;
 }
 
-/** One write of a {@linkcode SessionStore.commit}. */
+/**
+ * One write of a {@linkcode SessionStore.commit}.
+ *
+ * @example
+ * ```ts
+ * import type { SessionStore, StoreOperation } from "@tuigate/tuigate/sessions";
+ * declare const store: SessionStore;
+ * const session = "s1", time = Date.now();
+ * const data = { text: "done" }, json = JSON.stringify(data);
+ * const size = new TextEncoder().encode(json).length + "note".length;
+ * const op: StoreOperation = { kind: "append", type: "note", session, time, data, json, size };
+ * store.commit([op, { kind: "close", session, time }]); // one transaction
+ * ```
+ */
 export type StoreOperation =
   | {
     /** Appends an event; the store assigns its sequence number. */
@@ -104,7 +173,18 @@ export type StoreOperation =
     time: number;
   };
 
-/** What became of one {@linkcode StoreOperation}. */
+/**
+ * What became of one {@linkcode StoreOperation}.
+ *
+ * @example
+ * ```ts
+ * import type { SessionStore, StoreOperation, StoreOutcome } from "@tuigate/tuigate/sessions";
+ * declare const store: SessionStore;
+ * const close: StoreOperation = { kind: "close", session: "s1", time: Date.now() };
+ * const [outcome]: StoreOutcome[] = store.commit([close]);
+ * if (outcome.status === "closed") console.log(`closed at seq ${outcome.info.latest}`);
+ * ```
+ */
 export type StoreOutcome =
   | {
     /** The event was appended. */
@@ -129,7 +209,17 @@ export type StoreOutcome =
     status: "session-closed";
   };
 
-/** Bounds on what a store keeps; the oldest events are pruned first. */
+/**
+ * Bounds on what a store keeps; the oldest events are pruned first.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETENTION, MemorySessionStore } from "@tuigate/tuigate/sessions";
+ * import type { RetentionPolicy } from "@tuigate/tuigate/sessions";
+ * const retention: RetentionPolicy = { ...DEFAULT_RETENTION, maxEventsPerSession: 1000 };
+ * const store = new MemorySessionStore({ retention });
+ * ```
+ */
 export interface RetentionPolicy {
   /** Events kept per session. */
   maxEventsPerSession: number;
@@ -139,14 +229,35 @@ export interface RetentionPolicy {
   maxTotalBytes: number;
 }
 
-/** The default retention: 50 000 events and 32 MiB per session, 256 MiB in all. */
+/**
+ * The default retention: 50 000 events and 32 MiB per session, 256 MiB in all.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETENTION, openSessionStore } from "@tuigate/tuigate/sessions";
+ * const store = await openSessionStore({
+ *   kind: "memory",
+ *   retention: { maxTotalBytes: DEFAULT_RETENTION.maxTotalBytes / 4 },
+ * });
+ * ```
+ */
 export const DEFAULT_RETENTION: Readonly<RetentionPolicy> = Object.freeze({
   maxEventsPerSession: 50_000,
   maxBytesPerSession: 32 * 1024 * 1024,
   maxTotalBytes: 256 * 1024 * 1024,
 });
 
-/** Counters of a store. */
+/**
+ * Counters of a store.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionStore, type StoreStats } from "@tuigate/tuigate/sessions";
+ * const store = new MemorySessionStore();
+ * const stats: StoreStats = store.stats();
+ * const averageBytes = stats.events === 0 ? 0 : stats.bytes / stats.events;
+ * ```
+ */
 export interface StoreStats {
   /** Sessions stored. */
   sessions: number;
@@ -160,7 +271,16 @@ export interface StoreStats {
   pruned: number;
 }
 
-/** Options for {@linkcode SessionStore.listSessions}. */
+/**
+ * Options for {@linkcode SessionStore.listSessions}.
+ *
+ * @example
+ * ```ts
+ * import { type ListSessionsOptions, MemorySessionStore } from "@tuigate/tuigate/sessions";
+ * const options: ListSessionsOptions = { includeClosed: false, limit: 20 };
+ * const open = new MemorySessionStore().listSessions(options);
+ * ```
+ */
 export interface ListSessionsOptions {
   /**
    * Whether closed sessions are listed.
@@ -181,6 +301,16 @@ export interface ListSessionsOptions {
  * the store locked by another process throws a `"locked"`
  * {@linkcode StoreUnavailableError} quickly instead of blocking; the
  * {@linkcode SessionManager} retries it on timers for `busyTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { openSessionStore, SessionManager, type SessionStore } from "@tuigate/tuigate/sessions";
+ * const durable = Deno.env.get("STATE_DIR");
+ * const store: SessionStore = await openSessionStore(
+ *   durable === undefined ? { kind: "memory" } : { kind: "sqlite", dir: durable },
+ * );
+ * const sessions = new SessionManager(store);
+ * ```
  */
 export interface SessionStore {
   /** `"sqlite"` or `"memory"`, for `gateway.info`. */

@@ -34,7 +34,16 @@ import {
 } from "./session_store.ts";
 import { type StoreProblem, StoreUnavailableError } from "./store_unavailable_error.ts";
 
-/** Options for {@linkcode SqliteSessionStore.open}. */
+/**
+ * Options for {@linkcode SqliteSessionStore.open}.
+ *
+ * @example
+ * ```ts
+ * import { SqliteSessionStore, type SqliteSessionStoreOptions } from "@tuigate/tuigate/sessions";
+ * const options: SqliteSessionStoreOptions = { retention: { maxEventsPerSession: 10_000 } };
+ * const store = await SqliteSessionStore.open("/tmp/state/sessions.sqlite", options);
+ * ```
+ */
 export interface SqliteSessionStoreOptions {
   /**
    * What the store keeps.
@@ -51,12 +60,28 @@ export interface SqliteSessionStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** The name of the store's file inside the state folder. */
+/**
+ * The name of the store's file inside the state folder.
+ *
+ * @example
+ * ```ts
+ * import { SQLITE_STORE_FILE, SqliteSessionStore } from "@tuigate/tuigate/sessions";
+ * const store = await SqliteSessionStore.open(`/tmp/state/${SQLITE_STORE_FILE}`);
+ * ```
+ */
 export const SQLITE_STORE_FILE = "sessions.sqlite";
 
 /**
  * How long one SQLite call may block waiting for another process's lock, in
  * ms, before it fails with a `"locked"` {@linkcode StoreUnavailableError}.
+ *
+ * @example
+ * ```ts
+ * import { openSessionStore, SQLITE_ATTEMPT_TIMEOUT_MS } from "@tuigate/tuigate/sessions";
+ * // Retry for at least a hundred blocked attempts before giving up.
+ * const busyTimeoutMs = 100 * SQLITE_ATTEMPT_TIMEOUT_MS;
+ * const store = await openSessionStore({ kind: "sqlite", dir: "/tmp/state", busyTimeoutMs });
+ * ```
  */
 export const SQLITE_ATTEMPT_TIMEOUT_MS = 20;
 

@@ -1,7 +1,27 @@
-/** Why a session store could not be opened or used. */
+/**
+ * Why a session store could not be opened or used.
+ *
+ * @example
+ * ```ts
+ * import type { StoreProblem } from "@tuigate/tuigate/sessions";
+ * function advice(problem: StoreProblem): string {
+ *   return problem === "locked" ? "another gateway holds the store; retry" : "use --state memory";
+ * }
+ * ```
+ */
 export type StoreProblem = "locked" | "read-only" | "corrupt" | "too-new" | "unavailable";
 
-/** Options for {@linkcode StoreUnavailableError}. */
+/**
+ * Options for {@linkcode StoreUnavailableError}.
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailableError } from "@tuigate/tuigate/sessions";
+ * import type { StoreUnavailableErrorOptions } from "@tuigate/tuigate/sessions";
+ * const options: StoreUnavailableErrorOptions = { problem: "read-only", location: "/ro/s.sqlite" };
+ * throw new StoreUnavailableError("The session store is on a read-only disk", options);
+ * ```
+ */
 export interface StoreUnavailableErrorOptions extends ErrorOptions {
   /**
    * What went wrong.

@@ -11,7 +11,20 @@ import { sleep } from "../protocol/timing.ts";
 
 const logger = getLogger(["tuigate", "mirror"]);
 
-/** Options for {@linkcode MirrorClient}. */
+/**
+ * Options for {@linkcode MirrorClient}.
+ *
+ * @example
+ * ```ts
+ * import { MirrorClient, type MirrorClientOptions } from "@tuigate/tuigate/websocket";
+ * const options: MirrorClientOptions = {
+ *   maxQueueBytes: 1024 * 1024,
+ *   maxBackoffMs: 30_000,
+ *   hello: () => ({ name: "my-backend", pid: Deno.pid }),
+ * };
+ * new MirrorClient("ws://127.0.0.1:9000/mirror", options).start();
+ * ```
+ */
 export interface MirrorClientOptions {
   /**
    * The bound on queued frames, in bytes; beyond it the oldest are dropped and counted.
@@ -65,7 +78,17 @@ export interface MirrorClientOptions {
   headers?: Record<string, string>;
 }
 
-/** The states of a {@linkcode MirrorClient}. */
+/**
+ * The states of a {@linkcode MirrorClient}.
+ *
+ * @example
+ * ```ts
+ * import { MirrorClient, MirrorState } from "@tuigate/tuigate/websocket";
+ * const mirror = new MirrorClient("ws://127.0.0.1:9000/mirror");
+ * mirror.start();
+ * if (mirror.state === MirrorState.Backoff) console.warn("dashboard unreachable, retrying");
+ * ```
+ */
 export enum MirrorState {
   /** Made, not started. */
   Idle = "idle",
@@ -79,7 +102,17 @@ export enum MirrorState {
   Closed = "closed",
 }
 
-/** What `gateway.info` reports about the mirror. */
+/**
+ * What `gateway.info` reports about the mirror.
+ *
+ * @example
+ * ```ts
+ * import { MirrorClient, type MirrorInfo } from "@tuigate/tuigate/websocket";
+ * const mirror = new MirrorClient("ws://127.0.0.1:9000/mirror");
+ * const info: MirrorInfo = mirror.info();
+ * const lossy = info.droppedFrames > 0;
+ * ```
+ */
 export interface MirrorInfo {
   /** The dashboard URL, without credentials or query. */
   url: string;
@@ -103,7 +136,16 @@ export interface MirrorInfo {
   retryInMs: number | undefined;
 }
 
-/** Options for {@linkcode reconnectDelay}. */
+/**
+ * Options for {@linkcode reconnectDelay}.
+ *
+ * @example
+ * ```ts
+ * import { reconnectDelay, type ReconnectDelayOptions } from "@tuigate/tuigate/websocket";
+ * const options: ReconnectDelayOptions = { initialMs: 250, maxMs: 5000, jitter: 0.5 };
+ * const delays = [0, 1, 2].map((attempt) => reconnectDelay(attempt, options)); // up to 1000
+ * ```
+ */
 export interface ReconnectDelayOptions {
   /** The first delay, in ms */
   initialMs: number;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnGateway } from "../_support/gateway_process.ts";
+import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
 
 Deno.test("Gateway writes gateway.ready as its first frame, then answers gateway.ping", async () => {
   await using gw = await spawnGateway();
@@ -43,4 +43,21 @@ Deno.test("Gateway writes non-ASCII text intact, alone and in batches", async ()
   await gw.send(batch);
   for (let i = 0; i < 50; i++) assert.equal((await gw.response(`u${i}`)).result.echo.text, text);
   assert.deepEqual(gw.invalidLines, []);
+});
+
+Deno.test("A library gateway run with runStdio keeps console.log off stdout and logs a handler's stack on stderr", async () => {
+  await using gw = await spawnGateway([], {
+    script: `${ROOT}/tests/_support/plain_library_gateway.ts`,
+  });
+  await gw.ready();
+  const logged = await gw.request("plain.log", { text: "CONSOLE LINE 1f3a" });
+  assert.equal(logged.result, true);
+  const thrown = await gw.request("plain.throw", { text: "kaboom 9c2e" });
+  assert.equal(thrown.error.code, -32603);
+  assert.equal(JSON.stringify(thrown).includes("kaboom 9c2e"), false, "no stack on the wire");
+  await gw.closeStdin();
+  assert.equal((await gw.waitExit(3000)).code, 0);
+  assert.deepEqual(gw.invalidLines, [], "stdout carries frames only");
+  assert.match(gw.stderr, /CONSOLE LINE 1f3a/);
+  assert.match(gw.stderr, /Error: kaboom 9c2e\n\s+at /);
 });

@@ -1,7 +1,7 @@
 /** Exit paths of a real gateway process: signals, peer gone, stdin EOF, shutdown, the ledger. */
 
 import assert from "node:assert/strict";
-import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
 
 const TEST_GATEWAY = `${ROOT}/tests/_support/test_gateway.ts`;
 
@@ -50,25 +50,35 @@ for (const signal of ["SIGTERM", "SIGHUP"] as const) {
   });
 }
 
+/** Waits until the test gateway has started the `test.sleep` calls with these tags. */
+async function started(gw: GatewayProcess, ...tags: string[]): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const list: string[] = (await gw.request("test.started")).result;
+    if (tags.every((tag) => list.includes(tag))) return;
+    await delay(20);
+  }
+  throw new Error(`test.sleep ${tags.join(", ")} never started`);
+}
+
 Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers drain, then exits 0", async () => {
   await using gw = await spawnGateway([], {
     script: TEST_GATEWAY,
-    env: { TUIGATE_SHUTDOWN_GRACE_S: "3", TEST_MAX_INFLIGHT: "1" },
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "3" },
   });
   await gw.ready();
-  // One handler runs (it honours its signal, so an abort would show as -32002), one waits its turn.
-  const running = gw.response(42);
-  const queued = gw.response(43);
-  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.sleep", params: { ms: 300, tag: "a" } });
-  await gw.send({ jsonrpc: "2.0", id: 43, method: "test.sleep", params: { ms: 200, tag: "b" } });
-  await delay(100);
+  // Both handlers honour their signal, so an abort would show as -32002 instead of a result.
+  const first = gw.response(42);
+  const second = gw.response(43);
+  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.sleep", params: { ms: 400, tag: "a" } });
+  await gw.send({ jsonrpc: "2.0", id: 43, method: "test.sleep", params: { ms: 300, tag: "b" } });
+  await started(gw, "a", "b");
   const signalled = performance.now();
   gw.kill("SIGTERM");
-  assert.deepEqual((await running).result, { slept: 300, tag: "a" });
-  assert.deepEqual((await queued).result, { slept: 200, tag: "b" });
+  assert.deepEqual((await first).result, { slept: 400, tag: "a" });
+  assert.deepEqual((await second).result, { slept: 300, tag: "b" });
   const status = await gw.waitExit(5000);
   assert.equal(status.code, 0);
-  assert.ok(performance.now() - signalled < 1500, "exited once they were answered");
+  assert.ok(performance.now() - signalled < 2500, "exited once they were answered");
   const last = (await gw.ledger()).at(-1);
   assert.equal(last?.reason, "signal");
   assert.equal(last?.signal, "SIGTERM");
@@ -81,8 +91,13 @@ Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace p
   });
   await gw.ready();
   const slow = gw.response(44);
-  await gw.send({ jsonrpc: "2.0", id: 44, method: "test.sleep", params: { ms: 30_000 } });
-  await delay(100);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 44,
+    method: "test.sleep",
+    params: { ms: 30_000, tag: "slow" },
+  });
+  await started(gw, "slow");
   const signalled = performance.now();
   gw.kill("SIGTERM");
   const reply = await slow;

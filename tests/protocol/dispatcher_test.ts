@@ -483,6 +483,37 @@ Deno.test("Dispatcher starts waiting calls in arrival order even behind a busy s
   client.close();
 });
 
+Deno.test("Dispatcher lets a finishing peer's running and queued calls finish, refuses new ones, and aborts what runs at beginClose", async () => {
+  const { gateway, aborted, ran } = slowGateway({ maxInflight: 1 });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "slow", params: { ms: 30, n: 1 } });
+  client.send({ jsonrpc: "2.0", id: 2, method: "slow", params: { ms: 30, n: 2 } });
+  await sleep(5);
+  client.peer.finish("shutdown");
+  assert.equal(client.peer.finishing, true);
+  client.send({ jsonrpc: "2.0", id: 3, method: "slow", params: { ms: 30, n: 3 } });
+  assert.equal((await client.response(1)).result, "done");
+  assert.equal((await client.response(2)).result, "done", "the queued call ran too");
+  const refused = await client.response(3);
+  assert.equal(refused.error.code, -32002);
+  assert.deepEqual(ran, [1, 2]);
+  assert.deepEqual(aborted, []);
+  await gateway.dispatcher.idle();
+  // A later call that runs past the finish window is aborted by beginClose and answered -32002.
+  const other = new TestPeer(gateway);
+  other.send({ jsonrpc: "2.0", id: 4, method: "slow", params: { ms: 10_000, n: 4 } });
+  await sleep(5);
+  other.peer.finish("shutdown");
+  other.peer.beginClose("shutdown");
+  assert.equal(other.peer.finishing, false);
+  const reply = await other.response(4);
+  assert.equal(reply.error.code, -32002);
+  assert.equal(reply.error.data.reason, "shutdown");
+  assert.equal(aborted.length, 1);
+  client.close();
+  other.close();
+});
+
 Deno.test("Dispatcher does not start queued calls of a peer that has closed", async () => {
   const gateway = new Gateway({ maxInflight: 1 });
   let started = 0;

@@ -11,10 +11,29 @@ import { toBase64 } from "../../protocol/bytes.ts";
 /**
  * The prefix of the WebSocket subprotocol that carries a token, for clients
  * that cannot set headers (browsers): `tuigate.bearer.<token>`.
+ *
+ * @example
+ * ```ts
+ * import { BEARER_SUBPROTOCOL_PREFIX, TUIGATE_SUBPROTOCOL } from "@tuigate/tuigate/websocket";
+ * const token = "s3cret";
+ * const ws = new WebSocket("ws://127.0.0.1:8765/", [
+ *   TUIGATE_SUBPROTOCOL,
+ *   `${BEARER_SUBPROTOCOL_PREFIX}${token}`,
+ * ]);
+ * ```
  */
 export const BEARER_SUBPROTOCOL_PREFIX = "tuigate.bearer.";
 
-/** The subprotocol the server selects when a client offers it next to the token. */
+/**
+ * The subprotocol the server selects when a client offers it next to the token.
+ *
+ * @example
+ * ```ts
+ * import { TUIGATE_SUBPROTOCOL } from "@tuigate/tuigate/websocket";
+ * const ws = new WebSocket("ws://127.0.0.1:8765/", [TUIGATE_SUBPROTOCOL, "tuigate.bearer.s3cret"]);
+ * ws.onopen = () => console.log(ws.protocol === TUIGATE_SUBPROTOCOL); // true
+ * ```
+ */
 export const TUIGATE_SUBPROTOCOL = "tuigate";
 
 const encoder = new TextEncoder();
@@ -67,7 +86,17 @@ export function offeredSubprotocols(request: Request): string[] {
   return header.split(",").map((p) => p.trim()).filter((p) => p !== "");
 }
 
-/** Where a request's token came from, and the token. */
+/**
+ * Where a request's token came from, and the token.
+ *
+ * @example
+ * ```ts
+ * import { type PresentedToken, presentedToken, tokensMatch } from "@tuigate/tuigate/websocket";
+ * const request = new Request("http://127.0.0.1/", { headers: { authorization: "Bearer s3" } });
+ * const presented: PresentedToken | undefined = presentedToken(request);
+ * const allowed = presented !== undefined && tokensMatch(presented.token, "s3"); // true
+ * ```
+ */
 export interface PresentedToken {
   /** `"header"` for `Authorization: Bearer`, `"subprotocol"` for `tuigate.bearer.<token>`. */
   via: "header" | "subprotocol";

@@ -5,7 +5,18 @@
  * @module
  */
 
-/** Where a WebSocket server listens. */
+/**
+ * Where a WebSocket server listens.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { type ListeningAddress, WebSocketServer } from "@tuigate/tuigate/websocket";
+ * const server = new WebSocketServer(new Gateway(), { port: 0 });
+ * const address: ListeningAddress = await server.listen();
+ * console.log(`listening on port ${address.port}: ${address.url}`);
+ * ```
+ */
 export interface ListeningAddress {
   /** The host name or IP address bound, as given (`"127.0.0.1"`, `"::1"`, `"localhost"`). */
   host: string;

@@ -21,7 +21,20 @@ import {
   unbracket,
 } from "./listen_address.ts";
 
-/** What an {@linkcode UpgradeGuard} enforces. */
+/**
+ * What an {@linkcode UpgradeGuard} enforces.
+ *
+ * @example
+ * ```ts
+ * import { listeningAddress, UpgradeGuard, type UpgradePolicy } from "@tuigate/tuigate/websocket";
+ * const policy: UpgradePolicy = {
+ *   token: "s3cret",
+ *   address: listeningAddress("127.0.0.1", 8765),
+ *   allowOrigins: ["https://app.example"],
+ * };
+ * const guard = new UpgradeGuard(policy);
+ * ```
+ */
 export interface UpgradePolicy {
   /** The bearer token every connection must present. */
   token: string;
@@ -40,10 +53,33 @@ export interface UpgradePolicy {
   allowHosts?: readonly string[];
 }
 
-/** Why an upgrade was refused. */
+/**
+ * Why an upgrade was refused.
+ *
+ * @example
+ * ```ts
+ * import type { RefusalKind } from "@tuigate/tuigate/websocket";
+ * const refused: Record<RefusalKind, number> = { host: 0, origin: 0, token: 0, "not-upgrade": 0 };
+ * const count = (kind: RefusalKind) => refused[kind]++;
+ * ```
+ */
 export type RefusalKind = "host" | "origin" | "token" | "not-upgrade";
 
-/** The outcome of {@linkcode UpgradeGuard.check}. */
+/**
+ * The outcome of {@linkcode UpgradeGuard.check}.
+ *
+ * @example
+ * ```ts
+ * import { listeningAddress, UpgradeGuard } from "@tuigate/tuigate/websocket";
+ * import type { UpgradeDecision } from "@tuigate/tuigate/websocket";
+ * const guard = new UpgradeGuard({ token: "s3", address: listeningAddress("127.0.0.1", 8765) });
+ * Deno.serve({ port: 8765 }, (request) => {
+ *   const decision: UpgradeDecision = guard.check(request);
+ *   if (!decision.ok) return new Response(decision.reason, { status: decision.status });
+ *   return Deno.upgradeWebSocket(request, { protocol: decision.protocol }).response;
+ * });
+ * ```
+ */
 export type UpgradeDecision =
   | {
     ok: true;

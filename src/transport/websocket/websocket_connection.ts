@@ -14,7 +14,18 @@ import { sleep } from "../../protocol/timing.ts";
 
 const logger = getLogger(["tuigate", "websocket"]);
 
-/** WebSocket close codes the gateway sends. */
+/**
+ * WebSocket close codes the gateway sends.
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_CODES } from "@tuigate/tuigate/websocket";
+ * const ws = new WebSocket("ws://127.0.0.1:8765/", ["tuigate", "tuigate.bearer.s3cret"]);
+ * ws.onclose = (event) => {
+ *   if (event.code === CLOSE_CODES.SEND_DEADLINE) console.warn("read too slowly; reconnecting");
+ * };
+ * ```
+ */
 export const CLOSE_CODES = {
   /** The gateway is shutting down (SIGTERM, SIGHUP, `gateway.shutdown`). */
   GOING_AWAY: 1001,
@@ -26,7 +37,16 @@ export const CLOSE_CODES = {
   SEND_DEADLINE: 4008,
 } as const;
 
-/** Why a connection ended. */
+/**
+ * Why a connection ended.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionCause } from "@tuigate/tuigate/websocket";
+ * const clientFault = (cause: ConnectionCause) =>
+ *   cause === "heartbeat" || cause === "send-deadline" || cause === "oversize";
+ * ```
+ */
 export type ConnectionCause =
   | "client"
   | "heartbeat"
@@ -35,7 +55,17 @@ export type ConnectionCause =
   | "shutdown"
   | "error";
 
-/** How a connection ended. */
+/**
+ * How a connection ended.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionEnd, WebSocketConnection } from "@tuigate/tuigate/websocket";
+ * declare const connection: WebSocketConnection;
+ * const end: ConnectionEnd = await connection.ended;
+ * console.log(`${connection.remote} left (${end.cause}): ${end.code} ${end.reason}`);
+ * ```
+ */
 export interface ConnectionEnd {
   /** Why. */
   cause: ConnectionCause;
@@ -45,7 +75,16 @@ export interface ConnectionEnd {
   reason: string;
 }
 
-/** The states of a {@linkcode WebSocketConnection}. */
+/**
+ * The states of a {@linkcode WebSocketConnection}.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionState, type WebSocketServer } from "@tuigate/tuigate/websocket";
+ * declare const server: WebSocketServer;
+ * const open = server.connections().filter((c) => c.state === ConnectionState.Open);
+ * ```
+ */
 export enum ConnectionState {
   /** Upgraded; waiting for the socket to open. */
   Connecting = "connecting",
@@ -59,7 +98,19 @@ export enum ConnectionState {
   Closed = "closed",
 }
 
-/** Options for {@linkcode WebSocketConnection}. */
+/**
+ * Options for {@linkcode WebSocketConnection}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketConnection } from "@tuigate/tuigate/websocket";
+ * import type { WebSocketConnectionOptions } from "@tuigate/tuigate/websocket";
+ * declare const socket: WebSocket; // from Deno.upgradeWebSocket(request)
+ * const options: WebSocketConnectionOptions = { maxFrameBytes: 1 << 20, sendDeadlineMs: 5000 };
+ * new WebSocketConnection(new Gateway(), socket, options).start();
+ * ```
+ */
 export interface WebSocketConnectionOptions {
   /**
    * Capabilities granted to the peer (`"jobs"` only with `--allow-jobs`).
@@ -98,7 +149,17 @@ export interface WebSocketConnectionOptions {
   remote?: string;
 }
 
-/** A snapshot of a connection for `gateway.info`. */
+/**
+ * A snapshot of a connection for `gateway.info`.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionInfo, WebSocketServer } from "@tuigate/tuigate/websocket";
+ * declare const server: WebSocketServer;
+ * const peers: ConnectionInfo[] = server.stats().peers;
+ * const slow = peers.filter((peer) => peer.bufferedAmount > 512 * 1024).map((peer) => peer.remote);
+ * ```
+ */
 export interface ConnectionInfo {
   /** The peer id. */
   peer: string;

@@ -22,7 +22,18 @@ import {
 
 const logger = getLogger(["tuigate", "websocket"]);
 
-/** Options for {@linkcode WebSocketServer}. */
+/**
+ * Options for {@linkcode WebSocketServer}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketServer, type WebSocketServerOptions } from "@tuigate/tuigate/websocket";
+ * const options: WebSocketServerOptions = { port: 8765, grants: ["jobs"], heartbeatMs: 0 };
+ * const server = new WebSocketServer(new Gateway(), options);
+ * await server.listen();
+ * ```
+ */
 export interface WebSocketServerOptions {
   /**
    * The host to listen on.
@@ -92,7 +103,18 @@ export interface WebSocketServerOptions {
   heartbeatMs?: number;
 }
 
-/** The states of a {@linkcode WebSocketServer}. */
+/**
+ * The states of a {@linkcode WebSocketServer}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketServer, WebSocketServerState } from "@tuigate/tuigate/websocket";
+ * const server = new WebSocketServer(new Gateway());
+ * await server.listen();
+ * server.state === WebSocketServerState.Listening; // true
+ * ```
+ */
 export enum WebSocketServerState {
   /** Made, not listening. */
   Idle = "idle",
@@ -104,7 +126,21 @@ export enum WebSocketServerState {
   Closed = "closed",
 }
 
-/** Options for {@linkcode WebSocketServer.close}. */
+/**
+ * Options for {@linkcode WebSocketServer.close}.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketServer, type WebSocketServerCloseOptions } from "@tuigate/tuigate/websocket";
+ * const gateway = new Gateway();
+ * const server = new WebSocketServer(gateway);
+ * await server.listen();
+ * const idle = () => gateway.dispatcher.idle(); // let in-flight requests finish
+ * const options: WebSocketServerCloseOptions = { timeoutMs: 2000, idle };
+ * await server.close(options);
+ * ```
+ */
 export interface WebSocketServerCloseOptions {
   /**
    * The close code sent to every connection.
@@ -130,7 +166,18 @@ export interface WebSocketServerCloseOptions {
   idle?: () => Promise<void>;
 }
 
-/** Counters of a {@linkcode WebSocketServer}, for `gateway.info`. */
+/**
+ * Counters of a {@linkcode WebSocketServer}, for `gateway.info`.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from "@tuigate/tuigate";
+ * import { WebSocketServer, type WebSocketServerStats } from "@tuigate/tuigate/websocket";
+ * const gateway = new Gateway();
+ * const server = new WebSocketServer(gateway);
+ * gateway.addInfo("websocket", (): WebSocketServerStats => server.stats());
+ * ```
+ */
 export interface WebSocketServerStats {
   /** The state. */
   state: WebSocketServerState;
