@@ -5,6 +5,8 @@
  * @module
  */
 
+import { utf8Length } from "../protocol/bytes.ts";
+
 /**
  * Options for {@linkcode RotatingFileSink}.
  *
@@ -114,16 +116,19 @@ export class RotatingFileSink {
           if (this.#file === undefined) await this.#open();
           // Write in pieces that fit the current file, rotating between them.
           let piece = "";
+          let pieceBytes = 0;
           for (const line of lines) {
-            const length = line.length; // an ASCII estimate; rotation uses the real size below
-            if (piece !== "" && this.#size + piece.length + length > this.#maxBytes) {
+            const length = utf8Length(line);
+            if (piece !== "" && this.#size + pieceBytes + length > this.#maxBytes) {
               await this.#write(piece);
               piece = "";
+              pieceBytes = 0;
             }
             if (piece === "" && this.#size > 0 && this.#size + length > this.#maxBytes) {
               await this.#rotate();
             }
             piece += line;
+            pieceBytes += length;
           }
           if (piece !== "") await this.#write(piece);
         } catch {
