@@ -11,6 +11,7 @@
 
 import { getLogger } from "./src/protocol/logger.ts";
 import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
+import { EarlySignals } from "./src/lifecycle/early_signals.ts";
 import { ExitLedger } from "./src/lifecycle/exit_ledger.ts";
 import { defaultCrashLog } from "./src/lifecycle/state_dir.ts";
 import { registerTestHooks } from "./src/lifecycle/test_hooks.ts";
@@ -125,6 +126,8 @@ export async function buildGateway(
 }
 
 async function main(args: string[]): Promise<number> {
+  // First: a SIGTERM/SIGHUP during start-up (logging, the store) still gets an orderly exit.
+  const earlySignals = new EarlySignals();
   let parsed;
   try {
     parsed = parseSettings(args, { env: Deno.env.toObject() });
@@ -216,6 +219,7 @@ async function main(args: string[]): Promise<number> {
       crashLog: settings.crashLog,
       exitOnSigint: settings.exitOnSigint ? true : undefined,
       exitWithParent: settings.exitWithParent,
+      earlySignals,
       stderr,
       setup,
     });
@@ -238,6 +242,7 @@ async function main(args: string[]): Promise<number> {
     maxFrameBytes: settings.maxFrameBytes,
     outBufferBytes: settings.outBufferBytes,
     stallTimeoutSeconds: settings.stallTimeoutSeconds,
+    earlySignals,
     stderr,
     tap,
     setup,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { EarlySignals } from "./early_signals.ts";
 import { getLogger } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
@@ -113,6 +114,12 @@ export interface ProcessLifecycleOptions {
    */
   parentCheckMs?: number;
   /**
+   * Signals caught while the process started; the lifecycle takes them over
+   * in `start()` and acts on the first at once.
+   * @default {undefined}
+   */
+  earlySignals?: EarlySignals;
+  /**
    * Requests in flight, for the ledger.
    * @default {() => 0}
    */
@@ -200,6 +207,7 @@ export class ProcessLifecycle {
   #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
   #parentCheckMs: number;
   #inflight: () => number;
+  #earlySignals: EarlySignals | undefined;
   #meta: Record<string, unknown>;
   #callExit: boolean;
   #state = LifecycleState.Idle;
@@ -221,6 +229,7 @@ export class ProcessLifecycle {
   /** Makes a lifecycle writing to `ledger`. */
   constructor(ledger: ExitLedger, options: ProcessLifecycleOptions = {}) {
     this.#ledger = ledger;
+    this.#earlySignals = options.earlySignals;
     this.#graceMs = options.graceMs ?? 1000;
     this.#stderr = options.stderr;
     this.#exitOnSigint = options.exitOnSigint ?? false;
@@ -282,6 +291,8 @@ export class ProcessLifecycle {
     if (this.#watchdogEnabled || this.#parentCheckMs > 0) {
       this.#watchdogTimer = setTimeout(() => this.startBackground(), this.#watchdogDelayMs);
     }
+    const early = this.#earlySignals?.takeOver();
+    if (early !== undefined) this.#onSignal(early);
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { EarlySignals } from "./early_signals.ts";
 import { getLogger } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
@@ -127,6 +128,11 @@ export interface ServeWebSocketOptions {
    * @default {undefined}
    */
   exitOnSigint?: boolean;
+  /**
+   * Signals caught while the process started (see {@linkcode EarlySignals}).
+   * @default {undefined}
+   */
+  earlySignals?: EarlySignals;
   /**
    * Whether the server exits when its parent process exits.
    * @default {false}
@@ -310,6 +316,7 @@ export async function serveWebSocket(
     graceMs,
     stderr,
     exitOnSigint: options.exitOnSigint ?? stdinIsTerminal(),
+    earlySignals: options.earlySignals,
     watchdog: options.watchdog,
     parentCheckMs: options.exitWithParent === true ? 500 : 0,
     inflight: () => gateway.dispatcher.stats().inflight,

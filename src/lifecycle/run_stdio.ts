@@ -9,6 +9,7 @@ import { withTimeout } from "../protocol/timing.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
 import { loggingConfigured } from "../protocol/logger.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
+import type { EarlySignals } from "./early_signals.ts";
 import { routeConsole, setupLogging } from "./logging.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
@@ -47,6 +48,11 @@ export interface RunStdioOptions {
    * @default {false}
    */
   exitOnSigint?: boolean;
+  /**
+   * Signals caught while the process started (see {@linkcode EarlySignals}).
+   * @default {undefined}
+   */
+  earlySignals?: EarlySignals;
   /**
    * The stdio framing.
    * @default {"line"}
@@ -123,6 +129,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     graceMs: (options.graceSeconds ?? 1) * 1000,
     stderr,
     exitOnSigint: options.exitOnSigint,
+    earlySignals: options.earlySignals,
     watchdog: options.watchdog,
     inflight: () => gateway.dispatcher.stats().inflight,
     meta: { epoch: gateway.epoch, version: gateway.version },

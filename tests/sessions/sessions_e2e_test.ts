@@ -622,3 +622,34 @@ Deno.test("SIGTERM during a burst commits every acknowledged event and closes th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("A SIGTERM while the gateway starts (waiting for a locked store) ends it in order: exit 0, ledger reason signal", async () => {
+  const dir = await tempDir();
+  try {
+    (await SqliteSessionStore.open(`${dir}/sessions.sqlite`)).close();
+    const holder = new DatabaseSync(`${dir}/sessions.sqlite`);
+    holder.exec("BEGIN IMMEDIATE");
+    holder.exec("INSERT INTO meta (key, value) VALUES ('holder', 'x')");
+    await using gw = await spawnGateway(["--state-busy-timeout", "10"], {
+      env: { TUIGATE_STATE_DIR: dir },
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 700)); // still opening the store
+      assert.equal(gw.frames.length, 0, "not started yet");
+      gw.kill("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    const status = await gw.waitExit(5000);
+    assert.equal(status.signal, null, "not killed by the signal's default action");
+    assert.equal(status.code, 0);
+    const last = (await gw.ledger()).at(-1);
+    assert.equal(last?.reason, "signal");
+    assert.equal(last?.signal, "SIGTERM");
+    assert.match(gw.stderr, /\[tuigate-exit\] signal/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,61 @@
+/**
+ * Catches SIGTERM and SIGHUP while a gateway starts, before its
+ * `ProcessLifecycle` listens, so that a signal sent during start-up
+ * still ends in an orderly exit with a ledger line instead of the default
+ * action (death with no trace).
+ *
+ * @module
+ */
+
+/**
+ * Listens for SIGTERM and SIGHUP from the moment it is made (SIGBREAK on
+ * Windows) and remembers the first; a lifecycle given it in
+ * `ProcessLifecycleOptions.earlySignals` takes over when it starts and acts on
+ * that signal at once.
+ *
+ * @example
+ * ```ts
+ * import { EarlySignals, ExitLedger, ProcessLifecycle } from "@tuigate/tuigate";
+ * const early = new EarlySignals(); // first thing: start-up may take a while
+ * const lifecycle = new ProcessLifecycle(new ExitLedger("/tmp/exits.jsonl"), {
+ *   earlySignals: early,
+ * });
+ * lifecycle.start(); // a SIGTERM received before this shuts down now
+ * ```
+ */
+export class EarlySignals {
+  #signal: Deno.Signal | undefined;
+  #listeners: [Deno.Signal, () => void][] = [];
+
+  /** Starts listening. */
+  constructor() {
+    const signals: Deno.Signal[] = Deno.build.os === "windows"
+      ? ["SIGBREAK"]
+      : ["SIGTERM", "SIGHUP"];
+    for (const signal of signals) {
+      const listener = () => void (this.#signal ??= signal);
+      try {
+        Deno.addSignalListener(signal, listener);
+        this.#listeners.push([signal, listener]);
+      } catch {
+        // Not supported here: the lifecycle will say so when it listens itself.
+      }
+    }
+  }
+
+  /** The first signal received, if any. */
+  get signal(): Deno.Signal | undefined {
+    return this.#signal;
+  }
+
+  /**
+   * Stops listening and returns the first signal received, if any. Called by
+   * `ProcessLifecycle.start()` once its own listeners are in place.
+   * Idempotent.
+   */
+  takeOver(): Deno.Signal | undefined {
+    for (const [signal, listener] of this.#listeners) Deno.removeSignalListener(signal, listener);
+    this.#listeners = [];
+    return this.#signal;
+  }
+}
