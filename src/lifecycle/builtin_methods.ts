@@ -77,12 +77,19 @@ export function registerBuiltinMethods(gateway: BuiltinHost): void {
       result: { type: "object", properties: { capabilities: OBJECT }, required: ["capabilities"] },
     },
     handler: (params, context) => {
-      if (typeof params !== "object" || params === null || Array.isArray(params)) {
-        throw JsonRpcError.from(
+      // The same error shape as a zod-checked method's: -32602 with the failing paths.
+      const invalid = (path: string, message: string, code: string) =>
+        JsonRpcError.from(
           "INVALID_PARAMS",
-          { reason: "params must be an object" },
-          'Invalid params for client.capabilities: params must be an object such as {"serverRequests": true}',
+          { method: "client.capabilities", issues: [{ path, message, code }] },
+          `Invalid params for client.capabilities: ${path || "(root)"}: ${message}`,
         );
+      if (typeof params !== "object" || params === null || Array.isArray(params)) {
+        throw invalid("", 'Expected an object such as {"serverRequests": true}', "invalid_type");
+      }
+      const serverRequests = (params as Record<string, unknown>).serverRequests;
+      if (serverRequests !== undefined && typeof serverRequests !== "boolean") {
+        throw invalid("serverRequests", "Expected a boolean", "invalid_type");
       }
       return { capabilities: context.peer.announceCapabilities(params) };
     },

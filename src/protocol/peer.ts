@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "./logger.ts";
+import { ERROR_CODES } from "./error_codes.ts";
 import { JsonRpcError } from "./json_rpc_error.ts";
 import type { JsonRpcId, JsonRpcResponse } from "./messages.ts";
 import { type DeltaPayload, OutputBuffer, type OutputBufferOptions } from "./output_buffer.ts";
@@ -303,10 +304,14 @@ export class Peer {
     const id = `${SERVER_REQUEST_PREFIX}${this.#nextRequest++}`;
     const timeoutMs = options.timeout ?? 30_000;
     return new Promise<unknown>((resolve, reject) => {
+      // A handler aborted by its method's own deadline tells the client "timeout".
       const onAbort = () =>
         this.#cancelServerRequest(
           id,
-          "cancelled",
+          signal?.reason instanceof JsonRpcError &&
+            signal.reason.code === ERROR_CODES.REQUEST_TIMEOUT.code
+            ? "timeout"
+            : "cancelled",
           JsonRpcError.from(
             "REQUEST_CANCELLED",
             { method, id },

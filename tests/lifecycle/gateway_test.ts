@@ -59,3 +59,28 @@ Deno.test("Gateway sends gateway.ready first, with a fresh epoch per gateway", (
   assert.equal(ready.params.epoch, a.epoch);
   assert.equal(ready.params.protocol, 1);
 });
+
+Deno.test("client.capabilities answers -32602 with the failing path for params that are not an object or a non-boolean serverRequests", async () => {
+  const gateway = new Gateway({ announceReady: false });
+  const peer = new Peer();
+  gateway.open(peer);
+  const send = (id: number, params: unknown) =>
+    gateway.dispatcher.handleText(
+      JSON.stringify({ jsonrpc: "2.0", id, method: "client.capabilities", params }),
+      peer,
+    );
+  send(1, [true]);
+  send(2, { serverRequests: "yes" });
+  send(3, { serverRequests: true, colours: 256 });
+  await gateway.dispatcher.idle();
+  const [notObject, notBoolean, fine] = drain(peer);
+  assert.equal(notObject.error.code, -32602);
+  assert.deepEqual(notObject.error.data.issues.map((i: { path: string }) => i.path), [""]);
+  assert.equal(notBoolean.error.code, -32602);
+  assert.deepEqual(notBoolean.error.data, {
+    method: "client.capabilities",
+    issues: [{ path: "serverRequests", message: "Expected a boolean", code: "invalid_type" }],
+  });
+  assert.deepEqual(fine.result, { capabilities: { serverRequests: true, colours: 256 } });
+  assert.equal(peer.clientCapabilities.serverRequests, true);
+});

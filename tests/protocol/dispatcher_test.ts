@@ -533,3 +533,28 @@ Deno.test("Dispatcher does not start queued calls of a peer that has closed", as
   assert.equal(gateway.dispatcher.stats().queued, 0);
   client.close();
 });
+
+Deno.test("Server-to-client request pending when its method's own deadline expires is cancelled with reason timeout", async () => {
+  const gateway = new Gateway();
+  gateway.register(defineMethod({
+    name: "hasty",
+    timeoutMs: 50,
+    handler: (_params, ctx) => ctx.request("client.confirm", { q: "ok?" }),
+  }));
+  const client = new TestPeer(gateway);
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+  client.send({ jsonrpc: "2.0", id: 1, method: "hasty" });
+  const request = await client.waitFor((f) => f.method === "client.confirm");
+  const reply = await client.response(1);
+  assert.equal(reply.error.code, -32001);
+  await sleep(10);
+  const cancels = client.frames.filter((f) => f.method === "request.cancel");
+  assert.deepEqual(cancels.map((f) => f.params), [{ id: request.id, reason: "timeout" }]);
+  client.close();
+});
