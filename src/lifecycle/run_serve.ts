@@ -287,29 +287,31 @@ export async function serveWebSocket(
     return code;
   };
 
-  const tokenFile = generated ? (options.tokenFile ?? `${stateDir}/token`) : undefined;
-  if (tokenFile !== undefined) {
-    try {
-      await writeTokenFile(tokenFile, server.token);
-    } catch (error) {
-      return await fail(
-        "token-file-failed",
-        `Cannot write the token file ${tokenFile}: ${(error as Error).message}`,
-        error,
-      );
-    }
-  }
+  // Listen first: a server that cannot bind must not replace (then remove) the token file
+  // of a server already running with the same state folder.
   let address: ListeningAddress;
   try {
     address = await server.listen();
   } catch (error) {
-    if (tokenFile !== undefined) await removeIfOwned(tokenFile, server.token + "\n");
     const host = options.hostname ?? "127.0.0.1";
     return await fail(
       "listen-failed",
       `Cannot listen on ${host}:${options.port ?? 0}: ${(error as Error).message}`,
       error,
     );
+  }
+  const tokenFile = generated ? (options.tokenFile ?? `${stateDir}/token`) : undefined;
+  if (tokenFile !== undefined) {
+    try {
+      await writeTokenFile(tokenFile, server.token);
+    } catch (error) {
+      await server.close({ timeoutMs: 200 });
+      return await fail(
+        "token-file-failed",
+        `Cannot write the token file ${tokenFile}: ${(error as Error).message}`,
+        error,
+      );
+    }
   }
 
   const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {

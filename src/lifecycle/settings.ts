@@ -414,12 +414,14 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
 }
 
 function parseListen(raw: string): { hostname: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(raw.trim());
+  // HOST:PORT, [IPV6]:PORT, or :PORT and PORT alone for the default host 127.0.0.1.
+  const match = /^(?:(\[[^\]]+\]|[^:]+)?:)?(\d+)$/.exec(raw.trim());
   if (match === null) {
     throw new UsageError(`Invalid value for --listen: "${raw}" is not HOST:PORT`);
   }
   const port = Number(match[2]);
   if (port > 65535) throw new UsageError(`Invalid value for --listen: port ${port} is above 65535`);
-  const hostname = match[1].startsWith("[") ? match[1].slice(1, -1) : match[1];
+  const host = match[1] ?? "127.0.0.1";
+  const hostname = host.startsWith("[") ? host.slice(1, -1) : host;
   return { hostname, port };
 }

@@ -57,6 +57,21 @@ Deno.test("Serve exits 2 with one clear line when its port is taken", async () =
   assert.match(String((ledger[0].error as { message: string }).message), /in use/i);
 });
 
+Deno.test("Serve that cannot bind leaves the token file of the server already running in that state folder", async () => {
+  const first = await spawnServe();
+  await using _first = first.gw;
+  const tokenFile = `${first.gw.dir}/state/token`;
+  const before = await Deno.readTextFile(tokenFile);
+  assert.match(before, new RegExp(first.token));
+  await using gw = await spawnGateway(["serve", "--listen", `127.0.0.1:${first.port}`], {
+    env: { TUIGATE_STATE_DIR: `${first.gw.dir}/state` },
+  });
+  assert.equal((await gw.waitExit()).code, 2);
+  assert.equal(await Deno.readTextFile(tokenFile), before);
+  await using client = await TestWebSocket.open(first.url, { token: first.token });
+  assert.equal((await client.request("gateway.ping")).result.pong, true);
+});
+
 Deno.test("Serve exits 2 with a ledger line when the token file cannot be written", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tuigate-token-" });
   try {

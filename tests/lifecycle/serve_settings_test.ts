@@ -65,3 +65,19 @@ Deno.test("parseSettings refuses a non-loopback serve address unless --allow-rem
   // stdio mode does not listen, so --listen is not checked there.
   assert.equal(parseSettings(["--listen", "0.0.0.0:0"], { env: {} }).settings.mode, "stdio");
 });
+
+Deno.test("parseSettings takes --listen :PORT and PORT for the default host 127.0.0.1, and rejects other shapes", () => {
+  for (const [listen, port] of [[":0", 0], ["8080", 8080], [" :9000 ", 9000]] as const) {
+    assert.deepEqual(
+      parseSettings(["serve", "--listen", listen], { env: {} }).settings.listen,
+      { hostname: "127.0.0.1", port },
+    );
+  }
+  for (const listen of ["", "host:", "host:port", "::1:80", "a:b:1"]) {
+    assert.throws(
+      () => parseSettings(["serve", "--listen", listen], { env: {} }),
+      (error: unknown) => error instanceof UsageError && /--listen/.test(error.message),
+      listen,
+    );
+  }
+});
