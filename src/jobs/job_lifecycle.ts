@@ -6,6 +6,7 @@
  * @module
  */
 
+import { GroupLifeline } from "./group_lifeline.ts";
 import type { JobManager } from "./job_manager.ts";
 
 /**
@@ -53,6 +54,12 @@ export interface BindJobsOptions {
    * @default {Math.floor(lifecycle.graceMs / 2)}
    */
   killGraceMs?: number;
+  /**
+   * Whether a {@linkcode GroupLifeline} watches the job groups, so that they
+   * are killed even when the gateway itself is SIGKILLed.
+   * @default {true}
+   */
+  lifeline?: boolean;
 }
 
 /**
@@ -78,10 +85,12 @@ export function bindJobsToLifecycle(
   const graceMs = lifecycle.graceMs;
   const killGraceMs = options.killGraceMs ?? Math.floor(graceMs / 2);
   const marginMs = Math.max(0, Math.min(200, Math.floor((graceMs - killGraceMs) / 2)));
+  const lifeline = options.lifeline === false ? undefined : new GroupLifeline();
   jobs.trackProcessGroups((pgid, alive) => {
     // The watchdog may start lazily; a group told before it runs would be lost.
     if (alive) lifecycle.startWatchdog?.();
     lifecycle.trackProcessGroup(pgid, alive);
+    lifeline?.track(pgid, alive);
   });
   lifecycle.onDrain(() => jobs.shutdown(killGraceMs, marginMs));
   lifecycle.onExit(() => jobs.killAll());

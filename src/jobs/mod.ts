@@ -21,6 +21,7 @@ export * from "./job_session_log.ts";
 export * from "./job.ts";
 export * from "./job_manager.ts";
 export * from "./job_methods.ts";
+export * from "./group_lifeline.ts";
 export * from "./job_lifecycle.ts";
 
 // Core types this entry's API refers to, re-exported so that its documentation is complete.
