@@ -90,7 +90,7 @@ export class ExitLedger {
     const write = (async () => {
       try {
         const dir = this.path.slice(0, this.path.lastIndexOf("/"));
-        if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+        if (dir !== "") await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
         await Deno.writeTextFile(this.path, line, { append: true, create: true, mode: 0o600 });
         return true;
       } catch {

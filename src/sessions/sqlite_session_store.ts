@@ -177,7 +177,7 @@ export class SqliteSessionStore implements SessionStore {
   ): Promise<SqliteSessionStore> {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
     try {
-      await Deno.mkdir(dir, { recursive: true });
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw new StoreUnavailableError(
         `Session store ${path} is not writable: cannot create folder ${dir}: ${osMessage(error)}`,

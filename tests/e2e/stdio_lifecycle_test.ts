@@ -304,6 +304,8 @@ Deno.test("Gateway with an empty TUIGATE_CRASH_LOG writes its ledger at the defa
     assert.equal(last.reason, "stdin-eof");
     assert.equal(typeof last.uptime, "number");
     assert.equal(last.uptime, last.uptimeMs / 1000);
+    // The state folder it made (store and ledger) is private, as XDG asks.
+    assert.equal((await Deno.stat(`${dir}/tuigate`)).mode! & 0o777, 0o700);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
