@@ -34,6 +34,7 @@ export * from "./protocol/method.ts";
 export * from "./protocol/peer.ts";
 export * from "./protocol/peer_host.ts";
 export * from "./protocol/dispatcher.ts";
+export * from "./protocol/exact_ids.ts";
 export * from "./protocol/request_scope.ts";
 export * from "./protocol/openrpc.ts";
 export * from "./transport/frame_writer.ts";

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isInexactId, parseExactIds, withExactId } from "./exact_ids.ts";
 import { decodeUtf8 } from "./bytes.ts";
 import { getLogger, type Logger } from "./logger.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
@@ -141,6 +142,24 @@ class RequestContext implements MethodContext {
   }
 }
 
+/** Whether a parsed message carries an integer id that lost digits. */
+function hasInexactId(message: unknown): boolean {
+  return typeof message === "object" && message !== null &&
+    isInexactId((message as { id?: unknown }).id);
+}
+
+/** Wraps `respond` so that the answer to `message` carries its id's exact digits, if it has some. */
+function exact(
+  message: unknown,
+  sources: Map<object, string> | undefined,
+  respond: (frame: string) => void,
+): (frame: string) => void {
+  const source = sources?.get(message as object);
+  if (source === undefined) return respond;
+  const id = (message as { id: number }).id;
+  return (frame) => respond(withExactId(frame, id, source));
+}
+
 /**
  * Serialises an error response.
  *
@@ -252,15 +271,24 @@ export class Dispatcher {
       this.#sendError(peer, null, "PARSE_ERROR", { reason: (error as Error).message });
       return;
     }
+    let sources: Map<object, string> | undefined;
+    if (Array.isArray(value) ? value.some(hasInexactId) : hasInexactId(value)) {
+      // Rare: an integer id beyond 2^53. Parse again keeping its digits for the answer.
+      ({ value, sources } = parseExactIds(text));
+    }
     if (!Array.isArray(value)) {
-      this.#handleMessage(value, peer, (frame) => void peer.sendFrame(frame));
+      this.#handleMessage(
+        value,
+        peer,
+        exact(value, sources, (frame) => void peer.sendFrame(frame)),
+      );
       return;
     }
     if (value.length === 0) {
       this.#sendError(peer, null, "INVALID_REQUEST", { reason: "A batch must not be empty" });
       return;
     }
-    this.#handleBatch(value, peer);
+    this.#handleBatch(value, peer, sources);
   }
 
   /** Answers a frame that exceeded the size limit. */
@@ -279,7 +307,7 @@ export class Dispatcher {
     this.#sendError(peer, null, "PARSE_ERROR", { reason });
   }
 
-  #handleBatch(values: unknown[], peer: Peer): void {
+  #handleBatch(values: unknown[], peer: Peer, sources?: Map<object, string>): void {
     const parts: string[] = [];
     let outstanding = values.length;
     const settle = () => {
@@ -289,12 +317,16 @@ export class Dispatcher {
     };
     for (const value of values) {
       let answered = false;
-      const done = this.#handleMessage(value, peer, (frame) => {
-        if (answered) return;
-        answered = true;
-        parts.push(frame);
-        settle();
-      });
+      const done = this.#handleMessage(
+        value,
+        peer,
+        exact(value, sources, (frame) => {
+          if (answered) return;
+          answered = true;
+          parts.push(frame);
+          settle();
+        }),
+      );
       if (!done) {
         // No response will come for this member (a notification or a response).
         settle();
