@@ -5,7 +5,7 @@
  * @module
  */
 
-import { concatBytes, decodeUtf8 } from "../protocol/bytes.ts";
+import { concatBytes, decodeUtf8, utf8Length } from "../protocol/bytes.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -221,6 +221,7 @@ export class StdioTransport {
   #end!: (end: TransportEnd) => void;
   #ended = false;
   #pumping = false;
+  #overBoundMidChunk = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
@@ -336,19 +337,42 @@ export class StdioTransport {
         return;
       }
       this.#bytesIn += n;
-      const chunk = current.subarray(0, n);
+      let rest = current.subarray(0, n);
       [current, spare] = [spare, current];
-      // Read ahead only while the answers fit the output bound; otherwise wait for room
-      // first, so a client that writes faster than it reads cannot grow our memory.
+      // Read ahead only while the answers fit the output bound. Line frames are dispatched
+      // one by one: once their answers exceed the bound, the rest of the chunk waits for
+      // room, so a client that writes faster than it reads cannot grow our memory.
       const output = this.peer.output;
       let ahead: Promise<number | null> | undefined = output.overBound
         ? undefined
         : this.#readAhead(current);
-      if (lines === undefined) {
-        this.#decoder.push(chunk, emit);
-      } else {
-        const handled = lines.idle ? this.#fastLines(chunk) : 0;
-        lines.push(handled === 0 ? chunk : chunk.subarray(handled), emit);
+      while (rest.length > 0) {
+        if (lines === undefined) {
+          this.#decoder.push(rest, emit);
+          break;
+        }
+        if (!lines.idle) {
+          // Complete the frame held from the last read first; the rest then goes the bulk way.
+          const newline = rest.indexOf(0x0a);
+          lines.push(newline === -1 ? rest : rest.subarray(0, newline + 1), emit);
+          if (newline === -1) break;
+          rest = rest.subarray(newline + 1);
+        } else {
+          const handled = this.#fastLines(rest);
+          if (handled === 0) {
+            lines.push(rest, emit);
+            break;
+          }
+          rest = rest.subarray(handled);
+          if (!this.#overBoundMidChunk) {
+            if (rest.length > 0) lines.push(rest, emit); // the start of the next frame
+            break;
+          }
+        }
+        if (output.overBound && rest.length > 0) {
+          await output.room();
+          if (this.#state !== TransportState.Running) return;
+        }
       }
       if (ahead === undefined) {
         await output.room();
@@ -372,8 +396,11 @@ export class StdioTransport {
    * call and dispatched as text. Returns how many bytes it handled (up to
    * and including the last newline); the decoder takes the rest. Input with
    * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
+   * Stops after a frame whose answers put the output over its bound (and
+   * sets `#overBoundMidChunk`), returning the bytes up to that frame's end.
    */
   #fastLines(bytes: Uint8Array): number {
+    this.#overBoundMidChunk = false;
     const last = bytes.lastIndexOf(0x0a);
     if (last === -1 || last >= this.#maxFrameBytes) return 0;
     let text: string;
@@ -396,6 +423,11 @@ export class StdioTransport {
         );
       }
       start = end + 1;
+      if (start <= text.length && this.peer.output.overBound) {
+        // Stop here: the caller waits for room before the next frame.
+        this.#overBoundMidChunk = true;
+        return text.length === last ? start : utf8Length(text.slice(0, start));
+      }
     }
     return last + 1;
   }

@@ -161,3 +161,36 @@ Deno.test("StdioTransport stops reading while its answers exceed the output boun
   const answers = sink.text().trim().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 8000 }, (_, i) => i));
 });
+
+Deno.test("StdioTransport holds the rest of a read once one frame's answers exceed the output bound", async () => {
+  // One 60 KB read of 3,000 requests whose answers are 10 KB each: 30 MB if all were dispatched.
+  const requests = Array.from(
+    { length: 3000 },
+    (_, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "big", params: { i } }),
+  ).join("\n") + "\n";
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const sink = memorySink(1 << 20);
+  const gateway = new Gateway({ announceReady: false });
+  gateway.register({ name: "big", handler: () => "é".repeat(5000) });
+  const transport = new StdioTransport(gateway, {
+    input: memorySource(encoder.encode(requests), 1 << 20),
+    output: {
+      async write(p) {
+        await opened;
+        return sink.write(p);
+      },
+    },
+    outBufferBytes: 64 * 1024,
+  });
+  transport.start();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const queued = transport.peer.output.stats().highWaterBytes;
+  assert.ok(queued < 64 * 1024 + 2 * 10_010, `queued ${queued} bytes for a 64 KiB bound`);
+  open();
+  assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+  await transport.drained();
+  const answers = sink.text().trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 3000 }, (_, i) => i));
+  assert.equal(answers[2999].result, "é".repeat(5000));
+});
