@@ -69,8 +69,11 @@ export async function buildGateway(
   } catch (error) {
     // A folder the user chose must work (exit 73); the default one may be unwritable (a read-only
     // home, a sandbox): then the gateway still serves, with sessions kept in memory, and says so.
+    // A locked, corrupt or newer store is never set aside: that would split or hide sessions.
+    const problem = (error as { problem?: string }).problem;
     if (settings.stateDirChosen || !(error instanceof Error)) throw error;
     if (error.name !== "StoreUnavailableError") throw error;
+    if (problem !== "read-only" && problem !== "unavailable") throw error;
     getLogger(["tuigate", "main"]).warn(
       "Sessions are kept in memory for this run: the default state folder cannot be used ({error}); set --state-dir to a writable folder to keep them",
       { error: error.message },

@@ -7,7 +7,7 @@
 
 import { withTimeout } from "../protocol/timing.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
-import { loggingConfigured } from "../protocol/logger.ts";
+import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
 import { routeConsole, setupLogging } from "./logging.ts";
@@ -95,7 +95,8 @@ export interface RunStdioOptions {
   setup?: (lifecycle: ProcessLifecycle) => void;
   /**
    * Whether to route `console.*` to the logger and, unless logging was set up
-   * already (see `setupLogging`), log to `stderr` at `info` level, so that
+   * already (`setupLogging`, or a LogTape configuration of the application's,
+   * which is then used as it is), log to `stderr` at `info` level, so that
    * nothing but frames reaches stdout and a handler's stack is logged. The
    * logger is loaded after the first frame is written, so it costs no startup
    * time; what is logged before waits for it.
@@ -161,8 +162,18 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     lifecycle.startBackground();
     if (logging && !loggingConfigured()) {
       // A failure is reported like any uncaught error: logged to the ledger, not fatal.
-      setupLogging(stderr).catch((error) => reportError(error));
+      logToStderrUnlessConfigured(stderr).catch((error) => reportError(error));
     }
   });
   return lifecycle.exited;
+}
+
+/**
+ * Logs through LogTape: the application's own configuration when it made
+ * one (it is never reset), else tuigate's stderr setup.
+ */
+async function logToStderrUnlessConfigured(stderr: AsyncLineSink): Promise<void> {
+  const logtape = await import("@logtape/logtape");
+  if (logtape.getConfig() !== null) useLogtape(logtape);
+  else await setupLogging(stderr);
 }

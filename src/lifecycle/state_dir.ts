@@ -16,9 +16,10 @@ export function defaultStateDir(env: Record<string, string | undefined>): string
 }
 
 /**
- * The default exit ledger: `$TUIGATE_CRASH_LOG`, else `exits.jsonl` in the
- * default state folder. Without permission to read the environment it falls
- * back to `./.tuigate/exits.jsonl`.
+ * The default exit ledger: `$TUIGATE_CRASH_LOG`, else `exits.jsonl` in
+ * `$TUIGATE_STATE_DIR`, else in the default state folder (empty values count
+ * as unset). Without permission to read the environment it falls back to
+ * `./.tuigate/exits.jsonl`.
  *
  * @example
  * ```ts
@@ -30,10 +31,12 @@ export function defaultCrashLog(): string {
   try {
     const env = {
       TUIGATE_CRASH_LOG: Deno.env.get("TUIGATE_CRASH_LOG"),
+      TUIGATE_STATE_DIR: Deno.env.get("TUIGATE_STATE_DIR"),
       XDG_STATE_HOME: Deno.env.get("XDG_STATE_HOME"),
       HOME: Deno.env.get("HOME"),
     };
-    return env.TUIGATE_CRASH_LOG || `${defaultStateDir(env)}/exits.jsonl`;
+    return env.TUIGATE_CRASH_LOG ||
+      `${env.TUIGATE_STATE_DIR || defaultStateDir(env)}/exits.jsonl`;
   } catch {
     return "./.tuigate/exits.jsonl";
   }

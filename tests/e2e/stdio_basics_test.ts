@@ -61,3 +61,13 @@ Deno.test("A library gateway run with runStdio keeps console.log off stdout and 
   assert.match(gw.stderr, /CONSOLE LINE 1f3a/);
   assert.match(gw.stderr, /Error: kaboom 9c2e\n\s+at /);
 });
+
+Deno.test("A library gateway whose application configured LogTape keeps that configuration", async () => {
+  await using gw = await spawnGateway([], {
+    script: `${ROOT}/tests/_support/own_logtape_gateway.ts`,
+  });
+  await gw.ready(); // the first frame: tuigate's logging would be set up now
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual((await gw.request("probe")).result, ["before", "in handler"]);
+  assert.deepEqual((await gw.request("probe")).result, ["before", "in handler", "in handler"]);
+});

@@ -248,7 +248,8 @@ Deno.test("Gateway rejects a bad flag with one line on stderr, exit code 2 and a
       args: ["run", "-A", `${ROOT}/main.ts`, "--no-such-flag"],
       stdin: "null",
       stderr: "piped",
-      env,
+      // No TUIGATE_CRASH_LOG: the ledger is then in TUIGATE_STATE_DIR, the same file here.
+      env: { TUIGATE_CRASH_LOG: "", TUIGATE_STATE_DIR: dir },
     }).output();
     assert.equal(unknown.code, 2);
     assert.equal(
@@ -284,6 +285,24 @@ Deno.test("Gateway whose default state folder cannot be used still serves, with 
     const status = await gw.waitExit(3000);
     assert.equal(status.code, 0);
     assert.match(gw.stderr, /\[tuigate-exit\] signal/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Gateway with a corrupt store in its default state folder exits 73 and does not set it aside", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
+  try {
+    await Deno.mkdir(`${dir}/tuigate`);
+    const garbage = new TextEncoder().encode("SQLite format 3\0" + "garbage!".repeat(1000));
+    await Deno.writeFile(`${dir}/tuigate/sessions.sqlite`, garbage);
+    await using gw = await spawnGateway([], {
+      env: { TUIGATE_STATE_DIR: "", XDG_STATE_HOME: dir },
+    });
+    const status = await gw.waitExit(5000);
+    assert.equal(status.code, 73, gw.stderr);
+    assert.match(gw.stderr, /is corrupt/);
+    assert.deepEqual(await Deno.readFile(`${dir}/tuigate/sessions.sqlite`), garbage);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
