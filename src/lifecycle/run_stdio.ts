@@ -136,15 +136,19 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     meta: { epoch: gateway.epoch, version: gateway.version },
   });
   lifecycle.onDrain(async (reason) => {
-    transport.stopReading();
     if (reason === "stdout-peer-gone" || reason === "stdout-stalled" || reason === "crash") {
+      transport.stopReading();
       transport.close(reason);
       return;
     }
-    // Requests already read finish for up to half the grace period; what still runs then is
-    // aborted and answered -32002 (reason "shutdown", as over WebSocket), and the answers drain.
+    // Requests already read finish for up to half the grace period. No new request is taken
+    // (each is answered -32002 at once), but input is still read meanwhile, so that the
+    // client's answers to those requests' own questions and its cancellations arrive. Then
+    // reading stops, what still runs is aborted and answered -32002 (reason "shutdown", as
+    // over WebSocket), and the answers drain.
     transport.peer.finish("shutdown");
     await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
+    transport.stopReading();
     transport.peer.beginClose("shutdown");
     await gateway.dispatcher.idle();
     await transport.drained();

@@ -84,6 +84,34 @@ Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers d
   assert.equal(last?.signal, "SIGTERM");
 });
 
+Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight handler's question, and refuses new requests", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "4" },
+  });
+  await gw.ready();
+  await gw.request("client.capabilities", { serverRequests: true });
+  const answer = gw.response(77);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 77,
+    method: "test.ask",
+    params: { method: "ui.confirm", timeout: 20_000 },
+  });
+  const question = await gw.next((f) => f.method === "ui.confirm");
+  const signalled = performance.now();
+  gw.kill("SIGTERM");
+  await delay(200);
+  const refused = gw.response(78);
+  await gw.send({ jsonrpc: "2.0", id: 78, method: "gateway.ping" });
+  await gw.send({ jsonrpc: "2.0", id: question.id, result: "yes" });
+  assert.equal((await refused).error.code, -32002);
+  assert.deepEqual((await answer).result, { answer: "yes" });
+  assert.ok(performance.now() - signalled < 1500, "answered when the client answered, not at 2 s");
+  assert.equal((await gw.waitExit(5000)).code, 0);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
+});
+
 Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace period and answers it -32002", async () => {
   await using gw = await spawnGateway([], {
     script: TEST_GATEWAY,
