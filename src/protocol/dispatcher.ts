@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isInexactId, parseExactIds, withExactId } from "./exact_ids.ts";
+import { exactIdOf, isInexactId, parseExactIds, withExactId } from "./exact_ids.ts";
 import { decodeUtf8 } from "./bytes.ts";
 import { getLogger, type Logger } from "./logger.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
@@ -97,6 +97,14 @@ interface Call {
  */
 class CallRecord extends InflightRequest {
   call: Call | undefined = undefined;
+  /** The key in `peer.inflight`: the id, or its exact digits when it lost some (see exact_ids.ts). */
+  key: JsonRpcId = null;
+}
+
+/** The in-flight key of a request or of `$/cancelRequest`'s params: its id, exactly. */
+function inflightKey(holder: { id?: unknown }): JsonRpcId {
+  const source = exactIdOf(holder);
+  return source === undefined ? holder.id as JsonRpcId : `\u0000exact:${source}`;
 }
 
 const CANCEL_METHOD = "$/cancelRequest";
@@ -142,22 +150,18 @@ class RequestContext implements MethodContext {
   }
 }
 
-/** Whether a parsed message carries an integer id that lost digits. */
+/** Whether a parsed message (or `$/cancelRequest`'s params) carries an integer id that lost digits. */
 function hasInexactId(message: unknown): boolean {
-  return typeof message === "object" && message !== null &&
-    isInexactId((message as { id?: unknown }).id);
+  if (typeof message !== "object" || message === null) return false;
+  const { id, params } = message as { id?: unknown; params?: unknown };
+  return isInexactId(id) ||
+    (typeof params === "object" && params !== null && isInexactId((params as { id?: unknown }).id));
 }
 
 /** Wraps `respond` so that the answer to `message` carries its id's exact digits, if it has some. */
-function exact(
-  message: unknown,
-  sources: Map<object, string> | undefined,
-  respond: (frame: string) => void,
-): (frame: string) => void {
-  const source = sources?.get(message as object);
-  if (source === undefined) return respond;
-  const id = (message as { id: number }).id;
-  return (frame) => respond(withExactId(frame, id, source));
+function exact(message: unknown, respond: (frame: string) => void): (frame: string) => void {
+  const source = exactIdOf(message);
+  return source === undefined ? respond : (frame) => respond(withExactId(frame, source));
 }
 
 /**
@@ -271,24 +275,19 @@ export class Dispatcher {
       this.#sendError(peer, null, "PARSE_ERROR", { reason: (error as Error).message });
       return;
     }
-    let sources: Map<object, string> | undefined;
     if (Array.isArray(value) ? value.some(hasInexactId) : hasInexactId(value)) {
-      // Rare: an integer id beyond 2^53. Parse again keeping its digits for the answer.
-      ({ value, sources } = parseExactIds(text));
+      // Rare: an integer id beyond 2^53. Parse again keeping its digits.
+      value = parseExactIds(text);
     }
     if (!Array.isArray(value)) {
-      this.#handleMessage(
-        value,
-        peer,
-        exact(value, sources, (frame) => void peer.sendFrame(frame)),
-      );
+      this.#handleMessage(value, peer, exact(value, (frame) => void peer.sendFrame(frame)));
       return;
     }
     if (value.length === 0) {
       this.#sendError(peer, null, "INVALID_REQUEST", { reason: "A batch must not be empty" });
       return;
     }
-    this.#handleBatch(value, peer, sources);
+    this.#handleBatch(value, peer);
   }
 
   /** Answers a frame that exceeded the size limit. */
@@ -307,7 +306,7 @@ export class Dispatcher {
     this.#sendError(peer, null, "PARSE_ERROR", { reason });
   }
 
-  #handleBatch(values: unknown[], peer: Peer, sources?: Map<object, string>): void {
+  #handleBatch(values: unknown[], peer: Peer): void {
     const parts: string[] = [];
     let outstanding = values.length;
     const settle = () => {
@@ -320,7 +319,7 @@ export class Dispatcher {
       const done = this.#handleMessage(
         value,
         peer,
-        exact(value, sources, (frame) => {
+        exact(value, (frame) => {
           if (answered) return;
           answered = true;
           parts.push(frame);
@@ -364,7 +363,9 @@ export class Dispatcher {
     if (message.method === CANCEL_METHOD) {
       const params = message.params as { id?: unknown } | undefined;
       const id = params && !Array.isArray(params) ? params.id : undefined;
-      if (typeof id === "string" || typeof id === "number") this.cancel(peer, id);
+      if (typeof id === "string" || typeof id === "number") {
+        this.#cancel(peer, inflightKey(params!));
+      }
       return;
     }
     const definition = this.#methods.get(message.method);
@@ -422,9 +423,10 @@ export class Dispatcher {
     const record = new CallRecord(id, message.method);
     const call: Call = { peer, definition, message, respond, record, seq: ++this.#arrivals };
     record.call = call;
+    const key = record.key = inflightKey(message);
     // Registered before admission: a synchronous handler finishes inside #admit.
-    peer.inflight.set(id, record);
-    if (!this.#admit(call) && peer.inflight.get(id) === record) peer.inflight.delete(id);
+    peer.inflight.set(key, record);
+    if (!this.#admit(call) && peer.inflight.get(key) === record) peer.inflight.delete(key);
   }
 
   /** Starts, queues or refuses a call. Returns false when refused. */
@@ -513,7 +515,12 @@ export class Dispatcher {
    * answered. Unknown ids are ignored.
    */
   cancel(peer: Peer, id: string | number): void {
-    const record = peer.inflight.get(id);
+    this.#cancel(peer, id);
+  }
+
+  #cancel(peer: Peer, key: JsonRpcId): void {
+    const record = peer.inflight.get(key);
+    const id = record?.id ?? null;
     const call = record instanceof CallRecord ? record.call : undefined;
     if (record === undefined || call === undefined || record.answered) return;
     this.#stats.cancelled++;
@@ -532,7 +539,7 @@ export class Dispatcher {
     this.#stats.errors++;
     call.respond?.(errorFrame(record.id ?? null, error.toJson()));
     record.abort(error);
-    if (!record.started) call.peer.inflight.delete(record.id ?? null);
+    if (!record.started) call.peer.inflight.delete((record as CallRecord).key);
   }
 
   /**
@@ -568,8 +575,8 @@ export class Dispatcher {
     if (call.respond === undefined) {
       if (record !== undefined) call.peer.notifications.delete(record);
     } else if (record !== undefined) {
-      const id = record.id ?? null;
-      if (call.peer.inflight.get(id) === record) call.peer.inflight.delete(id);
+      const key = (record as CallRecord).key;
+      if (call.peer.inflight.get(key) === record) call.peer.inflight.delete(key);
       // The ambient context may keep the record alive for a while: not the call and its params.
       if (record instanceof CallRecord) record.call = undefined;
     }

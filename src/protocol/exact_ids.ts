@@ -1,8 +1,8 @@
 /**
  * Request ids that `JSON.parse` cannot hold exactly: integers beyond 2^53
- * (a client's 64-bit counter, say) come back rounded, and the client could
- * not match its answer. These helpers find such ids' source text and put it
- * back into the answer frame.
+ * (a client's 64-bit counter, say) come back rounded, so the client could
+ * not match its answer and two ids could share one in-flight slot. These
+ * helpers keep such ids' source text for the answer and for cancellation.
  *
  * @module
  */
@@ -14,6 +14,19 @@ type ReviverWithSource = (
   value: unknown,
   context?: { source?: string },
 ) => unknown;
+
+/**
+ * The symbol under which {@linkcode parseExactIds} keeps, on the object
+ * holding an inexact `id`, that id's source text.
+ *
+ * @example
+ * ```ts
+ * import { EXACT_ID, parseExactIds } from "@tuigate/tuigate";
+ * const message = parseExactIds('{"id":12345678901234567891}') as Record<symbol, string>;
+ * message[EXACT_ID]; // "12345678901234567891"
+ * ```
+ */
+export const EXACT_ID: unique symbol = Symbol("tuigate.exactId");
 
 /**
  * Whether a parsed id is a number that may have lost digits (an integer beyond 2^53).
@@ -30,51 +43,59 @@ export function isInexactId(id: unknown): id is number {
 }
 
 /**
- * Parses a frame again, keeping the source text of every `id` member of a
- * message (the top-level object, or a member of a top-level batch) whose
- * value is an inexact number. Returns the parsed value and the source texts
- * by message object. Only worth calling when {@linkcode isInexactId} was true.
+ * Parses a frame again, keeping under {@linkcode EXACT_ID} on every object
+ * whose `id` member is an inexact number (a message, a batch member, the
+ * params of `$/cancelRequest`) the source text of that id. Only worth calling
+ * when {@linkcode isInexactId} was true for some id.
  *
  * @example
  * ```ts
- * import { parseExactIds } from "@tuigate/tuigate";
- * const { value, sources } = parseExactIds('{"jsonrpc":"2.0","id":12345678901234567890,"method":"m"}');
- * sources.get(value as object); // "12345678901234567890"
+ * import { exactIdOf, parseExactIds } from "@tuigate/tuigate";
+ * const batch = parseExactIds('[{"id":9007199254740993},{"id":1}]') as unknown[];
+ * exactIdOf(batch[0]); // "9007199254740993"
+ * exactIdOf(batch[1]); // undefined
  * ```
  */
-export function parseExactIds(text: string): { value: unknown; sources: Map<object, string> } {
-  const found = new WeakMap<object, string>();
+export function parseExactIds(text: string): unknown {
   const reviver: ReviverWithSource = function (key, value, context) {
     if (key === "id" && isInexactId(value) && context?.source !== undefined) {
-      found.set(this as object, context.source);
+      Object.defineProperty(this as object, EXACT_ID, { value: context.source });
     }
     return value;
   };
-  const value: unknown = JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1]);
-  const sources = new Map<object, string>();
-  for (const message of Array.isArray(value) ? value : [value]) {
-    if (typeof message !== "object" || message === null) continue;
-    const source = found.get(message);
-    if (source !== undefined) sources.set(message, source);
-  }
-  return { value, sources };
+  return JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1]);
+}
+
+/**
+ * The exact source text of `holder.id`, when {@linkcode parseExactIds} kept one.
+ *
+ * @example
+ * ```ts
+ * import { exactIdOf } from "@tuigate/tuigate";
+ * exactIdOf({ id: 7 }); // undefined: nothing was lost
+ * ```
+ */
+export function exactIdOf(holder: unknown): string | undefined {
+  return typeof holder === "object" && holder !== null
+    ? (holder as { [EXACT_ID]?: string })[EXACT_ID]
+    : undefined;
 }
 
 /**
  * Puts an id's exact source text back into an answer frame serialised by the
- * dispatcher (which writes `{"jsonrpc":"2.0","id":…` first). Other frames are
- * returned as they are.
+ * dispatcher (which writes `{"jsonrpc":"2.0","id":…` first, with the rounded
+ * number). Other frames are returned as they are.
  *
  * @example
  * ```ts
  * import { withExactId } from "@tuigate/tuigate";
  * const frame = JSON.stringify({ jsonrpc: "2.0", id: 12345678901234567890, result: 1 });
- * withExactId(frame, 12345678901234567890, "12345678901234567890");
+ * withExactId(frame, "12345678901234567890");
  * // '{"jsonrpc":"2.0","id":12345678901234567890,"result":1}'
  * ```
  */
-export function withExactId(frame: string, id: number, source: string): string {
-  const prefix = `{"jsonrpc":"2.0","id":${JSON.stringify(id)}`;
+export function withExactId(frame: string, source: string): string {
+  const prefix = `{"jsonrpc":"2.0","id":${JSON.stringify(Number(source))}`;
   return frame.startsWith(prefix)
     ? `{"jsonrpc":"2.0","id":${source}${frame.slice(prefix.length)}`
     : frame;

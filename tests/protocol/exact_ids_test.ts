@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { Gateway, isInexactId, parseExactIds, Peer, withExactId } from "../../src/mod.ts";
+import {
+  exactIdOf,
+  Gateway,
+  isInexactId,
+  parseExactIds,
+  Peer,
+  sleep,
+  withExactId,
+} from "../../src/mod.ts";
 
 Deno.test("isInexactId is true only for integers beyond 2^53", () => {
   assert.equal(isInexactId(12345678901234567890), true);
@@ -9,25 +17,59 @@ Deno.test("isInexactId is true only for integers beyond 2^53", () => {
   }
 });
 
-Deno.test("parseExactIds keeps the digits of big ids of a message and of batch members", () => {
+Deno.test("parseExactIds keeps the digits of big ids of a message, of batch members and of cancel params", () => {
   const single = parseExactIds('{"jsonrpc":"2.0","id":12345678901234567891,"method":"m"}');
-  assert.equal(single.sources.get(single.value as object), "12345678901234567891");
+  assert.equal(exactIdOf(single), "12345678901234567891");
+  assert.equal(JSON.stringify(single).includes("EXACT"), false, "invisible to JSON");
   const batch = parseExactIds(
-    '[{"id":9007199254740993,"method":"a"},{"id":5,"method":"b"},{"params":{"id":99999999999999999999}}]',
-  );
-  const members = batch.value as object[];
-  assert.equal(batch.sources.get(members[0]), "9007199254740993");
-  assert.equal(batch.sources.has(members[1]), false);
-  assert.equal(batch.sources.has(members[2]), false, "only a message's own id");
+    '[{"id":9007199254740993,"method":"a"},{"id":5,"method":"b"},' +
+      '{"method":"$/cancelRequest","params":{"id":99999999999999999999}}]',
+  ) as { params?: unknown }[];
+  assert.equal(exactIdOf(batch[0]), "9007199254740993");
+  assert.equal(exactIdOf(batch[1]), undefined);
+  assert.equal(exactIdOf(batch[2]), undefined);
+  assert.equal(exactIdOf(batch[2].params), "99999999999999999999");
 });
 
 Deno.test("withExactId rewrites only the id of a frame the dispatcher wrote", () => {
   const frame = JSON.stringify({ jsonrpc: "2.0", id: 9007199254740993, result: { id: 1 } });
   assert.equal(
-    withExactId(frame, 9007199254740993, "9007199254740993"),
+    withExactId(frame, "9007199254740993"),
     '{"jsonrpc":"2.0","id":9007199254740993,"result":{"id":1}}',
   );
-  assert.equal(withExactId('{"other":1}', 9007199254740993, "9007199254740993"), '{"other":1}');
+  assert.equal(withExactId('{"other":1}', "9007199254740993"), '{"other":1}');
+});
+
+Deno.test("Dispatcher keeps big ids that round alike apart: each answered with its digits, each cancellable alone", async () => {
+  const gateway = new Gateway({ announceReady: false });
+  gateway.register({
+    name: "wait",
+    handler: async (_params, ctx) => {
+      await sleep(100, ctx.signal);
+      return "done";
+    },
+  });
+  const peer = new Peer();
+  gateway.open(peer);
+  // 2^53 + 1 reads back as 2^53: both would share one in-flight slot.
+  gateway.dispatcher.handleText('{"jsonrpc":"2.0","id":9007199254740993,"method":"wait"}', peer);
+  gateway.dispatcher.handleText('{"jsonrpc":"2.0","id":9007199254740992,"method":"wait"}', peer);
+  gateway.dispatcher.handleText(
+    '{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":9007199254740993}}',
+    peer,
+  );
+  await gateway.dispatcher.idle();
+  const texts: string[] = [];
+  for (let batch = peer.output.take(); batch !== undefined; batch = peer.output.take()) {
+    texts.push(...batch.frames);
+    peer.output.release(batch.bytes);
+  }
+  assert.equal(texts.length, 2);
+  assert.match(texts.find((t) => t.includes("-32800"))!, /"id":9007199254740993,"error"/);
+  assert.equal(
+    texts.find((t) => t.includes("done")),
+    '{"jsonrpc":"2.0","id":9007199254740992,"result":"done"}',
+  );
 });
 
 Deno.test("Dispatcher answers big integer ids with their exact digits, alone, in a batch and in errors", async () => {
