@@ -92,6 +92,10 @@ export function bindJobsToLifecycle(
     lifecycle.trackProcessGroup(pgid, alive);
     lifeline?.track(pgid, alive);
   });
-  lifecycle.onDrain(() => jobs.shutdown(killGraceMs, marginMs));
+  lifecycle.onDrain(async () => {
+    await jobs.shutdown(killGraceMs, marginMs);
+    // Every group has ended: the lifeline has nothing left to guard (and would end with us anyway).
+    await lifeline?.close();
+  });
   lifecycle.onExit(() => jobs.killAll());
 }

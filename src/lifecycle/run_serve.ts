@@ -15,7 +15,7 @@ import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
-import { EXIT_CODES, ProcessLifecycle } from "./process_lifecycle.ts";
+import { EXIT_CODES, LifecycleState, ProcessLifecycle } from "./process_lifecycle.ts";
 import { defaultCrashLog, defaultStateDir } from "./state_dir.ts";
 
 const logger = getLogger(["tuigate", "serve"]);
@@ -339,7 +339,6 @@ export async function serveWebSocket(
   gateway.onShutdownRequest((reason) => lifecycle.shutdown(reason));
   gateway.addInfo("websocket", () => server.stats());
   options.setup?.(lifecycle, server);
-  lifecycle.start();
 
   const announcement: ServeAnnouncement = {
     listening: address,
@@ -350,6 +349,8 @@ export async function serveWebSocket(
     epoch: gateway.epoch,
   };
   const line = JSON.stringify(announcement) + "\n";
+  // Before the lifecycle starts: a signal caught during start-up then shuts down right after,
+  // and its drain step removes this file (it must not outlive the server).
   if (options.readyFile !== undefined) {
     try {
       await writePrivateFile(options.readyFile, line);
@@ -360,6 +361,8 @@ export async function serveWebSocket(
       });
     }
   }
+  lifecycle.start();
+  if (lifecycle.state !== LifecycleState.Running) return await lifecycle.exited;
   if (options.announce ?? true) {
     if (!(await withTimeout(writeAll(Deno.stdout, line), 1000, false))) {
       logger.warn("Could not announce the listening address on stdout");

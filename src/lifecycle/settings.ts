@@ -310,7 +310,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   // An empty path means "not set", as for every path flag and variable.
   const chosenStateDir = values["state-dir"] || env.TUIGATE_STATE_DIR || undefined;
   const stateDir = chosenStateDir ?? defaultStateDir({ HOME: options.home, ...env });
-  const listen = parseListen(values.listen ?? env.TUIGATE_LISTEN ?? "127.0.0.1:0");
+  const listen = parseListen(values.listen || env.TUIGATE_LISTEN || "127.0.0.1:0");
   const mirrorUrl = values.mirror ?? env.TUIGATE_MIRROR_URL;
   if (mirrorUrl !== undefined && mirrorUrl !== "" && !/^wss?:\/\/[^/]+/.test(mirrorUrl)) {
     throw new UsageError(`Invalid value for --mirror: "${mirrorUrl}" is not a ws:// or wss:// URL`);
@@ -346,7 +346,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     crashLog: values["crash-log"] || env.TUIGATE_CRASH_LOG || `${stateDir}/exits.jsonl`,
     exitOnSigint: values["exit-on-sigint"] ?? false,
     logLevel: level as LogLevelName,
-    logFile: values["log-file"] ?? env.TUIGATE_LOG_FILE,
+    logFile: values["log-file"] || env.TUIGATE_LOG_FILE || undefined,
     logFileMaxBytes: integer(
       "--log-file-max-bytes",
       values["log-file-max-bytes"] ?? env.TUIGATE_LOG_FILE_MAX_BYTES,
@@ -390,7 +390,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
     listen,
     token: values.token ?? env.TUIGATE_TOKEN,
-    tokenFile: values["token-file"] ?? `${stateDir}/token`,
+    tokenFile: values["token-file"] || `${stateDir}/token`,
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,
     allowHosts: values["allow-host"] ?? [],
@@ -402,7 +402,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     ),
     exitWithParent: values["exit-with-parent"] ?? false,
     allowJobs: values["allow-jobs"] ?? false,
-    readyFile: values["ready-file"],
+    readyFile: values["ready-file"] || undefined,
     mirrorUrl: mirrorUrl === "" ? undefined : mirrorUrl,
   };
   if (settings.mode === "serve" && !settings.allowRemote && !isLoopbackHost(listen.hostname)) {

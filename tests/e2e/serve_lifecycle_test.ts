@@ -165,3 +165,35 @@ for (const exitWithParent of [false, true]) {
     }
   });
 }
+
+Deno.test("serveWebSocket with a SIGTERM caught during start-up exits 0 and leaves no ready file or announcement", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-serve-early-" });
+  try {
+    const script = `${dir}/serve.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { EarlySignals, Gateway } from "${ROOT}/src/mod.ts";
+import { serveWebSocket } from "${ROOT}/src/serve/mod.ts";
+const early = new EarlySignals();
+Deno.kill(Deno.pid, "SIGTERM"); // arrives while the server is still starting
+await new Promise((resolve) => setTimeout(resolve, 100));
+Deno.exit(await serveWebSocket(new Gateway(), {
+  port: 0,
+  token: "t".repeat(32),
+  readyFile: "${dir}/ready.json",
+  earlySignals: early,
+}));
+`,
+    );
+    await using gw = await spawnGateway([], { script });
+    const status = await gw.waitExit();
+    assert.equal(status.code, 0, gw.stderr);
+    assert.equal(gw.frames.length, 0, "no announcement");
+    await assert.rejects(Deno.stat(`${dir}/ready.json`), Deno.errors.NotFound);
+    const last = (await gw.ledger()).at(-1);
+    assert.equal(last?.reason, "signal");
+    assert.equal(last?.signal, "SIGTERM");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -73,11 +73,24 @@ Deno.test("parseSettings takes --listen :PORT and PORT for the default host 127.
       { hostname: "127.0.0.1", port },
     );
   }
-  for (const listen of ["", "host:", "host:port", "::1:80", "a:b:1"]) {
+  for (const listen of ["host:", "host:port", "::1:80", "a:b:1"]) {
     assert.throws(
       () => parseSettings(["serve", "--listen", listen], { env: {} }),
       (error: unknown) => error instanceof UsageError && /--listen/.test(error.message),
       listen,
     );
   }
+});
+
+Deno.test("parseSettings treats empty path and address values as unset", () => {
+  const { settings } = parseSettings(
+    ["serve", "--listen", "", "--token-file", "", "--ready-file", "", "--log-file", ""],
+    { env: { HOME: "/home/u", TUIGATE_STATE_DIR: "", TUIGATE_CRASH_LOG: "" } },
+  );
+  assert.deepEqual(settings.listen, { hostname: "127.0.0.1", port: 0 });
+  assert.equal(settings.tokenFile, "/home/u/.local/state/tuigate/token");
+  assert.equal(settings.readyFile, undefined);
+  assert.equal(settings.logFile, undefined);
+  assert.equal(settings.stateDir, "/home/u/.local/state/tuigate");
+  assert.equal(settings.crashLog, "/home/u/.local/state/tuigate/exits.jsonl");
 });
