@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { EarlySignals } from "./early_signals.ts";
 import { getLogger } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
+import type { EarlySignals } from "./early_signals.ts";
 import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 
 const logger = getLogger(["tuigate", "lifecycle"]);

@@ -6,13 +6,13 @@
  * @module
  */
 
-import type { EarlySignals } from "./early_signals.ts";
 import { getLogger } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
 import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
 import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
+import type { EarlySignals } from "./early_signals.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
 import { EXIT_CODES, LifecycleState, ProcessLifecycle } from "./process_lifecycle.ts";

@@ -5,14 +5,14 @@
  * @module
  */
 
+import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
-import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
-import { routeConsole, setupLogging } from "./logging.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
+import { routeConsole, setupLogging } from "./logging.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
 import { defaultCrashLog } from "./state_dir.ts";
 

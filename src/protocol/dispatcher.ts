@@ -6,11 +6,11 @@
  * @module
  */
 
-import { exactIdOf, isInexactId, parseExactIds, withExactId } from "./exact_ids.ts";
 import { decodeUtf8 } from "./bytes.ts";
 import { getLogger, type Logger } from "./logger.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
 import { ERROR_CODES } from "./error_codes.ts";
+import { exactIdOf, isInexactId, parseExactIds, withExactId } from "./exact_ids.ts";
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
 import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
