@@ -276,6 +276,17 @@ function askingGateway() {
   return gateway;
 }
 
+/** Announces `serverRequests` for a test client, as a real client does first. */
+async function announceServerRequests(client: TestPeer): Promise<void> {
+  client.send({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "client.capabilities",
+    params: { serverRequests: true },
+  });
+  await client.response(0);
+}
+
 Deno.test("Server-to-client request fails at once unless the client announced serverRequests", async () => {
   const client = new TestPeer(askingGateway());
   client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
@@ -287,13 +298,7 @@ Deno.test("Server-to-client request fails at once unless the client announced se
 
 Deno.test("Server-to-client request resolves with the client's result, and rejects with its error", async () => {
   const client = new TestPeer(askingGateway());
-  client.send({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "client.capabilities",
-    params: { serverRequests: true },
-  });
-  await client.response(0);
+  await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
   const request = await client.waitFor((f) => f.method === "client.confirm");
   assert.equal(typeof request.id, "string");
@@ -318,13 +323,7 @@ Deno.test("Server-to-client request resolves with the client's result, and rejec
 
 Deno.test("Server-to-client request times out with one request.cancel, and a late answer is dropped", async () => {
   const client = new TestPeer(askingGateway());
-  client.send({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "client.capabilities",
-    params: { serverRequests: true },
-  });
-  await client.response(0);
+  await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: { timeout: 50 } });
   const request = await client.waitFor((f) => f.method === "client.confirm");
   const reply = await client.response(1);
@@ -343,13 +342,7 @@ Deno.test("Server-to-client request times out with one request.cancel, and a lat
 
 Deno.test("Server-to-client request is cancelled with the handler, with one request.cancel", async () => {
   const client = new TestPeer(askingGateway());
-  client.send({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "client.capabilities",
-    params: { serverRequests: true },
-  });
-  await client.response(0);
+  await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
   const request = await client.waitFor((f) => f.method === "client.confirm");
   client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 1 } });
@@ -377,13 +370,7 @@ Deno.test("Peer closing aborts in-flight handlers and settles pending server req
     },
   });
   const client = new TestPeer(gateway);
-  client.send({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "client.capabilities",
-    params: { serverRequests: true },
-  });
-  await client.response(0);
+  await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "ask" });
   await client.waitFor((f) => f.method === "client.confirm");
   client.peer.beginClose("shutdown");
@@ -542,13 +529,7 @@ Deno.test("Server-to-client request pending when its method's own deadline expir
     handler: (_params, ctx) => ctx.request("client.confirm", { q: "ok?" }),
   }));
   const client = new TestPeer(gateway);
-  client.send({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "client.capabilities",
-    params: { serverRequests: true },
-  });
-  await client.response(0);
+  await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "hasty" });
   const request = await client.waitFor((f) => f.method === "client.confirm");
   const reply = await client.response(1);

@@ -9,6 +9,16 @@ import {
   withExactId,
 } from "../../src/mod.ts";
 
+/** Every frame the peer's output holds, as text. */
+function drainTexts(peer: Peer): string[] {
+  const texts: string[] = [];
+  for (let batch = peer.output.take(); batch !== undefined; batch = peer.output.take()) {
+    texts.push(...batch.frames);
+    peer.output.release(batch.bytes);
+  }
+  return texts;
+}
+
 Deno.test("isInexactId is true only for integers beyond 2^53", () => {
   assert.equal(isInexactId(12345678901234567890), true);
   assert.equal(isInexactId(2 ** 53), true);
@@ -59,11 +69,7 @@ Deno.test("Dispatcher keeps big ids that round alike apart: each answered with i
     peer,
   );
   await gateway.dispatcher.idle();
-  const texts: string[] = [];
-  for (let batch = peer.output.take(); batch !== undefined; batch = peer.output.take()) {
-    texts.push(...batch.frames);
-    peer.output.release(batch.bytes);
-  }
+  const texts = drainTexts(peer);
   assert.equal(texts.length, 2);
   assert.match(texts.find((t) => t.includes("-32800"))!, /"id":9007199254740993,"error"/);
   assert.equal(
@@ -88,11 +94,7 @@ Deno.test("Dispatcher answers big integer ids with their exact digits, alone, in
     peer,
   );
   await gateway.dispatcher.idle();
-  const texts: string[] = [];
-  for (let batch = peer.output.take(); batch !== undefined; batch = peer.output.take()) {
-    texts.push(...batch.frames);
-    peer.output.release(batch.bytes);
-  }
+  const texts = drainTexts(peer);
   assert.equal(texts[0], '{"jsonrpc":"2.0","id":12345678901234567891,"result":[1]}');
   assert.match(texts[1], /"id":18446744073709551615,"result":\[2\]/);
   assert.match(texts[1], /"id":3,"result":\[3\]/);

@@ -485,19 +485,29 @@ Deno.test("Gateway answers gateway.ping while another process holds the store's 
   }
 });
 
+/** Makes a store at `path` and holds its write lock from another connection until `release()`. */
+async function holdWriteLock(path: string): Promise<{ release(): void }> {
+  (await SqliteSessionStore.open(path)).close();
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
+  holder.exec("INSERT INTO meta (key, value) VALUES ('holder', 'x')");
+  return {
+    release() {
+      holder.exec("ROLLBACK");
+      holder.close();
+    },
+  };
+}
+
 Deno.test("A store locked past the busy timeout ends the gateway with exit 73 and one line on stderr", async () => {
   const dir = await tempDir();
   try {
-    (await SqliteSessionStore.open(`${dir}/sessions.sqlite`)).close();
-    const holder = new DatabaseSync(`${dir}/sessions.sqlite`);
-    holder.exec("BEGIN IMMEDIATE");
-    holder.exec("INSERT INTO meta (key, value) VALUES ('holder', 'x')");
+    const holder = await holdWriteLock(`${dir}/sessions.sqlite`);
     let run;
     try {
       run = await runGateway(["--state-busy-timeout", "0.3"], { TUIGATE_STATE_DIR: dir });
     } finally {
-      holder.exec("ROLLBACK");
-      holder.close();
+      holder.release();
     }
     assert.equal(run.code, EXIT_STORE_UNAVAILABLE, run.stderr);
     assert.match(
@@ -626,10 +636,7 @@ Deno.test("SIGTERM during a burst commits every acknowledged event and closes th
 Deno.test("A SIGTERM while the gateway starts (waiting for a locked store) ends it in order: exit 0, ledger reason signal", async () => {
   const dir = await tempDir();
   try {
-    (await SqliteSessionStore.open(`${dir}/sessions.sqlite`)).close();
-    const holder = new DatabaseSync(`${dir}/sessions.sqlite`);
-    holder.exec("BEGIN IMMEDIATE");
-    holder.exec("INSERT INTO meta (key, value) VALUES ('holder', 'x')");
+    const holder = await holdWriteLock(`${dir}/sessions.sqlite`);
     await using gw = await spawnGateway(["--state-busy-timeout", "10"], {
       env: { TUIGATE_STATE_DIR: dir },
     });
@@ -639,8 +646,7 @@ Deno.test("A SIGTERM while the gateway starts (waiting for a locked store) ends 
       gw.kill("SIGTERM");
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
-      holder.exec("ROLLBACK");
-      holder.close();
+      holder.release();
     }
     const status = await gw.waitExit(5000);
     assert.equal(status.signal, null, "not killed by the signal's default action");
