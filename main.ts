@@ -169,6 +169,15 @@ async function main(args: string[]): Promise<number> {
   await setupLogging(stderr, { level: settings.logLevel, file });
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);
+  // A signal during a slow start-up (a store busy past its timeout, say) is honoured within the
+  // grace period too: exit 0 with a ledger line unless serving started and took it over.
+  earlySignals.onSignal((signal) => {
+    setTimeout(async () => {
+      if (earlySignals.takenOver) return;
+      const exit = { crashLog: settings.crashLog, stderr, code: EXIT_CODES.OK, signal };
+      Deno.exit(await exitEarly("signal", exit));
+    }, settings.graceSeconds * 1000);
+  });
 
   let built: Awaited<ReturnType<typeof buildGateway>>;
   try {
@@ -176,13 +185,12 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     // <sessions>: a store that is locked, read-only or corrupt ends the gateway with one line.
     if (error instanceof Error && error.name === "StoreUnavailableError") {
-      return await exitEarly(
-        settings.crashLog,
+      return await exitEarly("store-unavailable", {
+        crashLog: settings.crashLog,
         stderr,
-        "store-unavailable",
+        code: EXIT_CODES.STORE_UNAVAILABLE,
         error,
-        EXIT_CODES.STORE_UNAVAILABLE,
-      );
+      });
     }
     throw error;
   }
@@ -252,21 +260,30 @@ async function main(args: string[]): Promise<number> {
   });
 }
 
+/** How {@linkcode exitEarly} ends the process. */
+interface EarlyExit {
+  /** The exit ledger's path. */
+  crashLog: string;
+  /** The stderr sink. */
+  stderr: AsyncLineSink;
+  /** The exit code. */
+  code: number;
+  /** What went wrong, for the stderr line and the ledger (none for a signal). */
+  error?: unknown;
+  /** The signal that ended start-up, if one did. */
+  signal?: Deno.Signal;
+}
+
 /**
  * Ends the process before serving started: a clear line on stderr
- * (`tuigate: <message>`), then `[tuigate-exit] <reason>` as every exit
- * prints, one ledger line with the reason, the given exit code. Bounded in
- * time like every exit.
+ * (`tuigate: <message>`) for an error, then `[tuigate-exit] <reason>` as
+ * every exit prints, one ledger line with the reason, the given exit code.
+ * Bounded in time like every exit.
  */
-async function exitEarly(
-  crashLog: string,
-  stderr: AsyncLineSink,
-  reason: string,
-  error: unknown,
-  code: number,
-): Promise<number> {
+async function exitEarly(reason: string, exit: EarlyExit): Promise<number> {
+  const { crashLog, stderr, code, error, signal } = exit;
   const message = error instanceof Error ? error.message : String(error);
-  stderr.writeLine(`tuigate: ${message}`);
+  if (error !== undefined) stderr.writeLine(`tuigate: ${message}`);
   stderr.writeLine(`[tuigate-exit] ${reason}`);
   await Promise.all([
     new ExitLedger(crashLog).append({
@@ -274,7 +291,9 @@ async function exitEarly(
       time: new Date().toISOString(),
       pid: Deno.pid,
       reason,
-      error: error instanceof Error ? error : message,
+      ...(signal !== undefined ? { signal } : {}),
+      ...(error !== undefined ? { error: error instanceof Error ? error : message } : {}),
+      uptimeMs: Math.round(performance.now()),
       exitCode: code,
     }, 150),
     stderr.flush(300),
@@ -288,14 +307,12 @@ if (import.meta.main) {
     code = await main(Deno.args);
   } catch (error) {
     // Anything unexpected before the lifecycle took over is a crash: say so, record it, exit 70.
-    const crashLog = defaultCrashLog();
-    code = await exitEarly(
-      crashLog,
-      new AsyncLineSink(Deno.stderr),
-      "crash",
+    code = await exitEarly("crash", {
+      crashLog: defaultCrashLog(),
+      stderr: new AsyncLineSink(Deno.stderr),
+      code: EXIT_CODES.CRASH,
       error,
-      EXIT_CODES.CRASH,
-    );
+    });
   }
   Deno.exit(code);
 }

@@ -26,6 +26,8 @@
 export class EarlySignals {
   #signal: Deno.Signal | undefined;
   #listeners: [Deno.Signal, () => void][] = [];
+  #onSignal: ((signal: Deno.Signal) => void)[] = [];
+  #takenOver = false;
 
   /** Starts listening. */
   constructor() {
@@ -33,7 +35,11 @@ export class EarlySignals {
       ? ["SIGBREAK"]
       : ["SIGTERM", "SIGHUP"];
     for (const signal of signals) {
-      const listener = () => void (this.#signal ??= signal);
+      const listener = () => {
+        if (this.#signal !== undefined) return;
+        this.#signal = signal;
+        for (const callback of this.#onSignal) callback(signal);
+      };
       try {
         Deno.addSignalListener(signal, listener);
         this.#listeners.push([signal, listener]);
@@ -48,6 +54,22 @@ export class EarlySignals {
     return this.#signal;
   }
 
+  /** Whether a lifecycle took the signals over (see {@linkcode EarlySignals.takeOver}). */
+  get takenOver(): boolean {
+    return this.#takenOver;
+  }
+
+  /**
+   * Calls `callback` with the first signal: at once if it came already, else
+   * when it comes, unless a lifecycle has taken over by then. For a deadline
+   * on a start-up that might not finish in time.
+   */
+  onSignal(callback: (signal: Deno.Signal) => void): void {
+    if (this.#takenOver) return;
+    if (this.#signal !== undefined) callback(this.#signal);
+    else this.#onSignal.push(callback);
+  }
+
   /**
    * Stops listening and returns the first signal received, if any. Called by
    * `ProcessLifecycle.start()` once its own listeners are in place.
@@ -56,6 +78,8 @@ export class EarlySignals {
   takeOver(): Deno.Signal | undefined {
     for (const [signal, listener] of this.#listeners) Deno.removeSignalListener(signal, listener);
     this.#listeners = [];
+    this.#onSignal = [];
+    this.#takenOver = true;
     return this.#signal;
   }
 }

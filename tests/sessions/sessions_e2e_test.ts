@@ -659,3 +659,27 @@ Deno.test("A SIGTERM while the gateway starts (waiting for a locked store) ends 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("A SIGTERM while the gateway waits for a locked store is honoured within the grace period: exit 0, ledger reason signal", async () => {
+  const dir = await tempDir();
+  const holder = await holdWriteLock(`${dir}/sessions.sqlite`);
+  try {
+    await using gw = await spawnGateway(["--state-busy-timeout", "30"], {
+      env: { TUIGATE_STATE_DIR: dir },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 700)); // still opening the store
+    assert.equal(gw.frames.length, 0, "not started yet");
+    const since = performance.now();
+    gw.kill("SIGTERM");
+    const status = await gw.waitExit(5000, since);
+    assert.equal(status.code, 0);
+    assert.ok(status.ms < 1500, `exit took ${status.ms.toFixed(0)} ms with the store still locked`);
+    const last = (await gw.ledger()).at(-1);
+    assert.equal(last?.reason, "signal");
+    assert.equal(last?.signal, "SIGTERM");
+    assert.match(gw.stderr, /^\[tuigate-exit\] signal$/m);
+  } finally {
+    holder.release();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
