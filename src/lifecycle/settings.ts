@@ -389,7 +389,8 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     testHooks: values["test-hooks"] ?? false,
     maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
     listen,
-    token: values.token ?? env.TUIGATE_TOKEN,
+    // An empty token would let anyone in: it counts as unset, so a random one is generated.
+    token: values.token || env.TUIGATE_TOKEN || undefined,
     tokenFile: values["token-file"] || `${stateDir}/token`,
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,

@@ -77,6 +77,22 @@ Deno.test("Serve refuses a wrong token with 401, in the header and in the subpro
   assert.doesNotMatch(gw.stderr, new RegExp(wrong), "tokens never reach the log");
 });
 
+Deno.test("Serve with an empty TUIGATE_TOKEN generates a token and refuses empty or malformed credentials", async () => {
+  const serve = await spawnServe([], { env: { TUIGATE_TOKEN: "" } });
+  await using _gw = serve.gw;
+  assert.ok(serve.token.length >= 32, "a generated token, written to the token file");
+  const attempts: Record<string, string>[] = [
+    { Authorization: "Basic abc" },
+    { Authorization: "Bearer" },
+    { "Sec-WebSocket-Protocol": "tuigate, tuigate.bearer." },
+  ];
+  for (const headers of attempts) {
+    assert.equal((await rawUpgrade(serve.port, { headers })).status, 401, JSON.stringify(headers));
+  }
+  await using client = await TestWebSocket.open(serve.url, { token: serve.token });
+  assert.equal((await client.request("gateway.ping")).result.pong, true);
+});
+
 Deno.test("Serve refuses a browser Origin that is not in --allow-origin with 403", async () => {
   const serve = await spawnServe(["--allow-origin", "https://dash.example"]);
   await using gw = serve.gw;

@@ -62,6 +62,7 @@ export function generateBearerToken(): string {
  * ```
  */
 export function tokensMatch(presented: string, expected: string): boolean {
+  if (expected === "") return false; // no token is ever "the empty token"
   const a = encoder.encode(presented);
   const b = encoder.encode(expected);
   const length = Math.max(a.length, b.length);

@@ -46,7 +46,7 @@ export interface WebSocketServerOptions {
    */
   port?: number;
   /**
-   * The bearer token every connection must present.
+   * The bearer token every connection must present; an empty one counts as none.
    * @default {generateBearerToken()}
    */
   token?: string;
@@ -229,7 +229,8 @@ export class WebSocketServer {
   constructor(host: PeerHost, options: WebSocketServerOptions = {}) {
     this.#host = host;
     this.#options = options;
-    this.#token = options.token ?? generateBearerToken();
+    // An empty token would match an empty or malformed credential: never use one.
+    this.#token = options.token || generateBearerToken();
   }
 
   /** The bearer token connections must present. */

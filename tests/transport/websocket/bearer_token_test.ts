@@ -19,6 +19,7 @@ Deno.test("tokensMatch is true only for the same token", () => {
   assert.equal(tokensMatch("abcd", "abc"), false);
   assert.equal(tokensMatch("", "abc"), false);
   assert.equal(tokensMatch("ab\u0000", "ab"), false);
+  assert.equal(tokensMatch("", ""), false, "no credential matches an empty token");
 });
 
 Deno.test("writeTokenFile writes a 0600 file in a 0700 folder and replaces an older one", async () => {
