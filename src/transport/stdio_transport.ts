@@ -221,7 +221,6 @@ export class StdioTransport {
   #end!: (end: TransportEnd) => void;
   #ended = false;
   #pumping = false;
-  #overBoundMidChunk = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
@@ -346,13 +345,29 @@ export class StdioTransport {
       let ahead: Promise<number | null> | undefined = output.overBound
         ? undefined
         : this.#readAhead(current);
+      // Frame by frame through the decoder: to complete a frame held from the last read, and
+      // for the rest of a read the bulk way cannot take (invalid UTF-8, frames over the limit).
+      let oneByOne = false;
       while (rest.length > 0) {
         if (lines === undefined) {
-          this.#decoder.push(rest, emit);
+          // LSP: the decoder hands over every frame of the read at once, so they are kept
+          // (copied: frame bytes are views valid only during emit) and dispatched one by one.
+          const frames: FrameEvent[] = [];
+          this.#decoder.push(rest, (event) => {
+            frames.push(
+              event.kind === "frame" ? { kind: "frame", bytes: event.bytes.slice() } : event,
+            );
+          });
+          for (const event of frames) {
+            if (output.overBound) {
+              await output.room();
+              if (this.#state !== TransportState.Running) return;
+            }
+            emit(event);
+          }
           break;
         }
-        if (!lines.idle) {
-          // Complete the frame held from the last read first; the rest then goes the bulk way.
+        if (oneByOne || !lines.idle) {
           const newline = rest.indexOf(0x0a);
           lines.push(newline === -1 ? rest : rest.subarray(0, newline + 1), emit);
           if (newline === -1) break;
@@ -360,12 +375,13 @@ export class StdioTransport {
         } else {
           const handled = this.#fastLines(rest);
           if (handled === 0) {
-            lines.push(rest, emit);
-            break;
+            oneByOne = true;
+            continue;
           }
           rest = rest.subarray(handled);
-          if (!this.#overBoundMidChunk) {
-            if (rest.length > 0) lines.push(rest, emit); // the start of the next frame
+          if (rest.indexOf(0x0a) === -1) {
+            // Every complete frame was handled; what is left starts the next one.
+            if (rest.length > 0) lines.push(rest, emit);
             break;
           }
         }
@@ -396,11 +412,10 @@ export class StdioTransport {
    * call and dispatched as text. Returns how many bytes it handled (up to
    * and including the last newline); the decoder takes the rest. Input with
    * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
-   * Stops after a frame whose answers put the output over its bound (and
-   * sets `#overBoundMidChunk`), returning the bytes up to that frame's end.
+   * Stops after a frame whose answers put the output over its bound,
+   * returning the bytes up to that frame's end (complete frames are left).
    */
   #fastLines(bytes: Uint8Array): number {
-    this.#overBoundMidChunk = false;
     const last = bytes.lastIndexOf(0x0a);
     if (last === -1 || last >= this.#maxFrameBytes) return 0;
     let text: string;
@@ -425,7 +440,6 @@ export class StdioTransport {
       start = end + 1;
       if (start <= text.length && this.peer.output.overBound) {
         // Stop here: the caller waits for room before the next frame.
-        this.#overBoundMidChunk = true;
         return text.length === last ? start : utf8Length(text.slice(0, start));
       }
     }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type ByteSink, type ByteSource, Gateway, StdioTransport } from "../../src/mod.ts";
+import {
+  type ByteSink,
+  type ByteSource,
+  concatBytes,
+  Gateway,
+  StdioTransport,
+  type StdioTransportOptions,
+} from "../../src/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -162,35 +169,61 @@ Deno.test("StdioTransport stops reading while its answers exceed the output boun
   assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 8000 }, (_, i) => i));
 });
 
-Deno.test("StdioTransport holds the rest of a read once one frame's answers exceed the output bound", async () => {
-  // One 60 KB read of 3,000 requests whose answers are 10 KB each: 30 MB if all were dispatched.
-  const requests = Array.from(
-    { length: 3000 },
-    (_, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "big", params: { i } }),
-  ).join("\n") + "\n";
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  const sink = memorySink(1 << 20);
-  const gateway = new Gateway({ announceReady: false });
-  gateway.register({ name: "big", handler: () => "é".repeat(5000) });
-  const transport = new StdioTransport(gateway, {
-    input: memorySource(encoder.encode(requests), 1 << 20),
-    output: {
-      async write(p) {
-        await opened;
-        return sink.write(p);
+// 3,000 requests in one read whose answers are 10 KB each: 30 MB if all were dispatched at once.
+const BIG_REQUESTS = Array.from(
+  { length: 3000 },
+  (_, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "big", params: { i } }),
+);
+const BOUND_CASES: [string, Uint8Array, Partial<StdioTransportOptions>][] = [
+  ["line framing", encoder.encode(BIG_REQUESTS.join("\n") + "\n"), {}],
+  [
+    "line framing with --max-frame-bytes below the read size",
+    encoder.encode(BIG_REQUESTS.join("\n") + "\n"),
+    { maxFrameBytes: 4096 },
+  ],
+  [
+    "line framing with an invalid UTF-8 line in the read",
+    concatBytes([encoder.encode(BIG_REQUESTS.join("\n") + "\n"), new Uint8Array([0xff, 0x0a])]),
+    {},
+  ],
+  [
+    "LSP framing",
+    encoder.encode(BIG_REQUESTS.map((f) => `Content-Length: ${f.length}\r\n\r\n${f}`).join("")),
+    { framing: "lsp" },
+  ],
+];
+
+for (const [name, input, options] of BOUND_CASES) {
+  Deno.test(`StdioTransport holds the rest of a read once one frame's answers exceed the output bound: ${name}`, async () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const sink = memorySink(1 << 20);
+    const gateway = new Gateway({ announceReady: false });
+    gateway.register({ name: "big", handler: () => "é".repeat(5000) });
+    const transport = new StdioTransport(gateway, {
+      input: memorySource(input, 1 << 20),
+      output: {
+        async write(p) {
+          await opened;
+          return sink.write(p);
+        },
       },
-    },
-    outBufferBytes: 64 * 1024,
+      outBufferBytes: 64 * 1024,
+      ...options,
+    });
+    transport.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const queued = transport.peer.output.stats().highWaterBytes;
+    assert.ok(queued < 64 * 1024 + 2 * 10_010, `queued ${queued} bytes for a 64 KiB bound`);
+    open();
+    assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+    await transport.drained();
+    const answers = sink.text().trim().split(
+      options.framing === "lsp" ? /Content-Length: \d+\r\n\r\n/ : "\n",
+    )
+      .filter((part) => part !== "").map((part) => JSON.parse(part));
+    const results = answers.filter((a) => a.id !== null);
+    assert.deepEqual(results.map((a) => a.id), Array.from({ length: 3000 }, (_, i) => i));
+    assert.equal(results[2999].result, "é".repeat(5000));
   });
-  transport.start();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const queued = transport.peer.output.stats().highWaterBytes;
-  assert.ok(queued < 64 * 1024 + 2 * 10_010, `queued ${queued} bytes for a 64 KiB bound`);
-  open();
-  assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
-  await transport.drained();
-  const answers = sink.text().trim().split("\n").map((line) => JSON.parse(line));
-  assert.deepEqual(answers.map((a) => a.id), Array.from({ length: 3000 }, (_, i) => i));
-  assert.equal(answers[2999].result, "é".repeat(5000));
-});
+}
