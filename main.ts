@@ -170,10 +170,13 @@ async function main(args: string[]): Promise<number> {
   const logger = getLogger(["tuigate", "main"]);
   for (const warning of parsed.warnings) logger.warn(warning);
   // A signal during a slow start-up (a store busy past its timeout, say) is honoured within the
-  // grace period too: exit 0 with a ledger line unless serving started and took it over.
+  // grace period too: exit 0 with a ledger line, unless building the gateway ended first (then
+  // serving takes the signal over, or start-up already exits for its own reason).
+  let building = true;
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   earlySignals.onSignal((signal) => {
-    setTimeout(async () => {
-      if (earlySignals.takenOver) return;
+    deadline = setTimeout(async () => {
+      if (!building || earlySignals.takenOver) return;
       const exit = { crashLog: settings.crashLog, stderr, code: EXIT_CODES.OK, signal };
       Deno.exit(await exitEarly("signal", exit));
     }, settings.graceSeconds * 1000);
@@ -183,6 +186,8 @@ async function main(args: string[]): Promise<number> {
   try {
     built = await buildGateway(settings);
   } catch (error) {
+    building = false;
+    clearTimeout(deadline);
     // <sessions>: a store that is locked, read-only or corrupt ends the gateway with one line.
     if (error instanceof Error && error.name === "StoreUnavailableError") {
       return await exitEarly("store-unavailable", {
@@ -194,6 +199,8 @@ async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
+  building = false;
+  clearTimeout(deadline);
   const { gateway, features } = built;
   if (file !== undefined) {
     features.setup.push((lifecycle) => {
@@ -274,6 +281,9 @@ interface EarlyExit {
   signal?: Deno.Signal;
 }
 
+/** The one early exit under way, if any. */
+let exiting: Promise<number> | undefined;
+
 /**
  * Ends the process before serving started: a clear line on stderr
  * (`tuigate: <message>`) for an error, then `[tuigate-exit] <reason>` as
@@ -281,6 +291,13 @@ interface EarlyExit {
  * Bounded in time like every exit.
  */
 async function exitEarly(reason: string, exit: EarlyExit): Promise<number> {
+  // One exit only: a start-up deadline and a start-up failure may race; the first one wins.
+  exiting ??= writeEarlyExit(reason, exit);
+  return await exiting;
+}
+
+/** The stderr lines and the ledger line of an early exit; resolves with its code. */
+async function writeEarlyExit(reason: string, exit: EarlyExit): Promise<number> {
   const { crashLog, stderr, code, error, signal } = exit;
   const message = error instanceof Error ? error.message : String(error);
   if (error !== undefined) stderr.writeLine(`tuigate: ${message}`);

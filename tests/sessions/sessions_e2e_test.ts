@@ -683,3 +683,31 @@ Deno.test("A SIGTERM while the gateway waits for a locked store is honoured with
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("A start-up that fails while a signal's deadline runs out exits once, for one reason", async () => {
+  const dir = await tempDir();
+  const holder = await holdWriteLock(`${dir}/sessions.sqlite`);
+  // A ledger nobody reads: each append waits its full 150 ms, which widens any race between exits.
+  const fifo = `${dir}/ledger.fifo`;
+  assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+  try {
+    for (const delayMs of [300, 350, 400]) {
+      await using gw = await spawnGateway(["--state-busy-timeout", "1.3", "--grace", "1"], {
+        env: { TUIGATE_STATE_DIR: dir, TUIGATE_CRASH_LOG: fifo },
+      });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      gw.kill("SIGTERM"); // its deadline (1 s later) and the store's failure (at 1.3 s) meet
+      const status = await gw.waitExit(5000);
+      const exits = gw.stderr.split("\n").filter((line) => line.startsWith("[tuigate-exit]"));
+      assert.equal(exits.length, 1, gw.stderr);
+      assert.ok(
+        (status.code === 0 && exits[0] === "[tuigate-exit] signal") ||
+          (status.code === 73 && exits[0] === "[tuigate-exit] store-unavailable"),
+        `${status.code} ${exits[0]}`,
+      );
+    }
+  } finally {
+    holder.release();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
