@@ -76,7 +76,9 @@ export async function setupLogging(
  * Replaces every `console` method with one that logs through the
  * `["tuigate", "console"]` logger, so nothing (not even `console.count` or
  * `console.timeEnd`) can write to stdout or block on a full pipe.
- * {@linkcode setupLogging} calls it.
+ * {@linkcode setupLogging} calls it. Given a `sink`, console lines go
+ * straight to it instead, for an application whose own LogTape setup (a
+ * console sink, say) must not loop back into LogTape.
  *
  * @example
  * ```ts
@@ -88,10 +90,9 @@ export async function setupLogging(
  * }
  * ```
  */
-export function routeConsole(): void {
-  const logger = getLogger(["tuigate", "console"]);
-  const text = (args: unknown[]) =>
-    args.map((a) => typeof a === "string" ? a : Deno.inspect(a, { colors: false })).join(" ");
+export function routeConsole(sink?: { writeLine(line: string): void }): void {
+  const logger = sink === undefined ? getLogger(["tuigate", "console"]) : lineLogger(sink);
+  const text = consoleText;
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
   const target = globalThis.console as unknown as Record<string, unknown>;
@@ -139,4 +140,34 @@ export function routeConsole(): void {
   ) {
     target[name] = () => {};
   }
+}
+
+/** The console's levels written as plain lines, for {@linkcode routeConsole} with a sink. */
+function lineLogger(sink: { writeLine(line: string): void }): Pick<
+  ReturnType<typeof getLogger>,
+  "debug" | "info" | "warn" | "error"
+> {
+  const at = (level: string) => (message: string) =>
+    sink.writeLine(`${new Date().toISOString()} [${level}] console: ${message}`);
+  return { debug: at("DBG"), info: at("INF"), warn: at("WRN"), error: at("ERR") };
+}
+
+/** `console.log`'s arguments as one line: format directives applied (`%c` styles dropped). */
+function consoleText(args: unknown[]): string {
+  const show = (a: unknown) => typeof a === "string" ? a : Deno.inspect(a, { colors: false });
+  const rest = [...args];
+  let first = "";
+  if (typeof rest[0] === "string") {
+    first = (rest.shift() as string).replace(/%([sdifoOjc%])/g, (match, directive: string) => {
+      if (directive === "%") return "%";
+      if (rest.length === 0) return match;
+      const value = rest.shift();
+      if (directive === "c") return "";
+      if (directive === "d" || directive === "i") return String(Number.parseInt(String(value)));
+      if (directive === "f") return String(Number.parseFloat(String(value)));
+      return directive === "s" ? String(value) : show(value);
+    });
+  }
+  return [first, ...rest.map(show)].filter((part, i) => i > 0 || part !== "" || args.length === 0)
+    .join(" ");
 }

@@ -174,10 +174,14 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
 
 /**
  * Logs through LogTape: the application's own configuration when it made
- * one (it is never reset), else tuigate's stderr setup.
+ * one (it is never reset; `console.*` then writes to stderr directly), else
+ * tuigate's stderr setup.
  */
 async function logToStderrUnlessConfigured(stderr: AsyncLineSink): Promise<void> {
   const logtape = await import("@logtape/logtape");
-  if (logtape.getConfig() !== null) useLogtape(logtape);
-  else await setupLogging(stderr);
+  if (logtape.getConfig() === null) return await setupLogging(stderr);
+  useLogtape(logtape);
+  // The app's LogTape may write through console.* (a console sink): those lines go to stderr
+  // as they are, not back into LogTape under a category the app's setup does not cover.
+  routeConsole(stderr);
 }

@@ -71,3 +71,18 @@ Deno.test("A library gateway whose application configured LogTape keeps that con
   assert.deepEqual((await gw.request("probe")).result, ["before", "in handler"]);
   assert.deepEqual((await gw.request("probe")).result, ["before", "in handler", "in handler"]);
 });
+
+Deno.test("A library gateway whose LogTape writes through the console still logs to stderr, never stdout", async () => {
+  await using gw = await spawnGateway([], {
+    script: `${ROOT}/tests/_support/console_sink_gateway.ts`,
+  });
+  await gw.ready();
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the logging set-up after the first frame
+  assert.equal((await gw.request("hello")).result, true);
+  await gw.closeStdin();
+  assert.equal((await gw.waitExit(3000)).code, 0);
+  assert.deepEqual(gw.invalidLines, [], "stdout carries frames only");
+  assert.match(gw.stderr, /INF app APP-LOG-LINE/);
+  assert.match(gw.stderr, /CONSOLE-ERR-LINE/);
+  assert.doesNotMatch(gw.stderr, /%c/);
+});
