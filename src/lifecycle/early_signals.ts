@@ -38,7 +38,13 @@ export class EarlySignals {
       const listener = () => {
         if (this.#signal !== undefined) return;
         this.#signal = signal;
-        for (const callback of this.#onSignal) callback(signal);
+        for (const callback of this.#onSignal) {
+          try {
+            callback(signal);
+          } catch (error) {
+            reportError(error); // like any uncaught error: logged, not fatal
+          }
+        }
       };
       try {
         Deno.addSignalListener(signal, listener);

@@ -119,7 +119,7 @@ export interface ServeWebSocketOptions {
   graceSeconds?: number;
   /**
    * The exit ledger's path.
-   * @default {"$TUIGATE_CRASH_LOG, else $XDG_STATE_HOME/tuigate/exits.jsonl"}
+   * @default {"$TUIGATE_CRASH_LOG, else exits.jsonl in $TUIGATE_STATE_DIR, else in $XDG_STATE_HOME/tuigate"}
    */
   crashLog?: string;
   /**

@@ -40,7 +40,7 @@ export interface RunStdioOptions {
   graceSeconds?: number;
   /**
    * The exit ledger's path.
-   * @default {"$TUIGATE_CRASH_LOG, else $XDG_STATE_HOME/tuigate/exits.jsonl"}
+   * @default {"$TUIGATE_CRASH_LOG, else exits.jsonl in $TUIGATE_STATE_DIR, else in $XDG_STATE_HOME/tuigate"}
    */
   crashLog?: string;
   /**

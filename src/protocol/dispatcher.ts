@@ -527,7 +527,7 @@ export class Dispatcher {
     const error = JsonRpcError.from(
       "REQUEST_CANCELLED",
       { id },
-      `Request ${JSON.stringify(id)} cancelled by the client`,
+      `Request ${exactIdOf(call.message) ?? JSON.stringify(id)} cancelled by the client`,
     );
     this.#answerEarly(call, error);
   }
@@ -539,7 +539,7 @@ export class Dispatcher {
     this.#stats.errors++;
     call.respond?.(errorFrame(record.id ?? null, error.toJson()));
     record.abort(error);
-    if (!record.started) call.peer.inflight.delete((record as CallRecord).key);
+    if (!record.started && record instanceof CallRecord) call.peer.inflight.delete(record.key);
   }
 
   /**
@@ -574,11 +574,10 @@ export class Dispatcher {
     const record = call.record;
     if (call.respond === undefined) {
       if (record !== undefined) call.peer.notifications.delete(record);
-    } else if (record !== undefined) {
-      const key = (record as CallRecord).key;
-      if (call.peer.inflight.get(key) === record) call.peer.inflight.delete(key);
+    } else if (record instanceof CallRecord) {
+      if (call.peer.inflight.get(record.key) === record) call.peer.inflight.delete(record.key);
       // The ambient context may keep the record alive for a while: not the call and its params.
-      if (record instanceof CallRecord) record.call = undefined;
+      record.call = undefined;
     }
     if (call.definition.sequential === true) {
       const lane = this.#lane(call.definition.name);
