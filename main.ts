@@ -139,12 +139,14 @@ async function main(args: string[]): Promise<number> {
       // One line on stderr; the ledger (at its default path) also records the exit.
       await Promise.all([
         say(Deno.stderr, `tuigate: ${error.message} (see --help)\n`),
-        new ExitLedger(defaultCrashLog()).append({
+        new ExitLedger(crashLogFlag(args) ?? defaultCrashLog()).append({
           event: "exit",
           time: new Date().toISOString(),
           pid: Deno.pid,
           reason: "bad-flags",
           error: error.message,
+          uptimeMs: Math.round(performance.now()),
+          inflight: 0,
           exitCode: EXIT_CODES.USAGE,
         }, 150),
       ]);
@@ -279,6 +281,18 @@ interface EarlyExit {
   error?: unknown;
   /** The signal that ended start-up, if one did. */
   signal?: Deno.Signal;
+}
+
+/** The `--crash-log` given on a command line whose other flags may be bad, if any. */
+function crashLogFlag(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") break;
+    if (args[i].startsWith("--crash-log=")) {
+      return args[i].slice("--crash-log=".length) || undefined;
+    }
+    if (args[i] === "--crash-log") return args[i + 1] || undefined;
+  }
+  return undefined;
 }
 
 /** The one early exit under way, if any. */

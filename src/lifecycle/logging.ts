@@ -92,7 +92,10 @@ export async function setupLogging(
  */
 export function routeConsole(sink?: { writeLine(line: string): void }): void {
   const logger = sink === undefined ? getLogger(["tuigate", "console"]) : lineLogger(sink);
-  const text = consoleText;
+  // LogTape reads `{name}` in a message as a placeholder: console text is escaped (`{{`, `}}`).
+  const text = sink === undefined
+    ? (args: unknown[]) => consoleText(args).replaceAll("{", "{{").replaceAll("}", "}}")
+    : consoleText;
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
   const target = globalThis.console as unknown as Record<string, unknown>;

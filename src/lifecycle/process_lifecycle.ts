@@ -220,6 +220,7 @@ export class ProcessLifecycle {
   #initialParent = 0;
   #reason: ExitReason | undefined;
   #crashed = false;
+  #crashError: unknown = undefined;
   #details: ShutdownDetails = {};
   #signalListeners: [Deno.Signal, () => void][] = [];
   #exited!: (code: number) => void;
@@ -378,11 +379,15 @@ export class ProcessLifecycle {
 
   /**
    * Starts the orderly exit: runs the drain steps, bounded by the grace
-   * period, then exits. Later calls are ignored (a later crash still wins
-   * the exit code). Idempotent.
+   * period, then exits. Later calls are ignored, but a later crash still
+   * makes the exit a crash (reason `crash`, the first reason as `trigger`,
+   * exit code 70). Idempotent.
    */
   shutdown(reason: ExitReason, details: ShutdownDetails = {}): void {
-    if (reason === "crash") this.#crashed = true;
+    if (reason === "crash") {
+      this.#crashed = true;
+      this.#crashError ??= details.error;
+    }
     if (this.#state === LifecycleState.Exiting) return;
     if (this.#state === LifecycleState.Draining) {
       logger.debug("Already shutting down ({first}); ignored {reason}", {
@@ -427,6 +432,9 @@ export class ProcessLifecycle {
     }
     clearInterval(this.#parentTimer);
     const code = this.#crashed ? EXIT_CODES.CRASH : EXIT_CODES.OK;
+    // A crash during an orderly exit (a write error after stdin EOF, say) is still a crash.
+    if (this.#crashed) reason = "crash";
+    const error = this.#details.error ?? this.#crashError;
     const entry = {
       event: "exit" as const,
       time: new Date().toISOString(),
@@ -434,7 +442,7 @@ export class ProcessLifecycle {
       reason,
       ...(reason !== this.#reason ? { trigger: this.#reason } : {}),
       ...(this.#details.signal ? { signal: this.#details.signal } : {}),
-      ...(this.#details.error !== undefined ? { error: this.#details.error } : {}),
+      ...(error !== undefined ? { error } : {}),
       uptimeMs: Date.now() - this.#startedAt,
       inflight: this.#inflight(),
       exitCode: code,

@@ -149,14 +149,17 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     transport.peer.finish("shutdown");
     await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
     transport.stopReading();
+    // Every request still in flight is answered -32002 now (a handler that ignores its signal
+    // cannot hold the exit); only the answers have to drain.
     transport.peer.beginClose("shutdown");
-    await gateway.dispatcher.idle();
     await transport.drained();
   });
   gateway.onShutdownRequest((reason) => lifecycle.shutdown(reason));
   void transport.ended.then((end) => {
     lifecycle.shutdown(end.reason, end.reason === "crash" ? { error: end.error } : {});
   });
+  // A write failure after another ending (stdin EOF, say) still makes the exit a crash.
+  void transport.failed.then((error) => lifecycle.shutdown("crash", { error }));
   options.setup?.(lifecycle);
   const logging = options.logging !== false && !loggingConfigured();
   if (logging) routeConsole();

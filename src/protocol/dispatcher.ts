@@ -99,7 +99,26 @@ class CallRecord extends InflightRequest {
   call: Call | undefined = undefined;
   /** The key in `peer.inflight`: the id, or its exact digits when it lost some (see exact_ids.ts). */
   key: JsonRpcId = null;
+  /** The dispatcher that answers it. */
+  owner: Dispatcher | undefined = undefined;
+
+  /**
+   * Aborted from outside (its peer closing): the request is answered at once
+   * with the named error, so a handler that ignores its signal cannot hold
+   * the answer back; what it returns later is dropped.
+   */
+  override abort(reason: unknown): void {
+    const call = this.call;
+    if (!this.answered && call !== undefined && reason instanceof JsonRpcError) {
+      this.owner?.[ANSWER_EARLY](call, reason); // answers, then comes back here with `answered` set
+      return;
+    }
+    super.abort(reason);
+  }
 }
+
+/** The dispatcher's answer-now method, for its own call records only (the symbol is not exported). */
+const ANSWER_EARLY = Symbol("answerEarly");
 
 /** The in-flight key of a request or of `$/cancelRequest`'s params: its id, exactly. */
 function inflightKey(holder: { id?: unknown }): JsonRpcId {
@@ -424,6 +443,7 @@ export class Dispatcher {
     const call: Call = { peer, definition, message, respond, record, seq: ++this.#arrivals };
     record.call = call;
     const key = record.key = inflightKey(message);
+    record.owner = this;
     // Registered before admission: a synchronous handler finishes inside #admit.
     peer.inflight.set(key, record);
     if (!this.#admit(call) && peer.inflight.get(key) === record) peer.inflight.delete(key);
@@ -529,6 +549,11 @@ export class Dispatcher {
       { id },
       `Request ${exactIdOf(call.message) ?? JSON.stringify(id)} cancelled by the client`,
     );
+    this.#answerEarly(call, error);
+  }
+
+  /** See {@linkcode CallRecord.abort}. */
+  [ANSWER_EARLY](call: Call, error: JsonRpcError): void {
     this.#answerEarly(call, error);
   }
 

@@ -212,6 +212,13 @@ export class StdioTransport {
   readonly ended: Promise<TransportEnd>;
   /** Resolves after the first successful write to the output. */
   readonly firstWrite: Promise<void>;
+  /**
+   * Resolves with the error when writing the output fails for a reason other
+   * than the reader being gone, even after the transport ended otherwise (at
+   * stdin EOF, say): a frame may be half written, so that is a crash.
+   */
+  readonly failed: Promise<unknown>;
+  #failed!: (error: unknown) => void;
   #firstWrite!: () => void;
   #host: PeerHost;
   #input: ByteSource;
@@ -251,6 +258,7 @@ export class StdioTransport {
       onStall: () => this.#finish({ reason: "stdout-stalled" }),
     });
     this.ended = new Promise((resolve) => (this.#end = resolve));
+    this.failed = new Promise((resolve) => (this.#failed = resolve));
     this.firstWrite = new Promise((resolve) => (this.#firstWrite = resolve));
   }
 
@@ -467,6 +475,7 @@ export class StdioTransport {
       } catch (error) {
         output.release(batch.bytes);
         logger.fatal("Writing to stdout failed: {error}", { error });
+        this.#failed(error);
         this.#finish({ reason: "crash", error });
         break;
       }

@@ -2,7 +2,7 @@
  * Test support: the smallest library gateway, as an author writes it: no
  * logging set up, a handler that uses `console.log` and one that throws.
  *
- * - `plain.log {text}` -> `true`, after `console.log(text)`
+ * - `plain.log {text}` -> `true`, after `console.log(text, { braces: ["{kept}"] })`
  * - `plain.throw {text}` -> throws `new Error(text)`
  *
  * @module
@@ -15,7 +15,7 @@ gateway.register({
   name: "plain.log",
   handler: (params) => {
     // deno-lint-ignore no-console
-    console.log((params as { text: string }).text);
+    console.log((params as { text: string }).text, { braces: ["{kept}"] });
     return true;
   },
 });

@@ -40,6 +40,16 @@ gateway.register(defineMethod({
 }));
 
 gateway.register(defineMethod({
+  name: "test.stubbornSleep",
+  params: z.object({ ms: z.number().int().min(0), tag: z.string().optional() }),
+  handler: async ({ ms, tag }) => {
+    if (tag !== undefined) started.push(tag);
+    await sleep(ms); // ignores its signal
+    return { slept: ms, tag };
+  },
+}));
+
+gateway.register(defineMethod({
   name: "test.started",
   handler: () => started,
 }));

@@ -58,7 +58,7 @@ Deno.test("A library gateway run with runStdio keeps console.log off stdout and 
   await gw.closeStdin();
   assert.equal((await gw.waitExit(3000)).code, 0);
   assert.deepEqual(gw.invalidLines, [], "stdout carries frames only");
-  assert.match(gw.stderr, /CONSOLE LINE 1f3a/);
+  assert.match(gw.stderr, /CONSOLE LINE 1f3a \{ braces: \[ "\{kept\}" \] \}/);
   assert.match(gw.stderr, /Error: kaboom 9c2e\n\s+at /);
 });
 

@@ -84,6 +84,33 @@ Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers d
   assert.equal(last?.signal, "SIGTERM");
 });
 
+Deno.test("Gateway on SIGTERM answers a handler that ignores its signal -32002 after the finish window and exits then, not at grace", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "2" },
+  });
+  await gw.ready();
+  const stubborn = gw.response(45);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 45,
+    method: "test.stubbornSleep",
+    params: { ms: 30_000, tag: "stubborn" },
+  });
+  await started(gw, "stubborn");
+  const since = performance.now();
+  gw.kill("SIGTERM");
+  const reply = await stubborn;
+  assert.equal(reply.error?.code, -32002, JSON.stringify(reply));
+  const status = await gw.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(
+    status.ms < 1800,
+    `exit took ${status.ms.toFixed(0)} ms: the grace period (2 s) ran out`,
+  );
+  assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
+});
+
 Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight handler's question, and refuses new requests", async () => {
   await using gw = await spawnGateway([], {
     script: TEST_GATEWAY,
@@ -284,12 +311,24 @@ Deno.test("Gateway rejects a bad flag with one line on stderr, exit code 2 and a
       new TextDecoder().decode(unknown.stderr),
       "tuigate: Unknown flag --no-such-flag (see --help)\n",
     );
+    // A --crash-log given beside the bad flag is still where the line goes.
+    const beside = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/main.ts`, "--crash-log", `${dir}/given.jsonl`, "--bogus"],
+      stdin: "null",
+      stderr: "null",
+      env,
+    }).output();
+    assert.equal(beside.code, 2);
     const ledger = (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n")
       .map((line) => JSON.parse(line));
     assert.deepEqual(ledger.map((e) => [e.reason, e.exitCode]), [["bad-flags", 2], [
       "bad-flags",
       2,
     ]]);
+    const given = JSON.parse(await Deno.readTextFile(`${dir}/given.jsonl`));
+    assert.equal(given.reason, "bad-flags");
+    assert.equal(typeof given.uptime, "number");
+    assert.equal(given.inflight, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -457,4 +496,35 @@ Deno.test("Gateway exits with reason stdout-stalled when control frames cannot b
   assert.equal(status.code, 0);
   assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-stalled");
   await reader.cancel();
+});
+
+Deno.test("Gateway whose stdout fails with ENOSPC exits 70 as a crash, even when stdin ends at the same time", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
+  try {
+    // stdin at EOF and stdout on /dev/full: both endings race; the write error must win.
+    for (let run = 0; run < 4; run++) {
+      const output = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `exec "$0" run -A "$1" </dev/null >/dev/full`,
+          Deno.execPath(),
+          `${ROOT}/main.ts`,
+        ],
+        env: { TUIGATE_CRASH_LOG: `${dir}/exits.jsonl`, TUIGATE_STATE_DIR: `${dir}/state` },
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 70, stderr);
+      assert.match(stderr, /^\[tuigate-exit\] crash$/m);
+      const ledger = (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n");
+      assert.equal(ledger.length, run + 1, "one ledger line per exit");
+      const last = JSON.parse(ledger.at(-1)!);
+      assert.equal(last.reason, "crash");
+      assert.equal(last.exitCode, 70);
+      assert.match(String(last.error?.message ?? last.error), /space|ENOSPC/i);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
