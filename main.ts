@@ -11,6 +11,7 @@
 
 import { getLogger } from "./src/protocol/logger.ts";
 import { AsyncLineSink } from "./src/lifecycle/async_line_sink.ts";
+import { type EarlyExitOptions, writeEarlyExit } from "./src/lifecycle/early_exit.ts";
 import { EarlySignals } from "./src/lifecycle/early_signals.ts";
 import { ExitLedger } from "./src/lifecycle/exit_ledger.ts";
 import { defaultCrashLog } from "./src/lifecycle/state_dir.ts";
@@ -179,7 +180,7 @@ async function main(args: string[]): Promise<number> {
   earlySignals.onSignal((signal) => {
     deadline = setTimeout(async () => {
       if (!building || earlySignals.takenOver) return;
-      const exit = { crashLog: settings.crashLog, stderr, code: EXIT_CODES.OK, signal };
+      const exit = { crashLog: settings.crashLog, stderr, code: EXIT_CODES.OK, fields: { signal } };
       Deno.exit(await exitEarly("signal", exit));
     }, settings.graceSeconds * 1000);
   });
@@ -197,6 +198,7 @@ async function main(args: string[]): Promise<number> {
         stderr,
         code: EXIT_CODES.STORE_UNAVAILABLE,
         error,
+        line: `tuigate: ${error.message}`,
       });
     }
     throw error;
@@ -269,20 +271,6 @@ async function main(args: string[]): Promise<number> {
   });
 }
 
-/** How {@linkcode exitEarly} ends the process. */
-interface EarlyExit {
-  /** The exit ledger's path. */
-  crashLog: string;
-  /** The stderr sink. */
-  stderr: AsyncLineSink;
-  /** The exit code. */
-  code: number;
-  /** What went wrong, for the stderr line and the ledger (none for a signal). */
-  error?: unknown;
-  /** The signal that ended start-up, if one did. */
-  signal?: Deno.Signal;
-}
-
 /** The `--crash-log` given on a command line whose other flags may be bad, if any. */
 function crashLogFlag(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
@@ -299,37 +287,13 @@ function crashLogFlag(args: string[]): string | undefined {
 let exiting: Promise<number> | undefined;
 
 /**
- * Ends the process before serving started: a clear line on stderr
- * (`tuigate: <message>`) for an error, then `[tuigate-exit] <reason>` as
- * every exit prints, one ledger line with the reason, the given exit code.
- * Bounded in time like every exit.
+ * Ends the process before serving started (see {@linkcode writeEarlyExit}).
+ * One exit only: a start-up deadline and a start-up failure may race; the
+ * first one wins.
  */
-async function exitEarly(reason: string, exit: EarlyExit): Promise<number> {
-  // One exit only: a start-up deadline and a start-up failure may race; the first one wins.
+async function exitEarly(reason: string, exit: EarlyExitOptions): Promise<number> {
   exiting ??= writeEarlyExit(reason, exit);
   return await exiting;
-}
-
-/** The stderr lines and the ledger line of an early exit; resolves with its code. */
-async function writeEarlyExit(reason: string, exit: EarlyExit): Promise<number> {
-  const { crashLog, stderr, code, error, signal } = exit;
-  const message = error instanceof Error ? error.message : String(error);
-  if (error !== undefined) stderr.writeLine(`tuigate: ${message}`);
-  stderr.writeLine(`[tuigate-exit] ${reason}`);
-  await Promise.all([
-    new ExitLedger(crashLog).append({
-      event: "exit",
-      time: new Date().toISOString(),
-      pid: Deno.pid,
-      reason,
-      ...(signal !== undefined ? { signal } : {}),
-      ...(error !== undefined ? { error: error instanceof Error ? error : message } : {}),
-      uptimeMs: Math.round(performance.now()),
-      exitCode: code,
-    }, 150),
-    stderr.flush(300),
-  ]);
-  return code;
 }
 
 if (import.meta.main) {
@@ -343,6 +307,7 @@ if (import.meta.main) {
       stderr: new AsyncLineSink(Deno.stderr),
       code: EXIT_CODES.CRASH,
       error,
+      line: `tuigate: ${error instanceof Error ? error.message : String(error)}`,
     });
   }
   Deno.exit(code);

@@ -40,6 +40,7 @@ export * from "./protocol/openrpc.ts";
 export * from "./transport/frame_writer.ts";
 export * from "./transport/stdio_transport.ts";
 export * from "./lifecycle/async_line_sink.ts";
+export * from "./lifecycle/early_exit.ts";
 export * from "./lifecycle/early_signals.ts";
 export * from "./lifecycle/exit_ledger.ts";
 export * from "./lifecycle/gateway.ts";

@@ -56,6 +56,18 @@ type EarlyEvent =
 
 const encoder = new TextEncoder();
 
+/** What a run has not produced yet: the view of a job about to start. */
+const FRESH_RUN = {
+  job: undefined,
+  lines: [],
+  lineCount: 0,
+  bytes: 0,
+  dropped: 0,
+  ended: undefined,
+  durationMs: undefined,
+  error: undefined,
+} satisfies Partial<JobView>;
+
 /**
  * Starts `command` as a job once the client is ready, streams its output
  * into the view, and offers `cancel()` (job.cancel: SIGTERM to its process
@@ -69,14 +81,7 @@ export function useJob(
   const [view, setView] = useState<JobView>({
     status: "connecting",
     gateway: undefined,
-    job: undefined,
-    lines: [],
-    lineCount: 0,
-    bytes: 0,
-    dropped: 0,
-    ended: undefined,
-    durationMs: undefined,
-    error: undefined,
+    ...FRESH_RUN,
   });
   const current = useRef<string | undefined>(undefined);
   const cancelling = useRef(false);
@@ -115,18 +120,7 @@ export function useJob(
   const start = useCallback(async () => {
     cancelling.current = false;
     partial.current = "";
-    setView((v) => ({
-      ...v,
-      status: "starting",
-      job: undefined,
-      lines: [],
-      lineCount: 0,
-      bytes: 0,
-      dropped: 0,
-      ended: undefined,
-      durationMs: undefined,
-      error: undefined,
-    }));
+    setView((v) => ({ ...v, status: "starting", ...FRESH_RUN }));
     try {
       const { job, pid } = await client.call("job.start", command);
       current.current = job;

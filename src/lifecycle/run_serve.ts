@@ -12,6 +12,7 @@ import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_
 import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
 import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
+import { writeEarlyExit } from "./early_exit.ts";
 import type { EarlySignals } from "./early_signals.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 import type { Gateway } from "./gateway.ts";
@@ -265,26 +266,16 @@ export async function serveWebSocket(
     sendDeadlineMs: (options.sendDeadlineSeconds ?? 10) * 1000,
     heartbeatMs: (options.heartbeatSeconds ?? 20) * 1000,
   });
-  const fail = async (reason: StartFailure, message: string, error: unknown): Promise<number> => {
-    const code = EXIT_CODES.USAGE;
+  const fail = (reason: StartFailure, message: string, error: unknown): Promise<number> => {
     logger.fatal(message);
-    stderr.writeLine(`[tuigate-exit] ${reason}`);
-    await Promise.all([
-      new ExitLedger(crashLog).append({
-        event: "exit",
-        time: new Date().toISOString(),
-        pid: Deno.pid,
-        reason,
-        error: error instanceof Error ? error : String(error),
-        uptimeMs: Math.round(performance.now()),
-        exitCode: code,
-        epoch: gateway.epoch,
-        version: gateway.version,
-        transport: "websocket",
-      }, 150),
-      stderr.flush(200),
-    ]);
-    return code;
+    return writeEarlyExit(reason, {
+      crashLog,
+      stderr,
+      code: EXIT_CODES.USAGE,
+      error,
+      fields: { epoch: gateway.epoch, version: gateway.version, transport: "websocket" },
+      flushMs: 200,
+    });
   };
 
   // Listen first: a server that cannot bind must not replace (then remove) the token file

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes, toBase64 } from "./bytes.ts";
+
 /**
  * Options for {@linkcode OutputBuffer}.
  *
@@ -575,28 +577,7 @@ function serialiseDelta(entry: DeltaEntry): string {
   const params: Record<string, unknown> = { ...entry.params, key: entry.key };
   if (entry.text !== undefined) {
     params.text = entry.more === undefined ? entry.text : entry.text + entry.more.join("");
-  } else params.base64 = toBase64(entry.bytes!);
+  } else params.base64 = toBase64(concatBytes(entry.bytes!));
   if (entry.dropped > 0) params.dropped = entry.dropped;
   return JSON.stringify({ jsonrpc: "2.0", method: entry.method, params });
-}
-
-function toBase64(chunks: Uint8Array[]): string {
-  let joined: Uint8Array;
-  if (chunks.length === 1) {
-    joined = chunks[0];
-  } else {
-    joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      joined.set(chunk, offset);
-      offset += chunk.length;
-    }
-  }
-  const native = (joined as Uint8Array & { toBase64?: () => string }).toBase64;
-  if (typeof native === "function") return native.call(joined);
-  let binary = "";
-  for (let i = 0; i < joined.length; i += 0x8000) {
-    binary += String.fromCharCode(...joined.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

@@ -19,6 +19,7 @@ import {
 import type { ClientOptions, GatewayMethods } from "../../src/client/mod.ts";
 import { ROOT } from "../_support/gateway_process.ts";
 import { INTEROP_GATEWAY } from "../_support/interop_gateway.ts";
+import { alive } from "../_support/process_state.ts";
 
 const MAIN = `${ROOT}/main.ts`;
 const STUBBORN = new URL("./_stubborn_gateway.ts", import.meta.url).pathname;
@@ -51,16 +52,6 @@ async function options(script: string, extra: ClientOptions = {}): Promise<Clien
     cwd: ROOT,
     env: { ...(await stateEnv()), ...extra.env },
   };
-}
-
-/** Whether a process exists and is not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The session id of every live process (zombies excluded). */

@@ -5,21 +5,12 @@
 
 import assert from "node:assert/strict";
 import { ROOT } from "../_support/gateway_process.ts";
+import { alive } from "../_support/process_state.ts";
 
 const TUI = `${ROOT}/examples/ink_tui/main.tsx`;
 
 function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/** Whether a process exists and is not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** A tmux server of its own (its own socket, no user config) running one pane. */

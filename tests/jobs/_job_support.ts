@@ -8,6 +8,7 @@
 import { concatBytes } from "../../src/protocol/bytes.ts";
 import type { Peer } from "../../src/protocol/peer.ts";
 import type { GatewayProcess } from "../_support/gateway_process.ts";
+import { alive } from "../_support/process_state.ts";
 
 /** A frame read from a peer or a gateway. */
 // deno-lint-ignore no-explicit-any
@@ -164,14 +165,8 @@ export class LeanStdoutReader extends FrameLog {
 }
 
 /** Whether a process exists and is not a zombie (Linux /proc). */
-export async function isAlive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+export function isAlive(pid: number): Promise<boolean> {
+  return Promise.resolve(alive(pid));
 }
 
 /** The pids of `pids` still alive after waiting up to `timeoutMs` for them to die. */

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { GroupLifeline, GroupLifelineState } from "../../src/jobs/mod.ts";
-
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from "../_support/process_state.ts";
 
 function spawnGroup(): Deno.ChildProcess {
   return new Deno.Command("sleep", { args: ["30"], detached: true, stdout: "null", stderr: "null" })

@@ -163,6 +163,16 @@ Deno.test("Gateway answers gateway.ping while a job prints as fast as it can (ye
   await reader.done;
 });
 
+/** Starts a FAMILY_SCRIPT job and a STUBBORN_SCRIPT job; resolves with every pid they print. */
+async function startFamilies(gw: GatewayProcess): Promise<number[]> {
+  const family = await startJob(gw, { cmd: "sh", args: ["-c", FAMILY_SCRIPT] });
+  const stubborn = await startJob(gw, { cmd: "sh", args: ["-c", STUBBORN_SCRIPT] });
+  return [
+    ...await waitForPids(gw, family, FAMILY_SIZE),
+    ...await waitForPids(gw, stubborn, STUBBORN_SIZE),
+  ];
+}
+
 for (
   const [how, end] of [
     ["SIGTERM", (gw: GatewayProcess) => Promise.resolve(gw.kill("SIGTERM"))],
@@ -175,12 +185,7 @@ for (
   Deno.test(`No job process outlives the gateway after ${how}: grandchildren and SIGTERM-ignoring ones included`, async () => {
     await using gw = await spawnGateway();
     await gw.ready();
-    const family = await startJob(gw, { cmd: "sh", args: ["-c", FAMILY_SCRIPT] });
-    const stubborn = await startJob(gw, { cmd: "sh", args: ["-c", STUBBORN_SCRIPT] });
-    const pids = [
-      ...await waitForPids(gw, family, FAMILY_SIZE),
-      ...await waitForPids(gw, stubborn, STUBBORN_SIZE),
-    ];
+    const pids = await startFamilies(gw);
     try {
       assert.equal(pids.length, FAMILY_SIZE + STUBBORN_SIZE);
       const since = performance.now();
@@ -237,12 +242,7 @@ Deno.test("A job started with a session logs job.start, merged job.output and jo
 Deno.test("The watchdog kills every job's process group when the main isolate is stuck at shutdown", async () => {
   await using gw = await spawnGateway(["--test-hooks"]);
   await gw.ready();
-  const family = await startJob(gw, { cmd: "sh", args: ["-c", FAMILY_SCRIPT] });
-  const stubborn = await startJob(gw, { cmd: "sh", args: ["-c", STUBBORN_SCRIPT] });
-  const pids = [
-    ...await waitForPids(gw, family, FAMILY_SIZE),
-    ...await waitForPids(gw, stubborn, STUBBORN_SIZE),
-  ];
+  const pids = await startFamilies(gw);
   try {
     const blocked = await gw.request("debug.block", { ms: 30_000 });
     assert.equal(blocked.result.blocking, 30_000);
