@@ -204,7 +204,6 @@ export class ProcessLifecycle {
   #watchdogEnabled: boolean;
   #marginMs: number;
   #watchdogDelayMs: number;
-  #watchdogTimer: ReturnType<typeof setTimeout> | undefined;
   #parentCheckMs: number;
   #inflight: () => number;
   #earlySignals: EarlySignals | undefined;
@@ -290,7 +289,13 @@ export class ProcessLifecycle {
     globalThis.addEventListener("error", this.#onError);
     if (!isWindows) this.#initialParent = Deno.ppid;
     if (this.#watchdogEnabled || this.#parentCheckMs > 0) {
-      this.#watchdogTimer = setTimeout(() => this.startBackground(), this.#watchdogDelayMs);
+      // Not `setTimeout`: its first call loads Deno's Node timers (~0.7 ms), which would then
+      // delay the first answer. The web timer behind `AbortSignal.timeout` costs nothing.
+      AbortSignal.timeout(this.#watchdogDelayMs).addEventListener(
+        "abort",
+        () => this.startBackground(),
+        { once: true },
+      );
     }
     const early = this.#earlySignals?.takeOver();
     if (early !== undefined) this.#onSignal(early);
@@ -304,7 +309,6 @@ export class ProcessLifecycle {
    * never delays the first answer. Idempotent.
    */
   startBackground(): void {
-    clearTimeout(this.#watchdogTimer);
     if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Exiting) return;
     if (this.#parentCheckMs > 0 && !isWindows && this.#parentTimer === undefined) {
       this.#parentTimer = setInterval(() => {

@@ -1,6 +1,6 @@
 /**
  * Byte helpers shared by the framing, output and job code: concatenation,
- * base64 and UTF-8 length.
+ * newline search, base64 and UTF-8 length.
  *
  * @module
  */
@@ -105,4 +105,85 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export function decodeUtf8(bytes: Uint8Array): string {
   const text = looseUtf8.decode(bytes);
   return text.includes("\uFFFD") ? strictUtf8.decode(bytes) : text;
+}
+
+const NEWLINE = 0x0a;
+const NEWLINES = 0x0a0a0a0a;
+const ONES = 0x01010101;
+const HIGHS = 0x80808080;
+/** Below this many bytes a plain loop beats setting up the word view. */
+const WORDWISE_FROM = 64;
+
+/**
+ * The index of the first `\n` in `bytes` from `from` up to (not including)
+ * `to`, or -1. Large spans are searched eight bytes at a time, about twice
+ * as fast as `Uint8Array.prototype.indexOf`: framing searches every byte
+ * of a large frame for its end.
+ *
+ * @example
+ * ```ts
+ * import { indexOfNewline } from "@tuigate/tuigate";
+ * indexOfNewline(new TextEncoder().encode("ab\ncd\n")); // 2
+ * indexOfNewline(new TextEncoder().encode("ab\ncd\n"), 3); // 5
+ * ```
+ */
+export function indexOfNewline(bytes: Uint8Array, from = 0, to: number = bytes.length): number {
+  let i = Math.max(0, from);
+  const end = Math.min(to, bytes.length);
+  if (end - i >= WORDWISE_FROM) {
+    const base = bytes.byteOffset;
+    while ((base + i) % 8 !== 0) {
+      if (bytes[i] === NEWLINE) return i;
+      i++;
+    }
+    const count = ((end - i) >>> 3) << 1;
+    const words = new Int32Array(bytes.buffer, base + i, count);
+    let k = 0;
+    for (; k < count; k += 2) {
+      // A zero byte in `x ^ NEWLINES` is a newline byte in the word.
+      const x = words[k] ^ NEWLINES;
+      const y = words[k + 1] ^ NEWLINES;
+      if ((((x - ONES) & ~x) | ((y - ONES) & ~y)) & HIGHS) break;
+    }
+    i += k << 2;
+  }
+  for (; i < end; i++) if (bytes[i] === NEWLINE) return i;
+  return -1;
+}
+
+/**
+ * The index of the last `\n` in `bytes` before `to`, or -1; searched like
+ * {@linkcode indexOfNewline}.
+ *
+ * @example
+ * ```ts
+ * import { lastIndexOfNewline } from "@tuigate/tuigate";
+ * lastIndexOfNewline(new TextEncoder().encode("ab\ncd\nef")); // 5
+ * ```
+ */
+export function lastIndexOfNewline(bytes: Uint8Array, to: number = bytes.length): number {
+  let i = Math.min(to, bytes.length) - 1;
+  // Most reads end with a newline, and most of the rest near one.
+  const stop = Math.max(-1, i - WORDWISE_FROM);
+  for (; i > stop; i--) if (bytes[i] === NEWLINE) return i;
+  if (i < 0) return -1;
+  const base = bytes.byteOffset;
+  // Whole 8-byte words from the first aligned address to the last at or below byte i.
+  const low = base + (8 - (base % 8)) % 8;
+  const high = base + i + 1 - ((base + i + 1) % 8);
+  if (high - low >= 8) {
+    for (; i >= high - base; i--) if (bytes[i] === NEWLINE) return i;
+    const count = (high - low) / 4;
+    const words = new Int32Array(bytes.buffer, low, count);
+    let k = count - 2;
+    for (; k >= 0; k -= 2) {
+      const x = words[k] ^ NEWLINES;
+      const y = words[k + 1] ^ NEWLINES;
+      if ((((x - ONES) & ~x) | ((y - ONES) & ~y)) & HIGHS) break;
+    }
+    // On a hit, from the last byte of that word pair; else from below the words.
+    i = low - base + (k + 2) * 4 - 1;
+  }
+  for (; i >= 0; i--) if (bytes[i] === NEWLINE) return i;
+  return -1;
 }

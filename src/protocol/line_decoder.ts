@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type FrameEvent } from "./frame_decoder.ts";
+import { indexOfNewline } from "./bytes.ts";
 
 /**
  * Options for {@linkcode LineDecoder}.
@@ -17,7 +18,6 @@ export interface LineDecoderOptions {
   maxFrameBytes?: number;
 }
 
-const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 /** The buffer's usual size, and the least free space {@linkcode LineDecoder.space} offers. */
 const BASE_BYTES = 256 * 1024;
@@ -120,9 +120,8 @@ export class LineDecoder implements FrameDecoder {
     const buffer = this.#buffer;
     const end = this.#end;
     // Only the bytes just read are searched (the held ones have no newline).
-    const fresh = buffer.subarray(0, end);
     for (;;) {
-      const newline = scan < end ? fresh.indexOf(NEWLINE, scan) : -1;
+      const newline = scan < end ? indexOfNewline(buffer, scan, end) : -1;
       if (newline === -1) break;
       const start = this.#start;
       this.#start = scan = newline + 1;

@@ -5,7 +5,13 @@
  * @module
  */
 
-import { concatBytes, decodeUtf8, utf8Length } from "../protocol/bytes.ts";
+import {
+  concatBytes,
+  decodeUtf8,
+  indexOfNewline,
+  lastIndexOfNewline,
+  utf8Length,
+} from "../protocol/bytes.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -376,7 +382,7 @@ export class StdioTransport {
           break;
         }
         if (oneByOne || !lines.idle) {
-          const newline = rest.indexOf(0x0a);
+          const newline = indexOfNewline(rest);
           lines.push(newline === -1 ? rest : rest.subarray(0, newline + 1), emit);
           if (newline === -1) break;
           rest = rest.subarray(newline + 1);
@@ -387,7 +393,7 @@ export class StdioTransport {
             continue;
           }
           rest = rest.subarray(handled);
-          if (rest.indexOf(0x0a) === -1) {
+          if (indexOfNewline(rest) === -1) {
             // Every complete frame was handled; what is left starts the next one.
             if (rest.length > 0) lines.push(rest, emit);
             break;
@@ -424,7 +430,7 @@ export class StdioTransport {
    * returning the bytes up to that frame's end (complete frames are left).
    */
   #fastLines(bytes: Uint8Array): number {
-    const last = bytes.lastIndexOf(0x0a);
+    const last = lastIndexOfNewline(bytes);
     if (last === -1 || last >= this.#maxFrameBytes) return 0;
     let text: string;
     try {
