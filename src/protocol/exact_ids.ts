@@ -7,6 +7,8 @@
  * @module
  */
 
+import { ERROR_CODES } from "./error_codes.ts";
+
 /** The reviver context of `JSON.parse` source text access (V8 ≥ 11.4). */
 type ReviverWithSource = (
   this: unknown,
@@ -84,7 +86,8 @@ export function exactIdOf(holder: unknown): string | undefined {
 /**
  * Puts an id's exact source text back into an answer frame serialised by the
  * dispatcher (which writes `{"jsonrpc":"2.0","id":…` first, with the rounded
- * number). Other frames are returned as they are.
+ * number), and into the `data.id` that ends a cancellation error. Other
+ * frames are returned as they are.
  *
  * @example
  * ```ts
@@ -95,8 +98,17 @@ export function exactIdOf(holder: unknown): string | undefined {
  * ```
  */
 export function withExactId(frame: string, source: string): string {
-  const prefix = `{"jsonrpc":"2.0","id":${JSON.stringify(Number(source))}`;
-  return frame.startsWith(prefix)
-    ? `{"jsonrpc":"2.0","id":${source}${frame.slice(prefix.length)}`
-    : frame;
+  const rounded = JSON.stringify(Number(source));
+  const prefix = `{"jsonrpc":"2.0","id":${rounded}`;
+  if (!frame.startsWith(prefix)) return frame;
+  // A cancellation error names the request in its data: `..."data":{"id":…}}}`.
+  const suffix = `"data":{"id":${rounded}}}}`;
+  const cancelled = frame.startsWith(
+    `,"error":{"code":${ERROR_CODES.REQUEST_CANCELLED.code},`,
+    prefix.length,
+  );
+  const body = cancelled && frame.endsWith(suffix)
+    ? `${frame.slice(prefix.length, -suffix.length)}"data":{"id":${source}}}}`
+    : frame.slice(prefix.length);
+  return `{"jsonrpc":"2.0","id":${source}${body}`;
 }

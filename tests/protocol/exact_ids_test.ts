@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
+  errorFrame,
   exactIdOf,
   Gateway,
   isInexactId,
+  JsonRpcError,
   parseExactIds,
   Peer,
   sleep,
@@ -74,6 +76,7 @@ Deno.test("Dispatcher keeps big ids that round alike apart: each answered with i
   const cancelled = texts.find((t) => t.includes("-32800"))!;
   assert.match(cancelled, /"id":9007199254740993,"error"/);
   assert.match(cancelled, /Request 9007199254740993 cancelled by the client/);
+  assert.match(cancelled, /"data":\{"id":9007199254740993\}\}\}$/);
   assert.equal(
     texts.find((t) => t.includes("done")),
     '{"jsonrpc":"2.0","id":9007199254740992,"result":"done"}',
@@ -101,4 +104,25 @@ Deno.test("Dispatcher answers big integer ids with their exact digits, alone, in
   assert.match(texts[1], /"id":18446744073709551615,"result":\[2\]/);
   assert.match(texts[1], /"id":3,"result":\[3\]/);
   assert.match(texts[1], /"id":9007199254740993,"error":\{"code":-32601/);
+});
+
+Deno.test("withExactId restores the data.id of a cancellation error but never a result's own data", () => {
+  const source = "9007199254740993";
+  const cancelled = errorFrame(
+    9007199254740992,
+    JsonRpcError.from("REQUEST_CANCELLED", { id: 9007199254740992 }).toJson(),
+  );
+  assert.equal(
+    withExactId(cancelled, source),
+    `{"jsonrpc":"2.0","id":${source},"error":{"code":-32800,"message":"Request cancelled","data":{"id":${source}}}}`,
+  );
+  const result = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 9007199254740992,
+    result: { data: { id: 9007199254740992 } },
+  });
+  assert.equal(
+    withExactId(result, source),
+    `{"jsonrpc":"2.0","id":${source},"result":{"data":{"id":9007199254740992}}}`,
+  );
 });

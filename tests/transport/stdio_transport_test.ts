@@ -227,3 +227,75 @@ for (const [name, input, options] of BOUND_CASES) {
     assert.equal(results[2999].result, "é".repeat(5000));
   });
 }
+
+/** A source like {@linkcode memorySource} whose reads have random sizes from `sizes`. */
+function randomSource(bytes: Uint8Array, sizes: number[], random: () => number): ByteSource {
+  let offset = 0;
+  return {
+    read(p) {
+      if (offset >= bytes.length) return Promise.resolve(null);
+      const size = sizes[Math.floor(random() * sizes.length)];
+      const count = Math.min(p.length, size, bytes.length - offset);
+      p.set(bytes.subarray(offset, offset + count));
+      offset += count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
+Deno.test("StdioTransport frames a random mix of lines the same way at any read sizes", async () => {
+  let state = 7;
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const limit = 64 * 1024;
+  for (let round = 0; round < 6; round++) {
+    // Each line with the answer it must get: an echoed id, or an error code with id null.
+    const parts: Uint8Array[] = [];
+    const expected: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const kind = Math.floor(random() * 8);
+      const end = random() < 0.3 ? "\r\n" : "\n";
+      if (kind === 0) {
+        parts.push(encoder.encode(random() < 0.5 ? end : ` \t${end}`)); // blank: no answer
+      } else if (kind === 1) {
+        parts.push(encoder.encode('{"jsonrpc":"2.0","id":1,"method":"echo","params":["'));
+        parts.push(new Uint8Array([0xc3, 0x28])); // invalid UTF-8
+        parts.push(encoder.encode(`"]}${end}`));
+        expected.push("-32700");
+      } else if (kind === 2) {
+        parts.push(encoder.encode(`{"jsonrpc":"2.0","id":${i},"method":"echo","params":[`));
+        parts.push(encoder.encode(`"${"z".repeat(limit + Math.floor(random() * 3000))}"]}${end}`));
+        expected.push("-32600");
+      } else if (kind === 3) {
+        parts.push(encoder.encode(`{not json${end}`));
+        expected.push("-32700");
+      } else {
+        // Requests from a few bytes to nearly the limit, ASCII or not.
+        const size = [10, 100, 5000, limit - 200][kind - 4];
+        const text = (kind % 2 === 0 ? "x" : "é€😀").repeat(Math.ceil(size / 9));
+        parts.push(encoder.encode(
+          JSON.stringify({ jsonrpc: "2.0", id: i, method: "echo", params: [text] }) + end,
+        ));
+        expected.push(`${i}:${text.length}`);
+      }
+    }
+    const output = memorySink(1 << 20);
+    const transport = new StdioTransport(echoGateway(), {
+      input: randomSource(concatBytes(parts), [1, 7, 100, 4096, 70_000, 1 << 20], random),
+      output,
+      maxFrameBytes: limit,
+    });
+    transport.start();
+    assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+    await transport.drained();
+    const answers = output.text().trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(
+      answers.map((answer) =>
+        answer.error === undefined
+          ? `${answer.id}:${answer.result[0].length}`
+          : (assert.equal(answer.id, null), String(answer.error.code))
+      ),
+      expected,
+      `round ${round}`,
+    );
+  }
+});
