@@ -232,7 +232,8 @@ export class OutputBuffer {
     if (this.#closed) return RESOLVED;
     const size = text.length + 1;
     this.#append({ delta: false, text, size });
-    this.#tail.clear();
+    // Guarded: `Map.prototype.clear` allocates a new table even when the map is empty.
+    if (this.#tail.size > 0) this.#tail.clear();
     this.#segmentStart = this.#queue.length;
     this.#fragmented = false;
     if (this.#total() <= this.#maxBytes) return RESOLVED;
