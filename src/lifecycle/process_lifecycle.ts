@@ -216,6 +216,8 @@ export class ProcessLifecycle {
   #worker: Worker | undefined;
   #groups = new Set<number>();
   #parentTimer: ReturnType<typeof setInterval> | undefined;
+  /** Cancels the fallback start of the background guards scheduled by `start()`. */
+  #cancelFallback: () => void = () => {};
   #initialParent = 0;
   #reason: ExitReason | undefined;
   #crashed = false;
@@ -291,11 +293,11 @@ export class ProcessLifecycle {
     if (this.#watchdogEnabled || this.#parentCheckMs > 0) {
       // Not `setTimeout`: its first call loads Deno's Node timers (~0.7 ms), which would then
       // delay the first answer. The web timer behind `AbortSignal.timeout` costs nothing.
-      AbortSignal.timeout(this.#watchdogDelayMs).addEventListener(
-        "abort",
-        () => this.startBackground(),
-        { once: true },
-      );
+      const signal = AbortSignal.timeout(this.#watchdogDelayMs);
+      const listener = () => this.startBackground();
+      signal.addEventListener("abort", listener, { once: true });
+      // Removing the listener unrefs the timer, as `clearTimeout` would.
+      this.#cancelFallback = () => signal.removeEventListener("abort", listener);
     }
     const early = this.#earlySignals?.takeOver();
     if (early !== undefined) this.#onSignal(early);
@@ -309,6 +311,7 @@ export class ProcessLifecycle {
    * never delays the first answer. Idempotent.
    */
   startBackground(): void {
+    this.#cancelFallback();
     if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Exiting) return;
     if (this.#parentCheckMs > 0 && !isWindows && this.#parentTimer === undefined) {
       this.#parentTimer = setInterval(() => {
@@ -435,6 +438,7 @@ export class ProcessLifecycle {
       }
     }
     clearInterval(this.#parentTimer);
+    this.#cancelFallback();
     const code = this.#crashed ? EXIT_CODES.CRASH : EXIT_CODES.OK;
     // A crash during an orderly exit (a write error after stdin EOF, say) is still a crash.
     if (this.#crashed) reason = "crash";

@@ -136,7 +136,7 @@ export function indexOfNewline(bytes: Uint8Array, from = 0, to: number = bytes.l
       if (bytes[i] === NEWLINE) return i;
       i++;
     }
-    const count = ((end - i) >>> 3) << 1;
+    const count = Math.floor((end - i) / 8) * 2;
     const words = new Int32Array(bytes.buffer, base + i, count);
     let k = 0;
     for (; k < count; k += 2) {
@@ -145,7 +145,7 @@ export function indexOfNewline(bytes: Uint8Array, from = 0, to: number = bytes.l
       const y = words[k + 1] ^ NEWLINES;
       if ((((x - ONES) & ~x) | ((y - ONES) & ~y)) & HIGHS) break;
     }
-    i += k << 2;
+    i += k * 4;
   }
   for (; i < end; i++) if (bytes[i] === NEWLINE) return i;
   return -1;
