@@ -227,6 +227,7 @@ async function main(args: string[]): Promise<number> {
       port: settings.listen.port,
       token: settings.token,
       tokenFile: settings.tokenFile,
+      stateDir: settings.stateDir,
       readyFile: settings.readyFile,
       allowOrigins: settings.allowOrigins,
       allowHosts: settings.allowHosts,

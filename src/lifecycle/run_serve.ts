@@ -9,6 +9,7 @@
 import { getLogger } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
+import { claimTokenFile } from "./_token_file_claim.ts";
 import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
 import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
@@ -54,10 +55,17 @@ export interface ServeWebSocketOptions {
    */
   token?: string;
   /**
-   * Where a generated token is written (mode 0600); removed at exit.
+   * Where a generated token is written (mode 0600); removed at exit. By
+   * default `token` in `stateDir`, or `token-PID` there while another live
+   * server holds that path (its pid is in `token.owner`).
    * @default {"$XDG_STATE_HOME/tuigate/token"}
    */
   tokenFile?: string;
+  /**
+   * The state folder, where the default token file goes.
+   * @default {"$XDG_STATE_HOME/tuigate"}
+   */
+  stateDir?: string;
   /**
    * Where the announcement (the listening address as JSON) is also written; removed at exit.
    * @default {undefined}
@@ -248,7 +256,7 @@ export async function serveWebSocket(
   options: ServeWebSocketOptions = {},
 ): Promise<number> {
   const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
-  const stateDir = defaultStateDir(Deno.env.toObject());
+  const stateDir = options.stateDir ?? defaultStateDir(Deno.env.toObject());
   const crashLog = options.crashLog ?? defaultCrashLog();
   const graceMs = (options.graceSeconds ?? 1) * 1000;
   const generated = options.token === undefined;
@@ -291,12 +299,17 @@ export async function serveWebSocket(
       error,
     );
   }
-  const tokenFile = generated ? (options.tokenFile ?? `${stateDir}/token`) : undefined;
+  // The default path is claimed: a second server on the same state folder writes its own file.
+  const claim = generated && options.tokenFile === undefined
+    ? await claimTokenFile(stateDir)
+    : undefined;
+  const tokenFile = generated ? (options.tokenFile ?? claim!.path) : undefined;
   if (tokenFile !== undefined) {
     try {
       await writeTokenFile(tokenFile, server.token);
     } catch (error) {
       await server.close({ timeoutMs: 200 });
+      await claim?.release();
       return await fail(
         "token-file-failed",
         `Cannot write the token file ${tokenFile}: ${(error as Error).message}`,
@@ -323,7 +336,9 @@ export async function serveWebSocket(
       idle: () => gateway.dispatcher.idle(),
     });
     await Promise.all([
-      tokenFile === undefined ? undefined : removeIfOwned(tokenFile, server.token + "\n"),
+      tokenFile === undefined
+        ? undefined
+        : removeIfOwned(tokenFile, server.token + "\n").then(() => claim?.release()),
       options.readyFile === undefined ? undefined : removeIfOwned(options.readyFile, undefined),
     ]);
   });

@@ -61,8 +61,11 @@ export interface Settings {
   listen: { hostname: string; port: number };
   /** Serve mode: the bearer token, if given. */
   token: string | undefined;
-  /** Serve mode: where the token is written. */
-  tokenFile: string;
+  /**
+   * Serve mode: where the token is written, if given; else `STATE_DIR/token`
+   * (or `STATE_DIR/token-PID` while another server holds that one).
+   */
+  tokenFile: string | undefined;
   /** Serve mode: browser origins allowed. */
   allowOrigins: string[];
   /** Serve mode: whether a non-loopback address may be bound. */
@@ -391,7 +394,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     listen,
     // An empty token would let anyone in: it counts as unset, so a random one is generated.
     token: values.token || env.TUIGATE_TOKEN || undefined,
-    tokenFile: values["token-file"] || `${stateDir}/token`,
+    tokenFile: values["token-file"] || undefined,
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,
     allowHosts: values["allow-host"] ?? [],

@@ -72,6 +72,48 @@ Deno.test("Serve that cannot bind leaves the token file of the server already ru
   assert.equal((await client.request("gateway.ping")).result.pong, true);
 });
 
+Deno.test("Two serves on one state folder each write their own token file and remove only theirs", async () => {
+  const first = await spawnServe();
+  await using firstGw = first.gw;
+  const state = `${first.gw.dir}/state`;
+  assert.equal(first.announcement.tokenFile, `${state}/token`);
+  const firstToken = await Deno.readTextFile(`${state}/token`);
+  const second = await spawnServe([], { env: { TUIGATE_STATE_DIR: state } });
+  await using secondGw = second.gw;
+  assert.equal(second.announcement.tokenFile, `${state}/token-${second.announcement.pid}`);
+  assert.notEqual(second.token, first.token);
+  assert.equal(await Deno.readTextFile(`${state}/token`), firstToken);
+  for (const serve of [first, second]) {
+    await using client = await TestWebSocket.open(serve.url, { token: serve.token });
+    assert.equal((await client.request("gateway.ping")).result.pong, true);
+  }
+  secondGw.kill("SIGTERM");
+  assert.equal((await secondGw.waitExit()).code, 0);
+  await assert.rejects(Deno.stat(second.announcement.tokenFile), Deno.errors.NotFound);
+  assert.equal(await Deno.readTextFile(`${state}/token`), firstToken);
+  assert.equal(await Deno.readTextFile(`${state}/token.owner`), `${first.announcement.pid}\n`);
+  firstGw.kill("SIGTERM");
+  assert.equal((await firstGw.waitExit()).code, 0);
+  await assert.rejects(Deno.stat(`${state}/token`), Deno.errors.NotFound);
+  await assert.rejects(Deno.stat(`${state}/token.owner`), Deno.errors.NotFound);
+});
+
+Deno.test("Serve takes over the token file claim of a server that was killed", async () => {
+  const first = await spawnServe();
+  await using firstGw = first.gw;
+  const state = `${first.gw.dir}/state`;
+  firstGw.kill("SIGKILL");
+  await firstGw.waitExit();
+  // The claim and the token file outlive a SIGKILL; the next server takes the path over.
+  assert.equal(await Deno.readTextFile(`${state}/token.owner`), `${first.announcement.pid}\n`);
+  const next = await spawnServe([], { env: { TUIGATE_STATE_DIR: state } });
+  await using _next = next.gw;
+  assert.equal(next.announcement.tokenFile, `${state}/token`);
+  assert.equal(await Deno.readTextFile(`${state}/token.owner`), `${next.announcement.pid}\n`);
+  await using client = await TestWebSocket.open(next.url, { token: next.token });
+  assert.equal((await client.request("gateway.ping")).result.pong, true);
+});
+
 Deno.test("Serve exits 2 with a ledger line when the token file cannot be written", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tuigate-token-" });
   try {

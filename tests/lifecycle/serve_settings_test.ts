@@ -9,7 +9,8 @@ Deno.test("parseSettings gives serve-mode defaults: loopback, 20 s heartbeat, 10
   assert.deepEqual(settings.allowHosts, []);
   assert.equal(settings.exitWithParent, false);
   assert.equal(settings.allowJobs, false);
-  assert.equal(settings.tokenFile, "/home/u/.local/state/tuigate/token");
+  // Decided when serving: STATE_DIR/token, or STATE_DIR/token-PID while another server holds it.
+  assert.equal(settings.tokenFile, undefined);
 });
 
 Deno.test("parseSettings reads the serve flags and their environment variables", () => {
@@ -88,7 +89,7 @@ Deno.test("parseSettings treats empty path and address values as unset", () => {
     { env: { HOME: "/home/u", TUIGATE_STATE_DIR: "", TUIGATE_CRASH_LOG: "" } },
   );
   assert.deepEqual(settings.listen, { hostname: "127.0.0.1", port: 0 });
-  assert.equal(settings.tokenFile, "/home/u/.local/state/tuigate/token");
+  assert.equal(settings.tokenFile, undefined);
   assert.equal(settings.readyFile, undefined);
   assert.equal(settings.logFile, undefined);
   assert.equal(settings.stateDir, "/home/u/.local/state/tuigate");
