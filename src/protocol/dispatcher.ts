@@ -88,6 +88,8 @@ interface Call {
   /** Arrival order, so that waiting calls start in the order they came. */
   seq: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** Answered (cancelled, say) while it waited: it is skipped, and no longer counts as queued. */
+  dropped?: boolean;
 }
 
 /**
@@ -228,6 +230,8 @@ export class Dispatcher {
   #queueHead = 0;
   #sequential = new Map<string, { busy: boolean; waiting: Call[] }>();
   #sequentialWaiting = 0;
+  /** Waiting calls already answered (cancelled): still in a queue until their turn, but not queued work. */
+  #droppedWaiting = 0;
   #idleWaiters: (() => void)[] = [];
   #arrivals = 0;
   #pumping = false;
@@ -502,7 +506,7 @@ export class Dispatcher {
   }
 
   #waiting(): number {
-    return this.#queue.length - this.#queueHead + this.#sequentialWaiting;
+    return this.#queue.length - this.#queueHead + this.#sequentialWaiting - this.#droppedWaiting;
   }
 
   #refuse(call: Call): boolean {
@@ -564,7 +568,11 @@ export class Dispatcher {
     this.#stats.errors++;
     call.respond?.(errorFrame(record.id ?? null, error.toJson()));
     record.abort(error);
-    if (!record.started && record instanceof CallRecord) call.peer.inflight.delete(record.key);
+    if (!record.started && !call.dropped) {
+      call.dropped = true;
+      this.#droppedWaiting++;
+      if (record instanceof CallRecord) call.peer.inflight.delete(record.key);
+    }
   }
 
   /**
@@ -627,6 +635,7 @@ export class Dispatcher {
         const next = this.#queue[this.#queueHead];
         this.#queue[this.#queueHead++] = undefined as unknown as Call;
         if (this.#skip(next)) {
+          if (next.dropped) this.#droppedWaiting--;
           this.#finish(next, false);
           continue;
         }

@@ -186,6 +186,32 @@ Deno.test("Dispatcher refuses requests beyond max-inflight + max-queued with the
   client.close();
 });
 
+Deno.test("Dispatcher no longer counts a cancelled queued request against max-queued", async () => {
+  const { gateway, ran } = slowGateway({ maxInflight: 1, maxQueued: 1 });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "slow", params: { ms: 200, n: 1 } });
+  client.send({ jsonrpc: "2.0", id: 2, method: "slow", params: { ms: 1, n: 2 } });
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 2 } });
+  assert.equal((await client.response(2)).error.code, -32800);
+  assert.deepEqual(
+    [gateway.dispatcher.stats().inflight, gateway.dispatcher.stats().queued],
+    [1, 0],
+  );
+  // The only queued request was cancelled: this one is queued, not refused.
+  client.send({ jsonrpc: "2.0", id: 3, method: "slow", params: { ms: 1, n: 3 } });
+  assert.equal(gateway.dispatcher.stats().queued, 1);
+  client.send({ jsonrpc: "2.0", id: 4, method: "slow", params: { ms: 1, n: 4 } });
+  const refused = await client.response(4);
+  assert.equal(refused.error.code, -32000);
+  assert.equal(refused.error.data.queued, 1);
+  assert.equal((await client.response(1)).result, "done");
+  assert.equal((await client.response(3)).result, "done");
+  assert.deepEqual(ran, [1, 3]);
+  await gateway.dispatcher.idle();
+  assert.equal(gateway.dispatcher.stats().queued, 0);
+  client.close();
+});
+
 Deno.test("Dispatcher runs a sequential method one call at a time, in arrival order", async () => {
   const gateway = new Gateway();
   const order: number[] = [];
