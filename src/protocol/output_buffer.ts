@@ -427,6 +427,15 @@ export class OutputBuffer {
     return { frames: parts, bytes };
   }
 
+  /**
+   * Tells the buffer that part of a batch was written: a reader that is slow
+   * but still reading is not taken for a stalled one while a large batch goes
+   * out.
+   */
+  progress(): void {
+    this.#progressAt = Date.now();
+  }
+
   /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;

@@ -40,6 +40,24 @@ export enum FrameWriterState {
   Failed = "failed",
 }
 
+/** Options for {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /**
+   * The most bytes handed to the sink in one call, or a function asked
+   * before each call. A blocking pipe write returns only once nearly all of
+   * it is read, so a large frame goes in slices when the reader's progress
+   * must be seen between them (one write is faster when it need not).
+   * @default {Infinity}
+   */
+  maxWriteBytes?: number | (() => number);
+  /**
+   * Called after each slice written, with its byte count: progress of a
+   * reader that is slow but still reading.
+   * @default {undefined}
+   */
+  onProgress?: (bytes: number) => void;
+}
+
 interface Waiting {
   bytes: Uint8Array;
   resolve: (ok: boolean) => void;
@@ -88,10 +106,15 @@ export class FrameWriter {
   #bytesOut = 0;
   #writes = 0;
   #error: unknown;
+  #maxWriteBytes: () => number;
+  #onProgress: ((bytes: number) => void) | undefined;
 
   /** Makes a writer for a sink. */
-  constructor(sink: ByteSink) {
+  constructor(sink: ByteSink, options: FrameWriterOptions = {}) {
     this.#sink = sink;
+    const max = options.maxWriteBytes ?? Infinity;
+    this.#maxWriteBytes = typeof max === "function" ? max : () => max;
+    this.#onProgress = options.onProgress;
   }
 
   /** The current state. */
@@ -159,9 +182,13 @@ export class FrameWriter {
     let offset = 0;
     while (offset < bytes.length) {
       this.#writes++;
-      const n = await this.#sink.write(offset === 0 ? bytes : bytes.subarray(offset));
+      const end = Math.min(bytes.length, offset + Math.max(1, this.#maxWriteBytes()));
+      const n = await this.#sink.write(
+        offset === 0 && end === bytes.length ? bytes : bytes.subarray(offset, end),
+      );
       offset += n;
       this.#bytesOut += n;
+      if (n > 0) this.#onProgress?.(n);
     }
   }
 }

@@ -28,6 +28,8 @@ const logger = getLogger(["tuigate", "stdio"]);
 const READ_BUFFER_BYTES = 256 * 1024;
 const textEncoder = new TextEncoder();
 
+/** The most bytes written at once while the output is over its bound (see `FrameWriterOptions`). */
+const SLICE_BYTES = 256 * 1024;
 /** The least size of the transport's reused output buffer. */
 const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
@@ -246,7 +248,12 @@ export class StdioTransport {
   constructor(host: PeerHost, options: StdioTransportOptions = {}) {
     this.#host = host;
     this.#input = options.input ?? Deno.stdin;
-    this.writer = new FrameWriter(options.output ?? Deno.stdout);
+    this.writer = new FrameWriter(options.output ?? Deno.stdout, {
+      // Over its bound, the output counts a reader that makes no progress as stalled: a batch
+      // that large goes in slices, so that a slow but steady reader is seen reading.
+      maxWriteBytes: () => this.peer.output.overBound ? SLICE_BYTES : Infinity,
+      onProgress: () => this.peer.output.progress(),
+    });
     this.#framing = options.framing ?? "line";
     this.#tap = options.tap;
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;

@@ -498,6 +498,37 @@ Deno.test("Gateway exits with reason stdout-stalled when control frames cannot b
   await reader.cancel();
 });
 
+Deno.test("Gateway keeps a slow but steady reader of a frame larger than its output bound", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    readStdout: false,
+    env: { TEST_STALL_S: "1", TEST_OUT_BUFFER_BYTES: "65536" },
+  });
+  const reader = await readUntilReady(gw.child.stdout);
+  // 1.5 MiB read at about 800 kB/s takes about 2 s, twice the stall timeout: the reader is slow,
+  // not gone, and the gateway must see its progress while the one large frame goes out.
+  const pad = "s".repeat(1536 * 1024);
+  await gw.send({ jsonrpc: "2.0", id: 1, method: "gateway.ping", params: { pad } });
+  const decoder = new TextDecoder();
+  let text = "";
+  const started = Date.now();
+  while (!text.includes('"id":2')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    await delay(value.length / 800);
+    if (text.includes('"id":1') && !text.includes('"id":2') && text.endsWith("\n")) {
+      await gw.send({ jsonrpc: "2.0", id: 2, method: "gateway.ping" });
+    }
+  }
+  const answers = text.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(answers.find((a) => a.id === 1)?.result.echo.pad.length, pad.length);
+  assert.equal(answers.find((a) => a.id === 2)?.result.pong, true, "no answer after the frame");
+  assert.ok(Date.now() - started > 1200, "the frame went out faster than the test means");
+  await reader.cancel();
+  assert.equal((await gw.ledger()).length, 0, "the gateway exited while the reader was reading");
+});
+
 Deno.test("Gateway whose stdout fails with ENOSPC exits 70 as a crash, even when stdin ends at the same time", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
   try {

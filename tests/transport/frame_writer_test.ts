@@ -33,6 +33,20 @@ Deno.test("FrameWriter completes partial writes and never interleaves frames", a
   assert.equal(writer.bytesOut, frames.join("").length);
 });
 
+Deno.test("FrameWriter hands a large frame to the sink in slices and reports each one's progress", async () => {
+  const sink = new SlowSink(1 << 20);
+  const progress: number[] = [];
+  const writer = new FrameWriter(sink, {
+    maxWriteBytes: 4096,
+    onProgress: (bytes) => progress.push(bytes),
+  });
+  const frame = "x".repeat(10_000) + "\n";
+  assert.equal(await writer.write(frame), true);
+  assert.deepEqual(sink.writes.map((w) => w.length), [4096, 4096, 1809]);
+  assert.deepEqual(progress, [4096, 4096, 1809]);
+  assert.equal(sink.text(), frame);
+});
+
 Deno.test("FrameWriter sends frames that wait together in one write", async () => {
   const sink = new SlowSink(1 << 20, 5);
   const writer = new FrameWriter(sink);
