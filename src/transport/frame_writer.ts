@@ -40,7 +40,20 @@ export enum FrameWriterState {
   Failed = "failed",
 }
 
-/** Options for {@linkcode FrameWriter}. */
+/**
+ * Options for {@linkcode FrameWriter}.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter, type FrameWriterOptions } from "@tuigate/tuigate";
+ * let written = 0;
+ * const options: FrameWriterOptions = {
+ *   maxWriteBytes: 64 * 1024,
+ *   onProgress: (bytes) => (written += bytes),
+ * };
+ * await new FrameWriter(Deno.stdout, options).write('{"jsonrpc":"2.0","method":"hello"}\n');
+ * ```
+ */
 export interface FrameWriterOptions {
   /**
    * The most bytes handed to the sink in one call, or a function asked
