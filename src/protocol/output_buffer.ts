@@ -7,6 +7,7 @@
  */
 
 import { concatBytes, toBase64 } from "./bytes.ts";
+import { Utf8Builder } from "./_utf8_builder.ts";
 
 /**
  * Options for {@linkcode OutputBuffer}.
@@ -117,8 +118,12 @@ interface DeltaEntry {
   params: Record<string, unknown>;
   /** The first text part; merged parts follow in `more`, joined when the frame is written. */
   text: string | undefined;
-  /** Text parts merged after `text` (no rope of concatenations to keep). */
-  more: string[] | undefined;
+  /**
+   * Text merged after `text`, kept as UTF-8 bytes in a reused buffer: the
+   * merged strings are not kept, so they die young (a stream of distinct
+   * strings under a stalled reader would otherwise fill the old generation).
+   */
+  more: Utf8Builder | undefined;
   bytes: Uint8Array[] | undefined;
   size: number;
   /** The serialised size of everything but the payload (an estimate). */
@@ -181,6 +186,9 @@ export class OutputBuffer {
   /** When the writer last finished a batch: a reader that makes progress is slow, not stalled. */
   #progressAt = 0;
   #closed = false;
+  /** Storage of released builders, reused while the buffer is under pressure. */
+  #spare: Uint8Array[] = [];
+  #spareBytes = 0;
   #stats = {
     highWaterBytes: 0,
     coalescedDeltas: 0,
@@ -284,7 +292,7 @@ export class OutputBuffer {
       last !== undefined && this.#pressure &&
       mergeable(last, method, isText, this.#mergeCap, length)
     ) {
-      if (isText) (last.more ??= []).push(payload.text);
+      if (isText) (last.more ??= this.#builder()).append(payload.text);
       else last.bytes!.push(payload.bytes);
       last.size += length;
       last.count++;
@@ -356,9 +364,12 @@ export class OutputBuffer {
         continue;
       }
       if (first.text !== undefined) {
-        const more = (first.more ??= []);
-        more.push(entry.text!);
-        if (entry.more !== undefined) { for (const part of entry.more) more.push(part); }
+        const more = (first.more ??= this.#builder());
+        more.append(entry.text!);
+        if (entry.more !== undefined) {
+          more.appendBuilder(entry.more);
+          this.#recycle(entry.more);
+        }
       } else first.bytes!.push(...entry.bytes!);
       first.size += payload;
       first.count += entry.count;
@@ -409,6 +420,8 @@ export class OutputBuffer {
         }
         this.#forget(entry);
         const text = serialiseDelta(entry);
+        if (entry.more !== undefined) this.#recycle(entry.more);
+        entry.more = undefined;
         parts.push(text);
         size += text.length + 1;
       } else {
@@ -440,7 +453,11 @@ export class OutputBuffer {
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;
     this.#progressAt = Date.now();
-    if (this.#pressure && this.#total() < this.#maxBytes / 2) this.#pressure = false;
+    if (this.#pressure && this.#total() < this.#maxBytes / 2) {
+      this.#pressure = false;
+      this.#spare = [];
+      this.#spareBytes = 0;
+    }
     this.#wakeWaiters();
   }
 
@@ -454,6 +471,8 @@ export class OutputBuffer {
     this.#dead = 0;
     this.#tail.clear();
     this.#live.clear();
+    this.#spare = [];
+    this.#spareBytes = 0;
     clearTimeout(this.#stallTimer);
     for (let i = this.#waiterHead; i < this.#waiters.length; i++) this.#waiters[i].resolve();
     this.#waiters = [];
@@ -461,6 +480,35 @@ export class OutputBuffer {
     this.#readable?.();
     this.#readable = undefined;
   }
+
+  /** A builder for merged text, on reused storage when there is some. */
+  #builder(): Utf8Builder {
+    // The largest spare first: a merge under pressure grows long.
+    let storage: Uint8Array | undefined;
+    let at = -1;
+    for (let i = 0; i < this.#spare.length; i++) {
+      if (storage === undefined || this.#spare[i].length > storage.length) {
+        storage = this.#spare[i];
+        at = i;
+      }
+    }
+    if (storage === undefined) return new Utf8Builder(new Uint8Array(4096), this.#keepSpare);
+    this.#spare.splice(at, 1);
+    this.#spareBytes -= storage.length;
+    return new Utf8Builder(storage, this.#keepSpare);
+  }
+
+  /** Keeps a released builder's storage for the next merge. */
+  #recycle(builder: Utf8Builder): void {
+    this.#keepSpare(builder.release());
+  }
+
+  /** Keeps storage for reuse while under pressure, up to a quarter of the bound. */
+  #keepSpare = (storage: Uint8Array): void => {
+    if (!this.#pressure || this.#spareBytes + storage.length > this.#maxBytes / 4) return;
+    this.#spare.push(storage);
+    this.#spareBytes += storage.length;
+  };
 
   #total(): number {
     return this.#queuedBytes + this.#inFlightBytes;
@@ -488,6 +536,7 @@ export class OutputBuffer {
       this.#queuedBytes -= entry.size;
       entry.size = 0;
       entry.text = undefined;
+      if (entry.more !== undefined) this.#recycle(entry.more);
       entry.more = undefined;
       entry.bytes = undefined;
       this.#dead++;
@@ -586,7 +635,7 @@ function mergeable(
 function serialiseDelta(entry: DeltaEntry): string {
   const params: Record<string, unknown> = { ...entry.params, key: entry.key };
   if (entry.text !== undefined) {
-    params.text = entry.more === undefined ? entry.text : entry.text + entry.more.join("");
+    params.text = entry.more === undefined ? entry.text : entry.text + entry.more.toString();
   } else params.base64 = toBase64(concatBytes(entry.bytes!));
   if (entry.dropped > 0) params.dropped = entry.dropped;
   return JSON.stringify({ jsonrpc: "2.0", method: entry.method, params });

@@ -38,9 +38,16 @@ gateway.register({
   summary:
     "Offers `count` delta notifications of `size` bytes under one key, with a control `mark` every `markEvery`",
   handler: async (params, context) => {
-    const { count, size, markEvery } = params as { count: number; size: number; markEvery: number };
-    const text = "d".repeat(size);
+    const { count, size, markEvery, distinct } = params as {
+      count: number;
+      size: number;
+      markEvery: number;
+      distinct?: boolean;
+    };
+    const shared = "d".repeat(size);
     for (let i = 0; i < count; i++) {
+      // Distinct texts, as a real stream makes them (a shared one flatters the heap).
+      const text = distinct === true ? String(i).padStart(size, "d") : shared;
       context.delta("bench", "stream.delta", { first: i }, { text });
       if (i % markEvery === markEvery - 1) await context.notify("mark", { i });
       // Yield now and then so other requests (a ping) are served during the flood.

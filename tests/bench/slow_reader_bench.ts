@@ -17,6 +17,7 @@ const { values } = parseArgs({
   options: {
     count: { type: "string", default: "1000000" },
     "stall-ms": { type: "string", default: "3000" },
+    "shared-text": { type: "boolean", default: false },
   },
 });
 const COUNT = Number(values.count);
@@ -69,7 +70,7 @@ await send({
   jsonrpc: "2.0",
   id: 2,
   method: "deltas",
-  params: { count: COUNT, size: 64, markEvery: MARK_EVERY },
+  params: { count: COUNT, size: 64, markEvery: MARK_EVERY, distinct: !values["shared-text"] },
 });
 let peak = idle;
 const sampler = setInterval(async () => {

@@ -176,3 +176,55 @@ Deno.test("OutputBuffer counts a delta's params against the bound", () => {
   buffer.pushDelta("k", "d", { big: "p".repeat(10_000) }, { text: "x" });
   assert.ok(buffer.stats().queuedBytes > 10_000);
 });
+
+Deno.test("OutputBuffer keeps merged non-ASCII text exact through merges, drops and reuse of its merge storage", () => {
+  let state = 99;
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const alphabet = ["a", "é", "€", "😀", "\n", '"', "\\", "\u0001"];
+  // Merges grow past the 4 KiB a merge's storage starts with (a quarter of the bound).
+  const buffer = new OutputBuffer({ maxBytes: 64 * 1024 });
+  const sent = new Map<string, string[]>([["k1", []], ["k2", []]]);
+  const frames: Frame[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const key = random() < 0.7 ? "k1" : "k2";
+    let payload = "";
+    for (let n = Math.floor(random() * 40); n > 0; n--) {
+      payload += alphabet[Math.floor(random() * alphabet.length)];
+    }
+    const list = sent.get(key)!;
+    // Each delta's text names its index, so the delivered text can be split up again.
+    buffer.pushDelta(key, "stream", { pos: list.length }, { text: `<${list.length}|${payload}>` });
+    list.push(payload);
+    if (random() < 0.01) void buffer.pushControl(control(i));
+    if (random() < 0.001) {
+      // The reader takes a batch now and then, so pressure comes and goes.
+      const batch = buffer.take();
+      if (batch !== undefined) {
+        for (const text of batch.frames) frames.push(JSON.parse(text));
+        buffer.release(batch.bytes);
+      }
+    }
+  }
+  frames.push(...drain(buffer));
+  let dropped = 0;
+  const next = new Map([["k1", 0], ["k2", 0]]);
+  for (const frame of frames) {
+    if (frame.method !== "stream") continue;
+    const key = String(frame.params!.key);
+    const list = sent.get(key)!;
+    dropped += Number(frame.params!.dropped ?? 0);
+    const parts = [...String(frame.params!.text).matchAll(/<(\d+)\|([^>]*)>/gs)];
+    assert.equal(parts.map((p) => p[0]).join(""), frame.params!.text, "whole deltas only");
+    assert.equal(Number(parts[0][1]), frame.params!.pos, "the earliest delta's params");
+    for (const [, index, payload] of parts) {
+      assert.ok(Number(index) >= next.get(key)!, "in order, each once");
+      assert.equal(payload, list[Number(index)], `delta ${index} of ${key}`);
+      next.set(key, Number(index) + 1);
+    }
+  }
+  const delivered = frames.filter((f) => f.method === "stream")
+    .reduce((n, f) => n + String(f.params!.text).split("<").length - 1, 0);
+  assert.ok(buffer.stats().coalescedDeltas > 0 && buffer.stats().droppedDeltas > 0);
+  assert.equal(delivered + buffer.stats().droppedDeltas, 20_000);
+  assert.ok(dropped <= buffer.stats().droppedDeltas);
+});
