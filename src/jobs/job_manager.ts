@@ -248,6 +248,9 @@ export class JobManager {
         } in session ${spec.session}: sessions are not available on this gateway`,
       );
     }
+    // A job refused for its session must not have run: ask before spawning. (Its first event
+    // is appended after, with its pid; a session closed in between still kills the job.)
+    if (spec.session !== undefined) this.#sessionLog!.assertWritable?.(spec.session);
     const id = `${this.#prefix}-${this.#started + 1}`;
     // Spawning is synchronous, so the count above cannot be overtaken by another start.
     const job = Job.spawn(id, spec, {

@@ -53,4 +53,10 @@ export interface JobSessionLog {
     data: Record<string, unknown>,
     options?: JobSessionAppendOptions,
   ): Promise<unknown>;
+  /**
+   * Throws what `append` would reject with (`SESSION_NOT_FOUND`,
+   * `SESSION_CLOSED`) when the session cannot take events now. Asked before a
+   * job is spawned, so that a job refused for its session never runs.
+   */
+  assertWritable?(session: string): void;
 }

@@ -406,6 +406,14 @@ function notFound(session: string): JsonRpcError {
   return JsonRpcError.from("SESSION_NOT_FOUND", { session }, `Session not found: ${session}`);
 }
 
+function sessionClosed(session: string): JsonRpcError {
+  return JsonRpcError.from(
+    "SESSION_CLOSED",
+    { session },
+    `Session closed: ${session} accepts no more events`,
+  );
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -572,6 +580,14 @@ export class SessionManager {
     }
     if (info === undefined) throw notFound(session);
     return info;
+  }
+
+  /**
+   * Throws `SESSION_NOT_FOUND` or `SESSION_CLOSED` (or `STORE_ERROR`) when
+   * an append to `session` would fail for that reason now.
+   */
+  assertWritable(session: string): void {
+    if (this.get(session).closed) throw sessionClosed(session);
   }
 
   /** Sessions, newest first, including those of other processes sharing the store. */
@@ -1015,13 +1031,7 @@ export class SessionManager {
           entry.deferred.reject(notFound(entry.session));
           break;
         case "session-closed":
-          entry.deferred.reject(
-            JsonRpcError.from(
-              "SESSION_CLOSED",
-              { session: entry.session },
-              `Session closed: ${entry.session} accepts no more events`,
-            ),
-          );
+          entry.deferred.reject(sessionClosed(entry.session));
           break;
       }
     }

@@ -239,6 +239,26 @@ Deno.test("A job started with a session logs job.start, merged job.output and jo
   assert.equal(unknown.error.code, -32010);
 });
 
+Deno.test("job.start refused for an unknown or closed session never runs the command", async () => {
+  await using gw = await spawnGateway(["--state", "memory"]);
+  await gw.ready();
+  const marker = `${gw.dir}/ran`;
+  const created = await gw.request("session.create", { title: "closing" });
+  const closed = created.result.id;
+  assert.equal((await gw.request("session.close", { session: closed })).error, undefined);
+  for (const [session, code] of [["no-such-session", -32010], [closed, -32011]] as const) {
+    const answer = await gw.request("job.start", {
+      cmd: "sh",
+      args: ["-c", `echo ran >> '${marker}'`],
+      session,
+    });
+    assert.equal(answer.error?.code, code, JSON.stringify(answer));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
+  assert.deepEqual((await gw.request("job.list")).result.jobs, []);
+});
+
 Deno.test("The watchdog kills every job's process group when the main isolate is stuck at shutdown", async () => {
   await using gw = await spawnGateway(["--test-hooks"]);
   await gw.ready();
