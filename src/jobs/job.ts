@@ -650,17 +650,34 @@ export class Job {
   }
 }
 
+/** Whether a path names something that is not a folder (a spawn's cwd error says "not found" for both). */
+function isFile(path: string | undefined): boolean {
+  if (path === undefined) return false;
+  try {
+    return !Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 function spawnError(spec: JobSpec, error: unknown): JsonRpcError {
   const message = error instanceof Error ? error.message : String(error);
   const data = { cmd: spec.cmd, cwd: spec.cwd, error: message };
   const name = JSON.stringify(spec.cmd);
   if (error instanceof Deno.errors.NotFound) {
     if (/cwd/i.test(message)) {
-      return JsonRpcError.from(
-        "JOB_SPAWN_FAILED",
-        { ...data, reason: "cwd-not-found" },
-        `Cannot start ${name}: the working folder ${JSON.stringify(spec.cwd)} does not exist`,
-      );
+      const folder = JSON.stringify(spec.cwd);
+      return isFile(spec.cwd)
+        ? JsonRpcError.from(
+          "JOB_SPAWN_FAILED",
+          { ...data, reason: "cwd-not-a-folder" },
+          `Cannot start ${name}: the working folder ${folder} is a file, not a folder`,
+        )
+        : JsonRpcError.from(
+          "JOB_SPAWN_FAILED",
+          { ...data, reason: "cwd-not-found" },
+          `Cannot start ${name}: the working folder ${folder} does not exist`,
+        );
     }
     return JsonRpcError.from(
       "JOB_SPAWN_FAILED",

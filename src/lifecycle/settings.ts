@@ -393,7 +393,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
     listen,
     // An empty token would let anyone in: it counts as unset, so a random one is generated.
-    token: values.token || env.TUIGATE_TOKEN || undefined,
+    token: bearerToken(values.token || env.TUIGATE_TOKEN || undefined, values.token !== undefined),
     tokenFile: values["token-file"] || undefined,
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,
@@ -428,4 +428,18 @@ function parseListen(raw: string): { hostname: string; port: number } {
   const host = match[1] ?? "127.0.0.1";
   const hostname = host.startsWith("[") ? host.slice(1, -1) : host;
   return { hostname, port };
+}
+
+/**
+ * A token every client can present both ways: `Authorization: Bearer` takes
+ * RFC 6750 token characters, the subprotocol `tuigate.bearer.<token>` only
+ * RFC 7230 ones; these are in both.
+ */
+function bearerToken(token: string | undefined, fromFlag: boolean): string | undefined {
+  if (token === undefined || /^[A-Za-z0-9\-._~+]+$/.test(token)) return token;
+  throw new UsageError(
+    `Invalid value for ${
+      fromFlag ? "--token" : "TUIGATE_TOKEN"
+    }: a bearer token may hold only letters, digits and - . _ ~ + (it travels in a header and a subprotocol)`,
+  );
 }

@@ -135,7 +135,7 @@ Deno.test("JobManager refuses a job beyond maxJobs with JOB_LIMIT and accepts on
   await reader.exit(third.id);
 });
 
-Deno.test("JobManager answers JOB_SPAWN_FAILED for a missing command, a non-executable file and a missing folder", async () => {
+Deno.test("JobManager answers JOB_SPAWN_FAILED for a missing command, a non-executable file, a missing folder and a file as folder", async () => {
   await using jobs = new JobManager();
   const dir = await Deno.makeTempDir();
   try {
@@ -149,6 +149,9 @@ Deno.test("JobManager answers JOB_SPAWN_FAILED for a missing command, a non-exec
       -32022,
     );
     assert.match(noFolder.message, /working folder .* does not exist/);
+    const aFile = await rejectsWith(jobs.start({ cmd: "echo", cwd: `${dir}/script.sh` }), -32022);
+    assert.match(aFile.message, /working folder .*script\.sh" is a file, not a folder/);
+    assert.equal((aFile.data as { reason: string }).reason, "cwd-not-a-folder");
     assert.equal(jobs.list().length, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });

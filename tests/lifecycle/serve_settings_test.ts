@@ -95,3 +95,22 @@ Deno.test("parseSettings treats empty path and address values as unset", () => {
   assert.equal(settings.stateDir, "/home/u/.local/state/tuigate");
   assert.equal(settings.crashLog, "/home/u/.local/state/tuigate/exits.jsonl");
 });
+
+Deno.test("parseSettings refuses a token a client could not present in a header and a subprotocol", () => {
+  for (const token of ["a b", "tok/en", "x=", "é"]) {
+    assert.throws(
+      () => parseSettings(["serve", "--token", token], { env: { HOME: "/home/u" } }),
+      (error: Error) =>
+        error instanceof UsageError &&
+        /Invalid value for --token: a bearer token/.test(error.message),
+    );
+    assert.throws(
+      () => parseSettings(["serve"], { env: { HOME: "/home/u", TUIGATE_TOKEN: token } }),
+      (error: Error) => error instanceof UsageError && /TUIGATE_TOKEN/.test(error.message),
+    );
+  }
+  const { settings } = parseSettings(["serve", "--token", "Ab9-._~+"], {
+    env: { HOME: "/home/u" },
+  });
+  assert.equal(settings.token, "Ab9-._~+");
+});
