@@ -339,6 +339,8 @@ export class ProcessLifecycle {
           marginMs: this.#marginMs,
           ledgerPath: this.#ledger.path,
           startedAt: this.#startedAt,
+          parentCheckMs: isWindows ? 0 : this.#parentCheckMs,
+          initialParent: this.#initialParent,
           ...this.#meta,
         },
       });

@@ -5,6 +5,11 @@
  * after the grace period plus a margin, it appends a ledger line and kills
  * the process (and any job process groups it was told about) with SIGKILL.
  *
+ * It also watches the parent process when the main isolate does: if the
+ * parent is gone and the main isolate has not said it is shutting down one
+ * check period later, the main isolate is stuck, and the worker ends the
+ * process after the margin (ledger reason `parent-exited`, `via: "watchdog"`).
+ *
  * @module
  */
 
@@ -17,6 +22,10 @@ interface Config {
   startedAt: number;
   epoch: string;
   version: string;
+  /** How often the main isolate checks its parent, in ms; 0 when it does not. */
+  parentCheckMs?: number;
+  /** The parent pid at start. */
+  initialParent?: number;
 }
 
 let config: Config | undefined;
@@ -26,19 +35,37 @@ let signal: string | undefined;
 let inflight: number | null = null;
 const processGroups = new Set<number>();
 
-function arm(reason: string): void {
+function arm(reason: string, delayMs?: number): void {
   if (config === undefined || timer !== undefined) return;
   armedBy = reason;
-  timer = setTimeout(() => void fire(), config.graceMs + config.marginMs);
+  timer = setTimeout(() => void fire(), delayMs ?? config.graceMs + config.marginMs);
+}
+
+/**
+ * Polls the parent pid as the main isolate does. Once the parent is gone, the
+ * main isolate has one of its check periods (plus a little) to say it is
+ * shutting down, which arms the usual clock; if it has not, it is stuck.
+ */
+function watchParent(periodMs: number, initialParent: number): void {
+  const poll = setInterval(() => {
+    if (Deno.ppid === initialParent) return;
+    clearInterval(poll);
+    const wait = setTimeout(() => arm("parent-exited", config?.marginMs ?? 250), periodMs + 250);
+    Deno.unrefTimer(wait);
+  }, Math.max(50, Math.floor(periodMs / 2)));
+  Deno.unrefTimer(poll);
 }
 
 async function fire(): Promise<void> {
   if (config === undefined) return;
+  const parentGone = armedBy === "parent-exited";
   const entry = {
     event: "exit",
     time: new Date().toISOString(),
     pid: Deno.pid,
-    reason: "watchdog",
+    // The main isolate was stuck: the worker ended the process for the reason it saw.
+    reason: parentGone ? "parent-exited" : "watchdog",
+    via: "watchdog",
     trigger: armedBy,
     signal,
     // As the main isolate last said (when it began shutting down); null if it never could.
@@ -55,7 +82,7 @@ async function fire(): Promise<void> {
     create: true,
   })
     .catch(() => {});
-  const line = new TextEncoder().encode("[tuigate-exit] watchdog\n");
+  const line = new TextEncoder().encode(`[tuigate-exit] ${entry.reason}\n`);
   const say = Deno.stderr.write(line).catch(() => 0);
   await Promise.race([
     Promise.all([write, say]),
@@ -87,8 +114,11 @@ self.onmessage = (event: MessageEvent) => {
     | { type: "config"; config: Config }
     | { type: "arm"; reason: string; signal?: string; inflight: number }
     | { type: "group"; pgid: number; alive: boolean };
-  if (message.type === "config") config = message.config;
-  else if (message.type === "arm") {
+  if (message.type === "config") {
+    config = message.config;
+    const { parentCheckMs = 0, initialParent } = config;
+    if (parentCheckMs > 0 && initialParent !== undefined) watchParent(parentCheckMs, initialParent);
+  } else if (message.type === "arm") {
     signal ??= message.signal;
     inflight = message.inflight;
     arm(message.reason);

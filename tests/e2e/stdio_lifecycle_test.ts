@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { alive } from "../_support/process_state.ts";
 
 const TEST_GATEWAY = `${ROOT}/tests/_support/test_gateway.ts`;
 
@@ -438,6 +439,48 @@ Deno.test("Gateway exits with reason parent-exited within 2 s when its parent di
     -1,
   );
   assert.equal(last.reason, "parent-exited");
+  await writer.close().catch(() => {});
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Watchdog ends the process with reason parent-exited when the parent dies while the main isolate is blocked", async () => {
+  const dir = await Deno.makeTempDir();
+  const ledger = `${dir}/exits.jsonl`;
+  const pidFile = `${dir}/pid`;
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" --test-hooks <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep 1.5; exit 0`,
+    ],
+    stdin: "piped",
+    env: { TUIGATE_CRASH_LOG: ledger, TUIGATE_STATE_DIR: dir },
+  }).spawn();
+  const writer = child.stdin.getWriter(); // held open: the gateway's stdin never reaches EOF
+  await writer.write(
+    new TextEncoder().encode(
+      '{"jsonrpc":"2.0","id":1,"method":"debug.block","params":{"ms":20000}}\n',
+    ),
+  );
+  await child.status;
+  const died = performance.now();
+  const pid = Number((await Deno.readTextFile(pidFile)).trim());
+  // Killed is enough: a zombie waits for whoever adopted it to reap it.
+  let gone = false;
+  while (performance.now() - died < 6000) {
+    if (!alive(pid)) {
+      gone = true;
+      break;
+    }
+    await delay(50);
+  }
+  const elapsed = performance.now() - died;
+  assert.ok(gone, "gateway still running 6 s after its parent exited");
+  assert.ok(elapsed < 2500, `took ${elapsed.toFixed(0)} ms`);
+  const last = (await Deno.readTextFile(ledger)).trim().split("\n").map((l) => JSON.parse(l)).at(
+    -1,
+  );
+  assert.equal(last.reason, "parent-exited");
+  assert.equal(last.via, "watchdog");
   await writer.close().catch(() => {});
   await Deno.remove(dir, { recursive: true });
 });
