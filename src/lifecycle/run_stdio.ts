@@ -147,6 +147,8 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     // reading stops, what still runs is aborted and answered -32002 (reason "shutdown", as
     // over WebSocket), and the answers drain.
     transport.peer.finish("shutdown");
+    // With stdin gone the client can answer no question: a handler waiting on one hears so now.
+    if (reason === "stdin-eof") transport.peer.cancelServerRequests("stdin-eof");
     await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
     transport.stopReading();
     // Every request still in flight is answered -32002 now (a handler that ignores its signal

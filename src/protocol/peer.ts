@@ -382,6 +382,28 @@ export class Peer {
   }
 
   /**
+   * Settles every pending server request now with -32002 (`reason` in its
+   * data), as closing does, while the peer's own requests go on: for when the
+   * client can no longer answer (its input ended) but may still read.
+   *
+   * @example
+   * ```ts
+   * import { Peer } from "@tuigate/tuigate";
+   * const peer = new Peer();
+   * peer.cancelServerRequests("stdin-eof");
+   * peer.pendingServerRequests; // 0
+   * ```
+   */
+  cancelServerRequests(reason: string): void {
+    const error = JsonRpcError.from(
+      "CONNECTION_CLOSED",
+      { reason },
+      `Connection closed: ${reason}`,
+    );
+    for (const id of [...this.#pending.keys()]) this.#cancelServerRequest(id, reason, error);
+  }
+
+  /**
    * Starts closing gently: new requests are refused (-32002), but requests
    * already accepted, running or queued, go on and are answered. Call
    * {@linkcode Peer.beginClose} when they may run no longer. Idempotent.
@@ -415,12 +437,12 @@ export class Peer {
     this.#finishing = false;
     this.#closeReason ??= reason;
     reason = this.#closeReason;
+    this.cancelServerRequests(reason);
     const error = JsonRpcError.from(
       "CONNECTION_CLOSED",
       { reason },
       `Connection closed: ${reason}`,
     );
-    for (const id of [...this.#pending.keys()]) this.#cancelServerRequest(id, reason, error);
     for (const request of this.inflight.values()) request.abort(error);
     for (const request of this.notifications) request.abort(error);
   }

@@ -140,6 +140,33 @@ Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight ha
   assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
 });
 
+Deno.test("Gateway on stdin EOF fails a handler's pending question to the client at once, not after the finish window", async () => {
+  await using gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "4" },
+  });
+  await gw.ready();
+  await gw.request("client.capabilities", { serverRequests: true });
+  const answer = gw.response(77);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 77,
+    method: "test.ask",
+    params: { method: "ui.confirm", timeout: 20_000 },
+  });
+  await gw.next((f) => f.method === "ui.confirm");
+  const closed = performance.now();
+  await gw.closeStdin();
+  // test.ask answers with the error its question failed with.
+  const failed = (await answer).result.error;
+  assert.equal(failed.code, -32002, JSON.stringify(failed));
+  assert.equal(failed.data.reason, "stdin-eof");
+  const status = await gw.waitExit(5000);
+  assert.equal(status.code, 0);
+  assert.ok(performance.now() - closed < 1500, "exited when the question failed, not at 2 s");
+  assert.equal((await gw.ledger()).at(-1)?.reason, "stdin-eof");
+});
+
 Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace period and answers it -32002", async () => {
   await using gw = await spawnGateway([], {
     script: TEST_GATEWAY,
