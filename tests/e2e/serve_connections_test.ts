@@ -175,8 +175,13 @@ Deno.test("Serve closes a connection with 1009 when a message exceeds --max-fram
   // Multi-byte characters count as bytes: 400 × "é" is 800 bytes, 600 × "€" is 1800.
   await using third = await TestWebSocket.open(serve.url, { token: serve.token });
   assert.equal((await third.request("gateway.ping", { s: "é".repeat(400) })).result.pong, true);
-  third.send({ jsonrpc: "2.0", id: 1, method: "gateway.ping", params: { s: "€".repeat(600) } });
-  assert.equal((await third.closed).code, 1009);
+  const euros = { jsonrpc: "2.0", id: 1, method: "gateway.ping", params: { s: "€".repeat(600) } };
+  third.send(euros);
+  const thirdClosed = await third.closed;
+  assert.equal(thirdClosed.code, 1009);
+  // The reason gives the message's size in UTF-8 bytes.
+  const bytes = new TextEncoder().encode(JSON.stringify(euros)).length;
+  assert.equal(thirdClosed.reason, `Message of ${bytes} bytes exceeds the limit of 1024`);
   assert.equal((await other.request("gateway.ping")).result.pong, true, "others are unaffected");
   const info = await other.request("gateway.info");
   assert.equal(info.result.websocket.closed.oversize, 2);

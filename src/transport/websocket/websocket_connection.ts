@@ -367,7 +367,8 @@ export class WebSocketConnection {
       const fits = data.length * 3 <= this.#maxFrameBytes ||
         utf8Length(data, this.#maxFrameBytes) <= this.#maxFrameBytes;
       if (!fits) {
-        this.#oversize(data.length);
+        // Counted whole only now, on the way out: the reason says how large it was.
+        this.#oversize(utf8Length(data));
         return;
       }
       this.#host.dispatcher.handleText(data, this.peer);
@@ -382,9 +383,8 @@ export class WebSocketConnection {
     }
   }
 
-  #oversize(atLeast: number): void {
-    const reason =
-      `Message of at least ${atLeast} bytes exceeds the limit of ${this.#maxFrameBytes}`;
+  #oversize(bytes: number): void {
+    const reason = `Message of ${bytes} bytes exceeds the limit of ${this.#maxFrameBytes}`;
     logger.warn("Closed {peer} ({remote}) with 1009: {reason}", {
       peer: this.peer.id,
       remote: this.#remote,
