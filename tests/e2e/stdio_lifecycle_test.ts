@@ -22,6 +22,28 @@ async function readUntilReady(stdout: ReadableStream<Uint8Array>) {
   return reader;
 }
 
+/**
+ * The test gateway (grace 4 s) with request 77 in flight: its handler waits
+ * on a `ui.confirm` question to the client, which has been read.
+ */
+async function askingGateway() {
+  const gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "4" },
+  });
+  await gw.ready();
+  await gw.request("client.capabilities", { serverRequests: true });
+  const answer = gw.response(77);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 77,
+    method: "test.ask",
+    params: { method: "ui.confirm", timeout: 20_000 },
+  });
+  const question = await gw.next((f) => f.method === "ui.confirm");
+  return { gw, answer, question };
+}
+
 for (const signal of ["SIGTERM", "SIGHUP"] as const) {
   Deno.test(`Gateway exits 0 within grace + 0.5 s on ${signal} while its stdout is wedged`, async () => {
     await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
@@ -113,20 +135,9 @@ Deno.test("Gateway on SIGTERM answers a handler that ignores its signal -32002 a
 });
 
 Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight handler's question, and refuses new requests", async () => {
-  await using gw = await spawnGateway([], {
-    script: TEST_GATEWAY,
-    env: { TUIGATE_SHUTDOWN_GRACE_S: "4" },
-  });
-  await gw.ready();
-  await gw.request("client.capabilities", { serverRequests: true });
-  const answer = gw.response(77);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 77,
-    method: "test.ask",
-    params: { method: "ui.confirm", timeout: 20_000 },
-  });
-  const question = await gw.next((f) => f.method === "ui.confirm");
+  const asking = await askingGateway();
+  await using gw = asking.gw;
+  const { answer, question } = asking;
   const signalled = performance.now();
   gw.kill("SIGTERM");
   await delay(200);
@@ -141,20 +152,9 @@ Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight ha
 });
 
 Deno.test("Gateway on stdin EOF fails a handler's pending question to the client at once, not after the finish window", async () => {
-  await using gw = await spawnGateway([], {
-    script: TEST_GATEWAY,
-    env: { TUIGATE_SHUTDOWN_GRACE_S: "4" },
-  });
-  await gw.ready();
-  await gw.request("client.capabilities", { serverRequests: true });
-  const answer = gw.response(77);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 77,
-    method: "test.ask",
-    params: { method: "ui.confirm", timeout: 20_000 },
-  });
-  await gw.next((f) => f.method === "ui.confirm");
+  const asking = await askingGateway();
+  await using gw = asking.gw;
+  const { answer } = asking;
   const closed = performance.now();
   await gw.closeStdin();
   // test.ask answers with the error its question failed with.
@@ -433,83 +433,57 @@ Deno.test("Gateway falls back to the default grace period with a warning when th
   assert.match(gw.stderr, /grace/i);
 });
 
-Deno.test("Gateway exits with reason parent-exited within 2 s when its parent dies but stdin stays open", async () => {
+/**
+ * Starts `main.ts` from a shell that exits after `parentSeconds`, leaving the
+ * gateway orphaned with its stdin (the test's pipe, sent `input` first) still
+ * open. Resolves when the parent is gone with how long the gateway then took
+ * to stop running (a zombie waiting to be reaped counts as stopped) and the
+ * last ledger line.
+ */
+async function orphanGateway(args: string[], input: string, parentSeconds: number) {
   const dir = await Deno.makeTempDir();
   const ledger = `${dir}/exits.jsonl`;
   const pidFile = `${dir}/pid`;
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep 0.5; exit 0`,
+      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" ${
+        args.join(" ")
+      } <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep ${parentSeconds}; exit 0`,
     ],
     stdin: "piped",
     env: { TUIGATE_CRASH_LOG: ledger, TUIGATE_STATE_DIR: dir },
   }).spawn();
   const writer = child.stdin.getWriter(); // held open: the gateway's stdin never reaches EOF
+  if (input !== "") await writer.write(new TextEncoder().encode(input));
   await child.status;
   const died = performance.now();
   const pid = Number((await Deno.readTextFile(pidFile)).trim());
-  let gone = false;
-  while (performance.now() - died < 4000) {
-    try {
-      await Deno.stat(`/proc/${pid}`);
-    } catch {
-      gone = true;
-      break;
-    }
-    await delay(50);
-  }
-  const elapsed = performance.now() - died;
-  assert.ok(gone, "gateway still running 4 s after its parent exited");
-  assert.ok(elapsed < 2500, `took ${elapsed.toFixed(0)} ms`);
-  const last = (await Deno.readTextFile(ledger)).trim().split("\n").map((l) => JSON.parse(l)).at(
-    -1,
-  );
-  assert.equal(last.reason, "parent-exited");
+  while (alive(pid) && performance.now() - died < 6000) await delay(50);
+  const result = {
+    stopped: !alive(pid),
+    ms: performance.now() - died,
+    last: JSON.parse((await Deno.readTextFile(ledger)).trim().split("\n").at(-1)!),
+  };
   await writer.close().catch(() => {});
   await Deno.remove(dir, { recursive: true });
+  return result;
+}
+
+Deno.test("Gateway exits with reason parent-exited within 2 s when its parent dies but stdin stays open", async () => {
+  const { stopped, ms, last } = await orphanGateway([], "", 0.5);
+  assert.ok(stopped, "gateway still running 6 s after its parent exited");
+  assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
+  assert.equal(last.reason, "parent-exited");
 });
 
 Deno.test("Watchdog ends the process with reason parent-exited when the parent dies while the main isolate is blocked", async () => {
-  const dir = await Deno.makeTempDir();
-  const ledger = `${dir}/exits.jsonl`;
-  const pidFile = `${dir}/pid`;
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" --test-hooks <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep 1.5; exit 0`,
-    ],
-    stdin: "piped",
-    env: { TUIGATE_CRASH_LOG: ledger, TUIGATE_STATE_DIR: dir },
-  }).spawn();
-  const writer = child.stdin.getWriter(); // held open: the gateway's stdin never reaches EOF
-  await writer.write(
-    new TextEncoder().encode(
-      '{"jsonrpc":"2.0","id":1,"method":"debug.block","params":{"ms":20000}}\n',
-    ),
-  );
-  await child.status;
-  const died = performance.now();
-  const pid = Number((await Deno.readTextFile(pidFile)).trim());
-  // Killed is enough: a zombie waits for whoever adopted it to reap it.
-  let gone = false;
-  while (performance.now() - died < 6000) {
-    if (!alive(pid)) {
-      gone = true;
-      break;
-    }
-    await delay(50);
-  }
-  const elapsed = performance.now() - died;
-  assert.ok(gone, "gateway still running 6 s after its parent exited");
-  assert.ok(elapsed < 2500, `took ${elapsed.toFixed(0)} ms`);
-  const last = (await Deno.readTextFile(ledger)).trim().split("\n").map((l) => JSON.parse(l)).at(
-    -1,
-  );
+  const block = '{"jsonrpc":"2.0","id":1,"method":"debug.block","params":{"ms":20000}}\n';
+  const { stopped, ms, last } = await orphanGateway(["--test-hooks"], block, 1.5);
+  assert.ok(stopped, "gateway still running 6 s after its parent exited");
+  assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
   assert.equal(last.reason, "parent-exited");
   assert.equal(last.via, "watchdog");
-  await writer.close().catch(() => {});
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("Watchdog ends the process after grace + margin when the main isolate is blocked", async () => {
