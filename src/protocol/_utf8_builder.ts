@@ -9,29 +9,44 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+/** The least storage a builder grows to. */
+const MIN_BYTES = 64;
 
-/** A growable UTF-8 text buffer whose storage can be handed back for reuse. */
+/** Where a builder gets larger storage and leaves what it outgrew. */
+export interface Utf8Storage {
+  /** Storage of at least `bytes` bytes. */
+  take(bytes: number): Uint8Array;
+  /** Storage no longer used, for reuse. */
+  give(storage: Uint8Array): void;
+}
+
+/**
+ * A growable UTF-8 text buffer whose storage comes from, and goes back to, a
+ * {@linkcode Utf8Storage}. Text that is not well-formed UTF-16 (a lone
+ * surrogate, or half of a pair split between two appends) cannot be held as
+ * UTF-8: from there on the builder keeps a string, so every code unit comes
+ * out as it went in.
+ */
 export class Utf8Builder {
-  #bytes: Uint8Array;
+  #bytes: Uint8Array = EMPTY;
   #length = 0;
-  #recycle: ((storage: Uint8Array) => void) | undefined;
+  /** Text before the bytes, used once an append was not well-formed. */
+  #prefix = "";
+  #storage: Utf8Storage;
 
-  /**
-   * Makes an empty builder writing into `storage`. When that is too small a
-   * larger one is made, and the outgrown one goes to `recycle`, if given.
-   */
-  constructor(storage: Uint8Array, recycle?: (storage: Uint8Array) => void) {
-    this.#bytes = storage;
-    this.#recycle = recycle;
+  /** Makes an empty builder; it takes storage at its first append. */
+  constructor(storage: Utf8Storage) {
+    this.#storage = storage;
   }
 
-  /** The bytes held. */
-  get byteLength(): number {
-    return this.#length;
-  }
-
-  /** Appends text (a lone surrogate becomes U+FFFD, as on the wire). */
+  /** Appends text. */
   append(text: string): void {
+    if (!text.isWellFormed() || this.#prefix !== "" && endsWithHighSurrogate(this.#prefix)) {
+      // Kept as a string: the bytes so far are folded into it, so the order stays.
+      this.#prefix = this.#prefix + this.#decodeBytes() + text;
+      this.#length = 0;
+      return;
+    }
     let rest = text;
     for (;;) {
       const { read, written } = encoder.encodeInto(rest, this.#bytes.subarray(this.#length));
@@ -45,7 +60,16 @@ export class Utf8Builder {
 
   /** Appends what another builder holds. */
   appendBuilder(other: Utf8Builder): void {
+    if (other.#prefix !== "") {
+      this.append(other.toString());
+      return;
+    }
     const bytes = other.#bytes.subarray(0, other.#length);
+    if (this.#prefix !== "") {
+      this.#prefix = this.#prefix + this.#decodeBytes() + decoder.decode(bytes);
+      this.#length = 0;
+      return;
+    }
     if (this.#bytes.length - this.#length < bytes.length) this.#grow(bytes.length);
     this.#bytes.set(bytes, this.#length);
     this.#length += bytes.length;
@@ -53,22 +77,32 @@ export class Utf8Builder {
 
   /** The text held. */
   toString(): string {
-    return decoder.decode(this.#bytes.subarray(0, this.#length));
+    return this.#prefix + this.#decodeBytes();
   }
 
-  /** Empties the builder and returns its storage for reuse; the builder must not be used after. */
-  release(): Uint8Array {
-    const storage = this.#bytes;
+  /** Empties the builder and gives its storage back; the builder must not be used after. */
+  release(): void {
+    if (this.#bytes.length > 0) this.#storage.give(this.#bytes);
     this.#bytes = EMPTY;
     this.#length = 0;
-    return storage;
+    this.#prefix = "";
+  }
+
+  #decodeBytes(): string {
+    return this.#length === 0 ? "" : decoder.decode(this.#bytes.subarray(0, this.#length));
   }
 
   #grow(extra: number): void {
-    const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + extra, 1024));
+    const grown = this.#storage.take(
+      Math.max(this.#bytes.length * 2, this.#length + extra, MIN_BYTES),
+    );
     grown.set(this.#bytes.subarray(0, this.#length));
-    const outgrown = this.#bytes;
+    if (this.#bytes.length > 0) this.#storage.give(this.#bytes);
     this.#bytes = grown;
-    if (outgrown.length > 0) this.#recycle?.(outgrown);
   }
+}
+
+function endsWithHighSurrogate(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff;
 }

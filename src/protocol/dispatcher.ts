@@ -505,8 +505,14 @@ export class Dispatcher {
     return lane;
   }
 
+  /**
+   * Calls waiting for a slot. Answered ones waiting to be skipped do not
+   * count, up to max-queued of them: beyond that they do, so that a client
+   * cancelling what it queues cannot pile up calls while every slot is held.
+   */
   #waiting(): number {
-    return this.#queue.length - this.#queueHead + this.#sequentialWaiting - this.#droppedWaiting;
+    const free = Math.min(this.#droppedWaiting, this.#maxQueued);
+    return this.#queue.length - this.#queueHead + this.#sequentialWaiting - free;
   }
 
   #refuse(call: Call): boolean {
@@ -571,6 +577,8 @@ export class Dispatcher {
     if (!record.started && !call.dropped) {
       call.dropped = true;
       this.#droppedWaiting++;
+      // It waits only to be skipped: its params need not wait with it.
+      call.message = { jsonrpc: "2.0", id: call.message.id, method: call.message.method };
       if (record instanceof CallRecord) call.peer.inflight.delete(record.key);
     }
   }

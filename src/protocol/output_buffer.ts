@@ -7,7 +7,7 @@
  */
 
 import { concatBytes, toBase64 } from "./bytes.ts";
-import { Utf8Builder } from "./_utf8_builder.ts";
+import { Utf8Builder, type Utf8Storage } from "./_utf8_builder.ts";
 
 /**
  * Options for {@linkcode OutputBuffer}.
@@ -481,33 +481,38 @@ export class OutputBuffer {
     this.#readable = undefined;
   }
 
-  /** A builder for merged text, on reused storage when there is some. */
+  /** A builder for merged text; its storage comes from the spares when there are some. */
   #builder(): Utf8Builder {
-    // The largest spare first: a merge under pressure grows long.
-    let storage: Uint8Array | undefined;
-    let at = -1;
-    for (let i = 0; i < this.#spare.length; i++) {
-      if (storage === undefined || this.#spare[i].length > storage.length) {
-        storage = this.#spare[i];
-        at = i;
-      }
-    }
-    if (storage === undefined) return new Utf8Builder(new Uint8Array(4096), this.#keepSpare);
-    this.#spare.splice(at, 1);
-    this.#spareBytes -= storage.length;
-    return new Utf8Builder(storage, this.#keepSpare);
+    return new Utf8Builder(this.#storage);
   }
 
-  /** Keeps a released builder's storage for the next merge. */
+  /** Gives a builder's storage back for the next merge. */
   #recycle(builder: Utf8Builder): void {
-    this.#keepSpare(builder.release());
+    builder.release();
   }
 
-  /** Keeps storage for reuse while under pressure, up to a quarter of the bound. */
-  #keepSpare = (storage: Uint8Array): void => {
-    if (!this.#pressure || this.#spareBytes + storage.length > this.#maxBytes / 4) return;
-    this.#spare.push(storage);
-    this.#spareBytes += storage.length;
+  /**
+   * Storage for merged text: the smallest spare that is large enough, else a
+   * new buffer of the size asked (builders start small and double). Storage
+   * given back is kept while under pressure, up to a quarter of the bound.
+   */
+  #storage: Utf8Storage = {
+    take: (bytes) => {
+      let best = -1;
+      for (let i = 0; i < this.#spare.length; i++) {
+        const length = this.#spare[i].length;
+        if (length >= bytes && (best === -1 || length < this.#spare[best].length)) best = i;
+      }
+      if (best === -1) return new Uint8Array(bytes);
+      const [storage] = this.#spare.splice(best, 1);
+      this.#spareBytes -= storage.length;
+      return storage;
+    },
+    give: (storage) => {
+      if (!this.#pressure || this.#spareBytes + storage.length > this.#maxBytes / 4) return;
+      this.#spare.push(storage);
+      this.#spareBytes += storage.length;
+    },
   };
 
   #total(): number {

@@ -212,6 +212,29 @@ Deno.test("Dispatcher no longer counts a cancelled queued request against max-qu
   client.close();
 });
 
+Deno.test("Dispatcher bounds cancelled requests that wait to be skipped while every slot is held", async () => {
+  const { gateway } = slowGateway({ maxInflight: 1, maxQueued: 2 });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "slow", params: { ms: 300 } });
+  for (let id = 2; id < 22; id++) {
+    client.send({ jsonrpc: "2.0", id, method: "slow", params: { ms: 1, n: id } });
+    client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id } });
+  }
+  const codes = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => (await client.response(i + 2)).error.code),
+  );
+  // The first few are queued and cancelled; once as many cancelled ones wait as max-queued
+  // allows free, they count again and later requests are refused: the queue cannot pile up.
+  assert.ok(codes.includes(-32800) && codes.includes(-32000), JSON.stringify(codes));
+  assert.ok(codes.filter((code) => code === -32800).length <= 5, JSON.stringify(codes));
+  assert.equal((await client.response(1)).result, "done");
+  await gateway.dispatcher.idle();
+  assert.equal(gateway.dispatcher.stats().queued, 0);
+  client.send({ jsonrpc: "2.0", id: 99, method: "slow", params: { ms: 1 } });
+  assert.equal((await client.response(99)).result, "done");
+  client.close();
+});
+
 Deno.test("Dispatcher runs a sequential method one call at a time, in arrival order", async () => {
   const gateway = new Gateway();
   const order: number[] = [];

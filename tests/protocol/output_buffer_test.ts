@@ -228,3 +228,17 @@ Deno.test("OutputBuffer keeps merged non-ASCII text exact through merges, drops 
   assert.equal(delivered + buffer.stats().droppedDeltas, 20_000);
   assert.ok(dropped <= buffer.stats().droppedDeltas);
 });
+
+Deno.test("OutputBuffer merges a surrogate pair split between deltas and keeps lone surrogates", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1000 });
+  // A large delta of another key fills the buffer: from then on the deltas of "k" merge.
+  buffer.pushDelta("other", "d", {}, { text: "x".repeat(900) });
+  const parts = ["a\uD83D", "\uDE00b", "\uD800c", "d", "é€", "\uDBFF"];
+  for (let round = 0; round < 3; round++) {
+    for (const [i, text] of parts.entries()) buffer.pushDelta("k", "d", { i }, { text });
+  }
+  const frames = drain(buffer).filter((f) => f.params!.key === "k");
+  assert.ok(frames.length < parts.length * 3, "the deltas of k were merged");
+  assert.equal(buffer.stats().droppedDeltas, 1, "only the large delta of the other key");
+  assert.equal(frames.map((f) => String(f.params!.text)).join(""), parts.join("").repeat(3));
+});
