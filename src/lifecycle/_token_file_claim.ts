@@ -43,17 +43,34 @@ export async function claimTokenFile(stateDir: string): Promise<TokenFileClaim> 
       return { path: shared, release: () => Promise.resolve() };
     }
   }
-  const owner = Number.parseInt(await Deno.readTextFile(ownerPath).catch(() => ""), 10);
+  const own: TokenFileClaim = {
+    path: `${stateDir}/token-${Deno.pid}`,
+    release: () => Promise.resolve(),
+  };
+  const seen = await Deno.readTextFile(ownerPath).catch(() => "");
+  const owner = Number.parseInt(seen, 10);
   if (Number.isSafeInteger(owner) && owner > 0 && owner !== Deno.pid && await isAlive(owner)) {
-    return { path: `${stateDir}/token-${Deno.pid}`, release: () => Promise.resolve() };
+    return own;
   }
-  // A stale claim: its process is gone (killed before it could release it).
+  // A stale claim (its process was killed before it could release it), or one being written.
+  // It is taken over under a lock, and only if it is still what was read: of two servers
+  // starting together, one takes it and the other writes its own file.
+  const lockPath = `${ownerPath}.lock`;
   try {
+    await Deno.writeTextFile(lockPath, mine, { createNew: true, mode: 0o600 });
+  } catch {
+    return own;
+  }
+  try {
+    if ((await Deno.readTextFile(ownerPath).catch(() => "")) !== seen) return own;
     await Deno.writeTextFile(ownerPath, mine, { mode: 0o600 });
+    return claimed;
   } catch {
     // Writing the token will report what is wrong with the folder.
+    return claimed;
+  } finally {
+    await Deno.remove(lockPath).catch(() => {});
   }
-  return claimed;
 }
 
 /** Whether a process exists (one we may not signal counts). */
