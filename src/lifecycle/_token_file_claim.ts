@@ -1,6 +1,7 @@
 /**
  * Which token file a serve process writes when none is given: two serve
  * processes sharing a state folder must not overwrite each other's token.
+ * Files are removed only while they still hold what this process wrote.
  *
  * @module
  */
@@ -25,13 +26,7 @@ export async function claimTokenFile(stateDir: string): Promise<TokenFileClaim> 
   const mine = `${Deno.pid}\n`;
   const claimed: TokenFileClaim = {
     path: shared,
-    release: async () => {
-      try {
-        if ((await Deno.readTextFile(ownerPath)) === mine) await Deno.remove(ownerPath);
-      } catch {
-        // Gone already, or taken over.
-      }
-    },
+    release: () => removeIfOwned(ownerPath, mine),
   };
   try {
     await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -81,5 +76,15 @@ async function isAlive(pid: number): Promise<boolean> {
     return true;
   } catch (error) {
     return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/** Removes a file, only if it still holds `expected` (when given): never another process's. */
+export async function removeIfOwned(path: string, expected: string | undefined): Promise<void> {
+  try {
+    if (expected !== undefined && (await Deno.readTextFile(path)) !== expected) return;
+    await Deno.remove(path);
+  } catch {
+    // Gone already, or not ours to remove.
   }
 }

@@ -9,7 +9,7 @@
 import { getLogger } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { writePrivateFile, writeTokenFile } from "../transport/websocket/bearer_token.ts";
-import { claimTokenFile } from "./_token_file_claim.ts";
+import { claimTokenFile, removeIfOwned } from "./_token_file_claim.ts";
 import type { ListeningAddress } from "../transport/websocket/listen_address.ts";
 import { WebSocketServer } from "../transport/websocket/websocket_server.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
@@ -206,15 +206,6 @@ async function writeAll(
     return true;
   } catch {
     return false;
-  }
-}
-
-async function removeIfOwned(path: string, expected: string | undefined): Promise<void> {
-  try {
-    if (expected !== undefined && (await Deno.readTextFile(path)) !== expected) return;
-    await Deno.remove(path);
-  } catch {
-    // Gone already, or not ours to remove.
   }
 }
 

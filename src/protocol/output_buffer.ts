@@ -292,7 +292,7 @@ export class OutputBuffer {
       last !== undefined && this.#pressure &&
       mergeable(last, method, isText, this.#mergeCap, length)
     ) {
-      if (isText) (last.more ??= this.#builder()).append(payload.text);
+      if (isText) (last.more ??= new Utf8Builder(this.#storage)).append(payload.text);
       else last.bytes!.push(payload.bytes);
       last.size += length;
       last.count++;
@@ -364,11 +364,11 @@ export class OutputBuffer {
         continue;
       }
       if (first.text !== undefined) {
-        const more = (first.more ??= this.#builder());
+        const more = (first.more ??= new Utf8Builder(this.#storage));
         more.append(entry.text!);
         if (entry.more !== undefined) {
           more.appendBuilder(entry.more);
-          this.#recycle(entry.more);
+          entry.more.release();
         }
       } else first.bytes!.push(...entry.bytes!);
       first.size += payload;
@@ -420,7 +420,7 @@ export class OutputBuffer {
         }
         this.#forget(entry);
         const text = serialiseDelta(entry);
-        if (entry.more !== undefined) this.#recycle(entry.more);
+        if (entry.more !== undefined) entry.more.release();
         entry.more = undefined;
         parts.push(text);
         size += text.length + 1;
@@ -455,8 +455,7 @@ export class OutputBuffer {
     this.#progressAt = Date.now();
     if (this.#pressure && this.#total() < this.#maxBytes / 2) {
       this.#pressure = false;
-      this.#spare = [];
-      this.#spareBytes = 0;
+      this.#dropSpares();
     }
     this.#wakeWaiters();
   }
@@ -471,24 +470,13 @@ export class OutputBuffer {
     this.#dead = 0;
     this.#tail.clear();
     this.#live.clear();
-    this.#spare = [];
-    this.#spareBytes = 0;
+    this.#dropSpares();
     clearTimeout(this.#stallTimer);
     for (let i = this.#waiterHead; i < this.#waiters.length; i++) this.#waiters[i].resolve();
     this.#waiters = [];
     this.#waiterHead = 0;
     this.#readable?.();
     this.#readable = undefined;
-  }
-
-  /** A builder for merged text; its storage comes from the spares when there are some. */
-  #builder(): Utf8Builder {
-    return new Utf8Builder(this.#storage);
-  }
-
-  /** Gives a builder's storage back for the next merge. */
-  #recycle(builder: Utf8Builder): void {
-    builder.release();
   }
 
   /**
@@ -514,6 +502,12 @@ export class OutputBuffer {
       this.#spareBytes += storage.length;
     },
   };
+
+  /** Lets the spare merge storage go (pressure is over, or the buffer closed). */
+  #dropSpares(): void {
+    this.#spare = [];
+    this.#spareBytes = 0;
+  }
 
   #total(): number {
     return this.#queuedBytes + this.#inFlightBytes;
@@ -541,7 +535,7 @@ export class OutputBuffer {
       this.#queuedBytes -= entry.size;
       entry.size = 0;
       entry.text = undefined;
-      if (entry.more !== undefined) this.#recycle(entry.more);
+      if (entry.more !== undefined) entry.more.release();
       entry.more = undefined;
       entry.bytes = undefined;
       this.#dead++;
