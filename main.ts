@@ -262,6 +262,7 @@ async function main(args: string[]): Promise<number> {
     crashLog: settings.crashLog,
     exitOnSigint: settings.exitOnSigint,
     framing: settings.framing,
+    stdioSockets: settings.stdioIo === "auto",
     maxFrameBytes: settings.maxFrameBytes,
     outBufferBytes: settings.outBufferBytes,
     stallTimeoutSeconds: settings.stallTimeoutSeconds,

@@ -38,6 +38,7 @@ export * from "./protocol/exact_ids.ts";
 export * from "./protocol/request_scope.ts";
 export * from "./protocol/openrpc.ts";
 export * from "./transport/frame_writer.ts";
+export * from "./transport/stdio_pipes.ts";
 export * from "./transport/stdio_transport.ts";
 export * from "./lifecycle/async_line_sink.ts";
 export * from "./lifecycle/early_exit.ts";

@@ -7,6 +7,7 @@
 
 import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
+import { StdioPipes } from "../transport/stdio_pipes.ts";
 import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
@@ -84,6 +85,12 @@ export interface RunStdioOptions {
    */
   watchdog?: boolean;
   /**
+   * Whether stdin and stdout move onto reactor-polled sockets once the first
+   * frame is written, when both are pipes or sockets (see {@linkcode StdioPipes}).
+   * @default {true}
+   */
+  stdioSockets?: boolean;
+  /**
    * Called with every batch of frames written to stdout (for mirroring).
    * @default {undefined}
    */
@@ -119,7 +126,11 @@ export interface RunStdioOptions {
 export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promise<number> {
   const stderr = options.stderr ?? new AsyncLineSink(Deno.stderr);
   const crashLog = options.crashLog ?? defaultCrashLog();
+  const pipes = new StdioPipes({ sockets: options.stdioSockets });
+  gateway.addInfo("stdio", () => ({ input: pipes.inputPath, output: pipes.outputPath }));
   const transport = new StdioTransport(gateway, {
+    input: pipes.input,
+    output: pipes.output,
     framing: options.framing,
     maxFrameBytes: options.maxFrameBytes,
     outBufferBytes: options.outBufferBytes,
@@ -169,6 +180,8 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   lifecycle.start();
   void transport.firstWrite.then(() => {
     lifecycle.startBackground();
+    // A failure to load node:net leaves stdio where it is.
+    pipes.upgrade().catch((error) => reportError(error));
     if (logging && !loggingConfigured()) {
       // A failure is reported like any uncaught error: logged to the ledger, not fatal.
       logToStderrUnlessConfigured(stderr).catch((error) => reportError(error));

@@ -39,6 +39,12 @@ export interface Settings {
   logFileKeep: number;
   /** `"line"` or `"lsp"` framing on stdio. */
   framing: "line" | "lsp";
+  /**
+   * `"auto"` moves stdin and stdout onto reactor-polled sockets once the first
+   * frame is written, when both are pipes or sockets; `"deno"` keeps
+   * `Deno.stdin` and `Deno.stdout`.
+   */
+  stdioIo: "auto" | "deno";
   /** The folder of the session store and the exit ledger. */
   stateDir: string;
   /** Whether `--state-dir` or `TUIGATE_STATE_DIR` chose it (else it is the default). */
@@ -146,6 +152,8 @@ Options:
   --log-file-max-bytes N      rotate the log file at this size (env TUIGATE_LOG_FILE_MAX_BYTES, default 10485760)
   --log-file-keep N           rotated log files kept (env TUIGATE_LOG_FILE_KEEP, default 3)
   --framing line|lsp          stdio framing (env TUIGATE_FRAMING, default line)
+  --stdio-io auto|deno        stdio reads and writes: auto moves pipes onto polled sockets after the
+                              first frame, deno keeps Deno.stdin/stdout (env TUIGATE_STDIO_IO, default auto)
   --state-dir DIR             state folder (env TUIGATE_STATE_DIR, default $XDG_STATE_HOME/tuigate)
   --state sqlite|memory       session store (env TUIGATE_STATE, default sqlite)
   --session-max-events N      events kept per session (env TUIGATE_SESSION_MAX_EVENTS, default 50000)
@@ -208,6 +216,7 @@ const OPTIONS = {
   "log-file-max-bytes": { type: "string" },
   "log-file-keep": { type: "string" },
   "framing": { type: "string" },
+  "stdio-io": { type: "string" },
   "state-dir": { type: "string" },
   "state": { type: "string" },
   "session-max-events": { type: "string" },
@@ -306,6 +315,10 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   if (framing !== "line" && framing !== "lsp") {
     throw new UsageError(`Invalid value for --framing: "${framing}" is not "line" or "lsp"`);
   }
+  const stdioIo = values["stdio-io"] ?? env.TUIGATE_STDIO_IO ?? "auto";
+  if (stdioIo !== "auto" && stdioIo !== "deno") {
+    throw new UsageError(`Invalid value for --stdio-io: "${stdioIo}" is not "auto" or "deno"`);
+  }
   const state = values.state ?? env.TUIGATE_STATE ?? "sqlite";
   if (state !== "sqlite" && state !== "memory") {
     throw new UsageError(`Invalid value for --state: "${state}" is not "sqlite" or "memory"`);
@@ -363,6 +376,7 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
       0,
     ),
     framing,
+    stdioIo,
     stateDir,
     stateDirChosen: chosenStateDir !== undefined,
     state,

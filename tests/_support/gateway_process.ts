@@ -211,6 +211,20 @@ export class GatewayProcess {
     return this.notification("gateway.ready", timeoutMs);
   }
 
+  /**
+   * Waits until `gateway.info` says stdin and stdout have moved onto sockets
+   * (see `StdioPipes`); the move follows the first frame within milliseconds.
+   */
+  async onSockets(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { stdio } = (await this.request("gateway.info")).result;
+      if (stdio.input === "sockets" && stdio.output === "sockets") return;
+      if (Date.now() > deadline) throw new Error(`stdio stayed on ${JSON.stringify(stdio)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** Closes the gateway's stdin. */
   async closeStdin(): Promise<void> {
     try {

@@ -225,5 +225,6 @@ await runStdio(gateway, {
   stallTimeoutSeconds: Deno.env.get("TEST_STALL_S")
     ? Number(Deno.env.get("TEST_STALL_S"))
     : undefined,
+  stdioSockets: Deno.env.get("TUIGATE_STDIO_IO") !== "deno",
   stderr,
 });

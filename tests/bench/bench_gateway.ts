@@ -58,6 +58,7 @@ gateway.register({
 });
 
 await runStdio(gateway, {
+  stdioSockets: Deno.env.get("X_SOCK") !== "0",
   crashLog: Deno.env.get("TUIGATE_CRASH_LOG") ??
     `${Deno.env.get("TMPDIR") ?? "/tmp"}/tuigate-bench-exits.jsonl`,
 });

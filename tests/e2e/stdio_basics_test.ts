@@ -15,18 +15,21 @@ Deno.test("Gateway writes gateway.ready as its first frame, then answers gateway
   assert.equal(pong.result.pong, true);
 });
 
-Deno.test("Gateway exits 0 on stdin EOF within 1 s and records stdin-eof", async () => {
-  await using gw = await spawnGateway();
-  await gw.ready();
-  const since = performance.now();
-  await gw.closeStdin();
-  const status = await gw.waitExit(5000, since);
-  assert.equal(status.code, 0);
-  assert.ok(status.ms < 1000, `exit took ${status.ms} ms`);
-  const ledger = await gw.ledger();
-  assert.equal(ledger.at(-1)?.reason, "stdin-eof");
-  assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
-});
+for (const io of ["auto", "deno"]) {
+  Deno.test(`Gateway exits 0 on stdin EOF within 1 s and records stdin-eof (--stdio-io ${io})`, async () => {
+    await using gw = await spawnGateway(["--stdio-io", io]);
+    await gw.ready();
+    if (io === "auto") await gw.onSockets();
+    const since = performance.now();
+    await gw.closeStdin();
+    const status = await gw.waitExit(5000, since);
+    assert.equal(status.code, 0);
+    assert.ok(status.ms < 1000, `exit took ${status.ms} ms`);
+    const ledger = await gw.ledger();
+    assert.equal(ledger.at(-1)?.reason, "stdin-eof");
+    assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
+  });
+}
 
 Deno.test("Gateway writes non-ASCII text intact, alone and in batches", async () => {
   await using gw = await spawnGateway();

@@ -23,6 +23,39 @@ async function readUntilReady(stdout: ReadableStream<Uint8Array>) {
 }
 
 /**
+ * With a hand-held stdout reader: asks `gateway.info` until stdin and stdout
+ * have moved onto sockets (`--stdio-io auto`), or returns at once for
+ * `--stdio-io deno`. Reads past every line it sees.
+ */
+async function untilStdio(
+  gw: GatewayProcess,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  io: StdioIo,
+): Promise<void> {
+  if (io === "deno") return;
+  let text = "";
+  for (let id = 1; id <= 200; id++) {
+    await gw.send({ jsonrpc: "2.0", id: `io-${id}`, method: "gateway.info" });
+    let line: string | undefined;
+    while (line === undefined) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stdout ended before gateway.info answered");
+      text += new TextDecoder().decode(value);
+      line = text.split("\n").find((l) => l.includes(`"id":"io-${id}"`));
+    }
+    text = text.slice(text.lastIndexOf("\n") + 1);
+    const { stdio } = JSON.parse(line).result;
+    if (stdio.input === "sockets" && stdio.output === "sockets") return;
+    await delay(10);
+  }
+  throw new Error("stdio never moved onto sockets");
+}
+
+/** The two stdio paths (`--stdio-io`): every exit path is tested on both. */
+type StdioIo = "auto" | "deno";
+const STDIO_IO: readonly StdioIo[] = ["auto", "deno"];
+
+/**
  * The test gateway (grace 4 s) with request 77 in flight: its handler waits
  * on a `ui.confirm` question to the client, which has been read.
  */
@@ -44,10 +77,15 @@ async function askingGateway() {
   return { gw, answer, question };
 }
 
-for (const signal of ["SIGTERM", "SIGHUP"] as const) {
-  Deno.test(`Gateway exits 0 within grace + 0.5 s on ${signal} while its stdout is wedged`, async () => {
-    await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
+for (const [signal, io] of STDIO_IO.flatMap((io) => [["SIGTERM", io], ["SIGHUP", io]] as const)) {
+  Deno.test(`Gateway exits 0 within grace + 0.5 s on ${signal} while its stdout is wedged (--stdio-io ${io})`, async () => {
+    await using gw = await spawnGateway([], {
+      script: TEST_GATEWAY,
+      readStdout: false,
+      env: { TUIGATE_STDIO_IO: io },
+    });
     const reader = await readUntilReady(gw.child.stdout);
+    await untilStdio(gw, reader, io);
     // Stop reading and make the gateway write far more than the pipe holds.
     await gw.send({
       jsonrpc: "2.0",
@@ -196,26 +234,33 @@ Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace p
   assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
 });
 
-Deno.test("Gateway exits 0 within 1 s when the reader closes its stdout while it writes", async () => {
-  await using gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
-  const reader = await readUntilReady(gw.child.stdout);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 1,
-    method: "test.flood",
-    params: { count: 10_000_000, size: 64 },
+for (const io of STDIO_IO) {
+  Deno.test(`Gateway exits 0 within 1 s when the reader closes its stdout while it writes (--stdio-io ${io})`, async () => {
+    await using gw = await spawnGateway([], {
+      script: TEST_GATEWAY,
+      readStdout: false,
+      env: { TUIGATE_STDIO_IO: io },
+    });
+    const reader = await readUntilReady(gw.child.stdout);
+    await untilStdio(gw, reader, io);
+    await gw.send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "test.flood",
+      params: { count: 10_000_000, size: 64 },
+    });
+    await reader.read();
+    await delay(200);
+    const since = performance.now();
+    await reader.cancel();
+    const status = await gw.waitExit(5000, since);
+    assert.equal(status.code, 0);
+    assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
+    const last = (await gw.ledger()).at(-1)!;
+    assert.equal(last.reason, "stdout-peer-gone");
+    assert.match(gw.stderr, /\[tuigate-exit\] stdout-peer-gone/);
   });
-  await reader.read();
-  await delay(200);
-  const since = performance.now();
-  await reader.cancel();
-  const status = await gw.waitExit(5000, since);
-  assert.equal(status.code, 0);
-  assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
-  const last = (await gw.ledger()).at(-1)!;
-  assert.equal(last.reason, "stdout-peer-gone");
-  assert.match(gw.stderr, /\[tuigate-exit\] stdout-peer-gone/);
-});
+}
 
 Deno.test("Gateway ignores SIGINT by default and honours it with --exit-on-sigint", async () => {
   {

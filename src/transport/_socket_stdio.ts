@@ -1,0 +1,136 @@
+/**
+ * A `node:net` socket as a {@linkcode ByteSource} or a {@linkcode ByteSink},
+ * with Node's error codes turned into the `Deno.errors` the transport knows.
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+
+/** The most one socket read takes. */
+const READ_BYTES = 64 * 1024;
+/** Bytes read ahead of the consumer; with less room than one read left, the socket pauses. */
+const STORE_BYTES = 1024 * 1024;
+
+/** `Deno.errors` for the Node codes that mean the peer is gone; anything else is kept. */
+function toDenoError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  switch (code) {
+    case "EPIPE":
+      return new Deno.errors.BrokenPipe(message, { cause: error });
+    case "ECONNRESET":
+      return new Deno.errors.ConnectionReset(message, { cause: error });
+    case "EBADF":
+    case "ERR_STREAM_DESTROYED":
+      return new Deno.errors.BadResource(message, { cause: error });
+    default:
+      return error;
+  }
+}
+
+/**
+ * Reads a socket descriptor into the caller's buffers. The socket reads into
+ * one reused buffer (`onread`), not a new chunk per read: a 64 MiB frame
+ * passing through leaves no garbage. At most {@linkcode STORE_BYTES} are
+ * read ahead; then the socket pauses, so the kernel's pipe fills and the
+ * writer waits, as it does when `Deno.stdin` is not read.
+ */
+export class SocketSource {
+  #socket: Socket;
+  #store = new Uint8Array(STORE_BYTES);
+  #start = 0;
+  #end = 0;
+  #paused = false;
+  #ended = false;
+  #error: unknown = undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(net: typeof import("node:net"), fd: number) {
+    const buffer = new Uint8Array(READ_BYTES);
+    this.#socket = new net.Socket({
+      fd,
+      readable: true,
+      writable: false,
+      onread: { buffer, callback: (n: number, bytes: Uint8Array) => this.#take(bytes, n) },
+    });
+    this.#socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    this.#socket.on("error", (error: unknown) => {
+      this.#error ??= toDenoError(error);
+      this.#notify();
+    });
+  }
+
+  /** Reads into `p`; resolves with the count, or `null` at the end of input. */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#end === this.#start) {
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    const n = Math.min(p.length, this.#end - this.#start);
+    p.set(this.#store.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#paused && this.#room() >= READ_BYTES) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return n;
+  }
+
+  /** Takes one socket read; returns `false` (pausing the socket) when another might not fit. */
+  #take(bytes: Uint8Array, n: number): boolean {
+    if (n > 0) {
+      if (this.#end + n > this.#store.length) {
+        this.#store.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      this.#store.set(bytes.subarray(0, n), this.#end);
+      this.#end += n;
+      this.#notify();
+    }
+    this.#paused = this.#room() < READ_BYTES;
+    return !this.#paused;
+  }
+
+  #room(): number {
+    return this.#store.length - (this.#end - this.#start);
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+/** Writes to a socket; each write resolves once the bytes are handed to the kernel. */
+export class SocketSink {
+  #socket: Socket;
+  #error: unknown = undefined;
+
+  constructor(net: typeof import("node:net"), fd: number) {
+    const socket = new net.Socket({ fd, readable: false, writable: true });
+    this.#socket = socket;
+    socket.on("error", (error: unknown) => {
+      this.#error ??= toDenoError(error);
+    });
+  }
+
+  /** Writes all of `p`; resolves with its length. */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#socket.write(p, (error) => {
+        if (error === undefined || error === null) return resolve(p.length);
+        this.#error ??= toDenoError(error);
+        reject(this.#error);
+      });
+    });
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * stdin and stdout as a byte source and sink that start on `Deno.stdin` and
+ * `Deno.stdout` and can move onto sockets the runtime's reactor polls.
+ *
+ * Each `Deno.stdin.read` and `Deno.stdout.write` runs on a blocking thread,
+ * which costs every request a thread hand-off each way. A `node:net` socket
+ * on the same descriptor is polled on the main thread instead. Loading
+ * `node:net` costs about 12 ms, so the move happens after the first frame is
+ * written (startup is not delayed), at the next read and the next write that
+ * start after it loaded: a read or write under way on the old path always
+ * finishes there first, so no byte is read twice, lost or reordered.
+ *
+ * @module
+ */
+
+import type { ByteSink } from "./frame_writer.ts";
+import type { ByteSource } from "./stdio_transport.ts";
+import { SocketSink, SocketSource } from "./_socket_stdio.ts";
+
+/**
+ * Which path stdin or stdout takes.
+ *
+ * @example
+ * ```ts
+ * import { StdioPath, StdioPipes } from "@tuigate/tuigate";
+ * const pipes = new StdioPipes();
+ * pipes.inputPath === StdioPath.Deno; // true until upgrade() and the next read
+ * ```
+ */
+export enum StdioPath {
+  /** `Deno.stdin.read` and `Deno.stdout.write`. */
+  Deno = "deno",
+  /** `node:net` sockets on descriptors 0 and 1. */
+  Sockets = "sockets",
+}
+
+/**
+ * Options for {@linkcode StdioPipes}.
+ *
+ * @example
+ * ```ts
+ * import { StdioPipes, type StdioPipesOptions } from "@tuigate/tuigate";
+ * const options: StdioPipesOptions = { sockets: false };
+ * const pipes = new StdioPipes(options);
+ * await pipes.upgrade(); // false: stays on Deno.stdin and Deno.stdout
+ * ```
+ */
+export interface StdioPipesOptions {
+  /**
+   * Whether {@linkcode StdioPipes.upgrade} may move onto sockets.
+   * @default {true}
+   */
+  sockets?: boolean;
+}
+
+/**
+ * stdin and stdout for a stdio transport: `input` and `output` start on
+ * `Deno.stdin` and `Deno.stdout`; {@linkcode StdioPipes.upgrade} moves them
+ * onto reactor-polled sockets when both are pipes or sockets that stderr
+ * does not share (a socket leaves its descriptor non-blocking, and stderr is
+ * written through `Deno.stderr`, which expects a blocking one).
+ *
+ * @example
+ * ```ts
+ * import { Gateway, StdioPipes, StdioTransport } from "@tuigate/tuigate";
+ * const pipes = new StdioPipes();
+ * const transport = new StdioTransport(new Gateway(), pipes);
+ * transport.start();
+ * await transport.firstWrite;
+ * await pipes.upgrade();
+ * ```
+ */
+export class StdioPipes {
+  /** The byte source: stdin. */
+  readonly input: ByteSource;
+  /** The byte sink: stdout. */
+  readonly output: ByteSink;
+  #allowed: boolean;
+  #source: SocketSource | undefined;
+  #sink: SocketSink | undefined;
+  #net: typeof import("node:net") | undefined;
+  #upgrading: Promise<boolean> | undefined;
+
+  /** Makes the pair; nothing is read or written until asked. */
+  constructor(options: StdioPipesOptions = {}) {
+    this.#allowed = options.sockets ?? true;
+    this.input = { read: (p) => this.#read(p) };
+    this.output = { write: (p) => this.#write(p) };
+  }
+
+  /** The path reads take now. */
+  get inputPath(): StdioPath {
+    return this.#source === undefined ? StdioPath.Deno : StdioPath.Sockets;
+  }
+
+  /** The path writes take now. */
+  get outputPath(): StdioPath {
+    return this.#sink === undefined ? StdioPath.Deno : StdioPath.Sockets;
+  }
+
+  /**
+   * Loads `node:net` when the descriptors allow the move; the next read and
+   * the next write then start on sockets. Resolves `true` when the move is
+   * set, `false` when stdio stays on `Deno.stdin`/`Deno.stdout` (not allowed,
+   * not pipes, shared with stderr, or not on this platform). Idempotent.
+   */
+  upgrade(): Promise<boolean> {
+    this.#upgrading ??= this.#load();
+    return this.#upgrading;
+  }
+
+  async #load(): Promise<boolean> {
+    if (!this.#allowed || !socketsFit()) return false;
+    this.#net = await import("node:net");
+    return true;
+  }
+
+  #read(p: Uint8Array): Promise<number | null> {
+    if (this.#source === undefined) {
+      if (this.#net === undefined) return Deno.stdin.read(p);
+      this.#source = new SocketSource(this.#net, 0);
+    }
+    return this.#source.read(p);
+  }
+
+  #write(p: Uint8Array): Promise<number> {
+    if (this.#sink === undefined) {
+      if (this.#net === undefined) return Deno.stdout.write(p);
+      this.#sink = new SocketSink(this.#net, 1);
+    }
+    return this.#sink.write(p);
+  }
+}
+
+/**
+ * Whether stdin and stdout are pipes or sockets that stderr does not share.
+ * Unknown (no permission to stat, Windows) means no.
+ */
+function socketsFit(): boolean {
+  if (Deno.build.os === "windows") return false;
+  try {
+    const stdin = Deno.statSync("/dev/stdin");
+    const stdout = Deno.statSync("/dev/stdout");
+    if (!(stdin.isFifo || stdin.isSocket) || !(stdout.isFifo || stdout.isSocket)) return false;
+    let stderr: Deno.FileInfo;
+    try {
+      stderr = Deno.statSync("/dev/stderr");
+    } catch {
+      return true; // no stderr to share with
+    }
+    return !same(stderr, stdout) && !same(stderr, stdin);
+  } catch {
+    return false;
+  }
+}
+
+function same(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
+}

@@ -1,0 +1,189 @@
+/** StdioPipes on real process stdio: the move onto sockets, when it is not taken, and errors. */
+
+import assert from "node:assert/strict";
+import { ROOT } from "../_support/gateway_process.ts";
+
+const ECHO = `${ROOT}/tests/_support/stdio_pipes_echo.ts`;
+
+interface Report {
+  upgraded?: boolean;
+  input: string;
+  output: string;
+  bytes: number;
+  error?: string;
+}
+
+function echo(args: string[] = []): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ECHO, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Runs the echo script through `sh -c` (for redirections) and returns its stdout text. */
+async function echoInShell(redirect: string, input: string): Promise<string> {
+  const output = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `printf '%s' "$1" | exec "$0" run -A "$2" ${redirect}`,
+      Deno.execPath(),
+      input,
+      ECHO,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout);
+}
+
+async function report(child: Deno.ChildProcess): Promise<Report> {
+  const text = await new Response(child.stderr).text();
+  return JSON.parse(text.trim().split("\n").at(-1)!);
+}
+
+/** Deterministic bytes of every value, so that a lost, doubled or moved byte shows. */
+function pattern(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = 0x2545f491;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+Deno.test("StdioPipes moves onto sockets between two reads and passes every byte through in order", async () => {
+  const child = echo();
+  const data = pattern(6 * 1024 * 1024 + 333);
+  const writer = child.stdin.getWriter();
+  const received = (async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of child.stdout) chunks.push(chunk);
+    return chunks;
+  })();
+  // A first piece alone (read on Deno.stdin), then the rest in uneven pieces, some while the
+  // socket path is being loaded.
+  await writer.write(data.subarray(0, 1000));
+  let at = 1000;
+  for (let size = 1; at < data.length; size = (size * 7 + 13) % 200_000 + 1) {
+    await writer.write(data.subarray(at, at + size));
+    at += size;
+  }
+  await writer.close();
+  const chunks = await received;
+  const back = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    back.set(chunk, offset);
+    offset += chunk.length;
+  }
+  assert.equal(back.length, data.length);
+  assert.ok(back.every((byte, i) => byte === data[i]), "echoed bytes differ");
+  assert.deepEqual(await report(child), {
+    upgraded: true,
+    input: "sockets",
+    output: "sockets",
+    bytes: data.length,
+  });
+  assert.equal((await child.status).code, 0);
+});
+
+Deno.test("StdioPipes with sockets: false stays on Deno.stdin and Deno.stdout", async () => {
+  const child = echo(["--no-sockets"]);
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("one\n"));
+  const reader = child.stdout.getReader();
+  await reader.read();
+  await writer.write(new TextEncoder().encode("two\n"));
+  await reader.read();
+  await writer.close();
+  await reader.cancel();
+  assert.deepEqual(await report(child), {
+    upgraded: false,
+    input: "deno",
+    output: "deno",
+    bytes: 8,
+  });
+});
+
+Deno.test("StdioPipes stays on Deno.stdout when stdout is also stderr (2>&1)", async () => {
+  const text = await echoInShell("2>&1", "hello\n");
+  const report: Report = JSON.parse(text.slice(text.indexOf("{")));
+  assert.equal(text.slice(0, text.indexOf("{")), "hello\n");
+  assert.deepEqual(report, { upgraded: false, input: "deno", output: "deno", bytes: 6 });
+});
+
+Deno.test("StdioPipes stays on Deno.stdin when stdin is a file", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "from a file\n");
+    const shell = await new Deno.Command("sh", {
+      args: ["-c", `exec "$0" run -A "$1" < "$2" | cat`, Deno.execPath(), ECHO, file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(shell.stdout), "from a file\n");
+    const report: Report = JSON.parse(new TextDecoder().decode(shell.stderr).trim());
+    assert.deepEqual(report, { upgraded: false, input: "deno", output: "deno", bytes: 12 });
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("StdioPipes on sockets turns a reader that went away into Deno.errors.BrokenPipe", async () => {
+  const child = echo();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.getReader();
+  await writer.write(new TextEncoder().encode("first\n"));
+  await reader.read(); // echoed on Deno.stdout; the move is asked for after it
+  await new Promise((resolve) => setTimeout(resolve, 300)); // node:net is loaded
+  await reader.cancel(); // the reader goes away
+  for (let i = 0; i < 20; i++) {
+    try {
+      await writer.write(new TextEncoder().encode("more\n"));
+    } catch {
+      break; // the child is gone
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const got = await report(child);
+  assert.equal(got.output, "sockets");
+  assert.equal(got.error, "BrokenPipe");
+  assert.equal((await child.status).code, 0);
+});
+
+Deno.test("StdioPipes on sockets stops taking input it cannot hold while it is not read", async () => {
+  const child = echo(["--pause-ms", "1500"]);
+  const writer = child.stdin.getWriter();
+  const drained = (async () => {
+    for await (const _ of child.stdout) { /* echoed bytes are not checked here */ }
+  })();
+  await writer.write(new TextEncoder().encode("first\n"));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // node:net is loaded
+  await writer.write(new TextEncoder().encode("second\n")); // the first read on the socket
+  // The echo now reads nothing for 1.5 s: only what its buffer and the pipe hold goes in.
+  const piece = new Uint8Array(64 * 1024);
+  let accepted = 0;
+  const deadline = performance.now() + 800;
+  let pending: Promise<void> | undefined;
+  while (performance.now() < deadline) {
+    pending ??= writer.write(piece).then(() => {
+      accepted += piece.length;
+      pending = undefined;
+    });
+    await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, 10))]);
+  }
+  assert.ok(accepted > 0);
+  assert.ok(accepted < 3 * 1024 * 1024, `${accepted} bytes were taken while not read`);
+  await pending;
+  await writer.close();
+  await drained;
+  const got = await report(child);
+  assert.equal(got.input, "sockets");
+  assert.equal(got.bytes, "first\nsecond\n".length + accepted);
+});
