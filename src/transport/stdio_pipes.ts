@@ -18,6 +18,13 @@ import type { ByteSource } from "./stdio_transport.ts";
 import { SocketSink, SocketSource } from "./_socket_stdio.ts";
 
 /**
+ * Writes at least this large go through `Deno.stdout.write` on a runtime
+ * thread (the descriptor made blocking for them), so that a large answer
+ * keeps flowing while the main thread parses the next request.
+ */
+const BULK_BYTES = 64 * 1024;
+
+/**
  * Which path stdin or stdout takes.
  *
  * @example
@@ -126,7 +133,7 @@ export class StdioPipes {
   #write(p: Uint8Array): Promise<number> {
     if (this.#sink === undefined) {
       if (this.#net === undefined) return Deno.stdout.write(p);
-      this.#sink = new SocketSink(this.#net, 1);
+      this.#sink = new SocketSink(this.#net, 1, (bytes) => Deno.stdout.write(bytes), BULK_BYTES);
     }
     return this.#sink.write(p);
   }

@@ -1,9 +1,11 @@
 /**
  * Test support: echoes stdin to stdout through {@linkcode StdioPipes}. The
  * first chunk goes through `Deno.stdin`/`Deno.stdout`; then it asks for the
- * move onto sockets and echoes the rest. At the end it prints one JSON
- * report on stderr: whether the move was taken, the paths, bytes echoed and
- * the class of the error that stopped it, if any.
+ * move onto sockets and echoes the rest, in writes of up to 100,000 bytes
+ * (so both small socket writes and bulk writes happen). At the end it prints
+ * one JSON report on stderr: whether the move was taken, the paths, bytes
+ * echoed, the class of the error that stopped it, if any, and whether
+ * stdout's descriptor is non-blocking.
  *
  *   deno run -A tests/_support/stdio_pipes_echo.ts [--no-sockets] [--pause-ms N]
  *
@@ -39,12 +41,23 @@ try {
 } catch (e) {
   error = (e as Error).constructor.name;
 }
+/** Whether stdout's descriptor is non-blocking now (Linux; `undefined` elsewhere). */
+function stdoutNonBlocking(): boolean | undefined {
+  try {
+    const flags = /flags:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/fdinfo/1"))![1];
+    return (parseInt(flags, 8) & 0o4000) !== 0;
+  } catch {
+    return undefined;
+  }
+}
+
 const report = {
   upgraded,
   input: pipes.inputPath,
   output: pipes.outputPath,
   bytes,
   error,
+  stdoutNonBlocking: stdoutNonBlocking(),
 };
 await Deno.stderr.write(new TextEncoder().encode(JSON.stringify(report) + "\n"));
 Deno.exit(0);

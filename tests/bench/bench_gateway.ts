@@ -58,7 +58,8 @@ gateway.register({
 });
 
 await runStdio(gateway, {
-  stdioSockets: Deno.env.get("X_SOCK") !== "0",
+  // As main.ts does with --stdio-io: TUIGATE_STDIO_IO=deno measures the Deno.stdin/stdout path.
+  stdioSockets: Deno.env.get("TUIGATE_STDIO_IO") !== "deno",
   crashLog: Deno.env.get("TUIGATE_CRASH_LOG") ??
     `${Deno.env.get("TMPDIR") ?? "/tmp"}/tuigate-bench-exits.jsonl`,
 });

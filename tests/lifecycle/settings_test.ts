@@ -57,6 +57,16 @@ Deno.test("parseSettings throws a UsageError naming the flag for bad values and 
     (e) => e instanceof UsageError && /--framing/.test(e.message),
   );
   assert.throws(
+    () => parseSettings(["--stdio-io", "threads"], { env: {} }),
+    (e) => e instanceof UsageError && /--stdio-io.*"threads"/.test(e.message),
+  );
+  assert.throws(
+    () => parseSettings([], { env: { TUIGATE_STDIO_IO: "fast" } }),
+    (e) => e instanceof UsageError && /--stdio-io.*"fast"/.test(e.message),
+  );
+  assert.equal(parseSettings([], { env: {} }).settings.stdioIo, "auto");
+  assert.equal(parseSettings([], { env: { TUIGATE_STDIO_IO: "deno" } }).settings.stdioIo, "deno");
+  assert.throws(
     () => parseSettings(["--bogus"], { env: {} }),
     (e) => e instanceof UsageError && /bogus/.test(e.message),
   );
