@@ -15,7 +15,7 @@
 
 import type { ByteSink } from "./frame_writer.ts";
 import type { ByteSource } from "./stdio_transport.ts";
-import { SocketSink, SocketSource } from "./_socket_stdio.ts";
+import type { SocketSink, SocketSource } from "./_socket_stdio.ts";
 
 /**
  * Writes at least this large go through `Deno.stdout.write` on a runtime
@@ -85,7 +85,9 @@ export class StdioPipes {
   #allowed: boolean;
   #source: SocketSource | undefined;
   #sink: SocketSink | undefined;
-  #net: typeof import("node:net") | undefined;
+  #loaded:
+    | { net: typeof import("node:net"); sockets: typeof import("./_socket_stdio.ts") }
+    | undefined;
   #upgrading: Promise<boolean> | undefined;
 
   /** Makes the pair; nothing is read or written until asked. */
@@ -118,22 +120,31 @@ export class StdioPipes {
 
   async #load(): Promise<boolean> {
     if (!this.#allowed || !socketsFit()) return false;
-    this.#net = await import("node:net");
+    // Loaded only now, with node:net: neither is on the way to the first answer.
+    const [net, sockets] = await Promise.all([import("node:net"), import("./_socket_stdio.ts")]);
+    this.#loaded = { net, sockets };
     return true;
   }
 
   #read(p: Uint8Array): Promise<number | null> {
     if (this.#source === undefined) {
-      if (this.#net === undefined) return Deno.stdin.read(p);
-      this.#source = new SocketSource(this.#net, 0);
+      const loaded = this.#loaded;
+      if (loaded === undefined) return Deno.stdin.read(p);
+      this.#source = new loaded.sockets.SocketSource(loaded.net, 0);
     }
     return this.#source.read(p);
   }
 
   #write(p: Uint8Array): Promise<number> {
     if (this.#sink === undefined) {
-      if (this.#net === undefined) return Deno.stdout.write(p);
-      this.#sink = new SocketSink(this.#net, 1, (bytes) => Deno.stdout.write(bytes), BULK_BYTES);
+      const loaded = this.#loaded;
+      if (loaded === undefined) return Deno.stdout.write(p);
+      this.#sink = new loaded.sockets.SocketSink(
+        loaded.net,
+        1,
+        (bytes) => Deno.stdout.write(bytes),
+        BULK_BYTES,
+      );
     }
     return this.#sink.write(p);
   }
