@@ -86,8 +86,16 @@ export class SocketSource {
   #take(bytes: Uint8Array, n: number): boolean {
     if (n > 0) {
       if (this.#end + n > this.#store.length) {
-        this.#store.copyWithin(0, this.#start, this.#end);
-        this.#end -= this.#start;
+        const queued = this.#end - this.#start;
+        if (queued + n > this.#store.length) {
+          // A read that came in after the pause was asked for: keep it, never drop input.
+          const store = new Uint8Array(2 * (queued + n));
+          store.set(this.#store.subarray(this.#start, this.#end));
+          this.#store = store;
+        } else {
+          this.#store.copyWithin(0, this.#start, this.#end);
+        }
+        this.#end = queued;
         this.#start = 0;
       }
       this.#store.set(bytes.subarray(0, n), this.#end);

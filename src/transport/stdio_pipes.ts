@@ -41,6 +41,14 @@ export enum StdioPath {
   Sockets = "sockets",
 }
 
+/** What the move onto sockets needs, once loaded. */
+interface Loaded {
+  net: typeof import("node:net");
+  sockets: typeof import("./_socket_stdio.ts");
+  /** Writes at least this large go through `Deno.stdout.write`. */
+  bulkBytes: number;
+}
+
 /**
  * Options for {@linkcode StdioPipes}.
  *
@@ -85,9 +93,7 @@ export class StdioPipes {
   #allowed: boolean;
   #source: SocketSource | undefined;
   #sink: SocketSink | undefined;
-  #loaded:
-    | { net: typeof import("node:net"); sockets: typeof import("./_socket_stdio.ts") }
-    | undefined;
+  #loaded: Loaded | undefined;
   #upgrading: Promise<boolean> | undefined;
 
   /** Makes the pair; nothing is read or written until asked. */
@@ -119,10 +125,11 @@ export class StdioPipes {
   }
 
   async #load(): Promise<boolean> {
-    if (!this.#allowed || !socketsFit()) return false;
+    const fit = this.#allowed ? socketFit() : undefined;
+    if (fit === undefined) return false;
     // Loaded only now, with node:net: neither is on the way to the first answer.
     const [net, sockets] = await Promise.all([import("node:net"), import("./_socket_stdio.ts")]);
-    this.#loaded = { net, sockets };
+    this.#loaded = { net, sockets, bulkBytes: fit.bulk ? BULK_BYTES : Infinity };
     return true;
   }
 
@@ -143,7 +150,7 @@ export class StdioPipes {
         loaded.net,
         1,
         (bytes) => Deno.stdout.write(bytes),
-        BULK_BYTES,
+        loaded.bulkBytes,
       );
     }
     return this.#sink.write(p);
@@ -151,24 +158,28 @@ export class StdioPipes {
 }
 
 /**
- * Whether stdin and stdout are pipes or sockets that stderr does not share.
- * Unknown (no permission to stat, Windows) means no.
+ * Whether stdin and stdout can move onto sockets: both pipes or sockets that
+ * stderr does not share (unknown, as without permission to stat or on
+ * Windows, means no). `bulk` is whether large writes may make stdout
+ * blocking for a while: not when stdin is the same socket, whose reads
+ * would then block the main thread.
  */
-function socketsFit(): boolean {
-  if (Deno.build.os === "windows") return false;
+function socketFit(): { bulk: boolean } | undefined {
+  if (Deno.build.os === "windows") return undefined;
   try {
     const stdin = Deno.statSync("/dev/stdin");
     const stdout = Deno.statSync("/dev/stdout");
-    if (!(stdin.isFifo || stdin.isSocket) || !(stdout.isFifo || stdout.isSocket)) return false;
-    let stderr: Deno.FileInfo;
+    if (!(stdin.isFifo || stdin.isSocket) || !(stdout.isFifo || stdout.isSocket)) return undefined;
+    let stderr: Deno.FileInfo | undefined;
     try {
       stderr = Deno.statSync("/dev/stderr");
     } catch {
-      return true; // no stderr to share with
+      stderr = undefined; // no stderr to share with
     }
-    return !same(stderr, stdout) && !same(stderr, stdin);
+    if (stderr !== undefined && (same(stderr, stdout) || same(stderr, stdin))) return undefined;
+    return { bulk: !same(stdin, stdout) };
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -195,3 +195,46 @@ Deno.test("StdioPipes on sockets stops taking input it cannot hold while it is n
   assert.equal(got.input, "sockets");
   assert.equal(got.bytes, "first\nsecond\n".length + accepted);
 });
+
+Deno.test("StdioPipes on one socket for stdin and stdout passes every byte through in order", async () => {
+  // Python makes the socket pair (Deno cannot) and hands one end to the echo as both
+  // descriptors; it half-closes only once every byte came back, so an echo whose main thread
+  // blocked on a read of the shared socket would hang here.
+  const script = `
+import socket, subprocess, sys, threading, json
+data = bytes((i * 7 + i // 251) % 256 for i in range(3 * 1024 * 1024 + 77))
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[1:], stdin=b, stdout=b, stderr=subprocess.PIPE)
+b.close()
+def send():
+    a.sendall(data[:500])
+    view = memoryview(data)[500:]
+    for at in range(0, len(view), 70000):
+        a.sendall(view[at:at + 70000])
+threading.Thread(target=send, daemon=True).start()
+got = bytearray()
+a.settimeout(10)
+try:
+    while len(got) < len(data):
+        chunk = a.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+except socket.timeout:
+    p.kill()
+a.shutdown(socket.SHUT_WR)
+err = p.stderr.read().decode()
+print(json.dumps({"same": bytes(got) == data, "length": len(got), "code": p.wait(), "report": err.strip().splitlines()[-1]}))
+`;
+  const output = await new Deno.Command("python3", {
+    args: ["-c", script, Deno.execPath(), "run", "-A", ECHO],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const result = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(result.same, true, `${result.length} bytes came back`);
+  assert.equal(result.code, 0);
+  const report: Report = JSON.parse(result.report);
+  assert.equal(report.input, "sockets");
+  assert.equal(report.output, "sockets");
+});
