@@ -29,6 +29,17 @@ function toDenoError(error: unknown): unknown {
   }
 }
 
+/** The part of a `node:net` socket's handle that switches its descriptor's blocking mode. */
+interface BlockingHandle {
+  setBlocking(blocking: boolean): number;
+}
+
+/** The socket's handle when it can switch blocking mode (not a documented API). */
+function blockingHandle(socket: Socket): BlockingHandle | undefined {
+  const handle = (socket as unknown as { _handle?: Partial<BlockingHandle> })._handle;
+  return typeof handle?.setBlocking === "function" ? handle as BlockingHandle : undefined;
+}
+
 /**
  * Reads a socket descriptor into the caller's buffers. The socket reads into
  * one reused buffer (`onread`), not a new chunk per read: a 64 MiB frame
@@ -46,7 +57,15 @@ export class SocketSource {
   #error: unknown = undefined;
   #wake: (() => void) | undefined;
 
-  constructor(net: typeof import("node:net"), fd: number) {
+  #blocking: boolean;
+  #left = false;
+
+  /**
+   * Reads descriptor `fd`; `blocking` is the mode to leave it in once done
+   * (at the end of input, or on {@linkcode SocketSource.release}).
+   */
+  constructor(net: typeof import("node:net"), fd: number, blocking: boolean) {
+    this.#blocking = blocking;
     const buffer = new Uint8Array(READ_BYTES);
     this.#socket = new net.Socket({
       fd,
@@ -56,6 +75,8 @@ export class SocketSource {
     });
     this.#socket.on("end", () => {
       this.#ended = true;
+      // Now, while the descriptor is still open: the runtime closes it soon after.
+      this.#leave();
       this.#notify();
     });
     this.#socket.on("error", (error: unknown) => {
@@ -74,12 +95,39 @@ export class SocketSource {
     const n = Math.min(p.length, this.#end - this.#start);
     p.set(this.#store.subarray(this.#start, this.#start + n));
     this.#start += n;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#store.length > STORE_BYTES) this.#store = new Uint8Array(STORE_BYTES);
+    }
     if (this.#paused && this.#room() >= READ_BYTES) {
       this.#paused = false;
       this.#socket.resume();
     }
     return n;
+  }
+
+  /**
+   * Stops reading and leaves the descriptor in the mode given to the
+   * constructor. For the last moment before exit: reading does not resume.
+   * Idempotent; never throws.
+   */
+  release(): void {
+    try {
+      this.#socket.pause();
+    } catch {
+      // Exiting anyway.
+    }
+    this.#leave();
+  }
+
+  #leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    try {
+      blockingHandle(this.#socket)?.setBlocking(this.#blocking);
+    } catch {
+      // The descriptor is gone already.
+    }
   }
 
   /** Takes one socket read; returns `false` (pausing the socket) when another might not fit. */
@@ -102,7 +150,9 @@ export class SocketSource {
       this.#end += n;
       this.#notify();
     }
-    this.#paused = this.#room() < READ_BYTES;
+    // Once a pause is asked for, the socket stays stopped until read() resumes it, even when a
+    // late read grew the store: returning true would not restart it.
+    if (this.#room() < READ_BYTES) this.#paused = true;
     return !this.#paused;
   }
 
@@ -115,11 +165,6 @@ export class SocketSource {
     this.#wake = undefined;
     wake?.();
   }
-}
-
-/** The part of a `node:net` socket's handle that switches its descriptor's blocking mode. */
-interface BlockingHandle {
-  setBlocking(blocking: boolean): number;
 }
 
 /**
@@ -149,9 +194,8 @@ export class SocketSink {
     socket.on("error", (error: unknown) => {
       this.#error ??= toDenoError(error);
     });
-    // Not a documented API: without it every write stays on the socket.
-    const handle = (socket as unknown as { _handle?: Partial<BlockingHandle> })._handle;
-    if (typeof handle?.setBlocking === "function") this.#handle = handle as BlockingHandle;
+    // Without it every write stays on the socket.
+    this.#handle = blockingHandle(socket);
     this.#bulkWrite = bulkWrite;
     this.#bulkBytes = bulkBytes;
   }
@@ -167,6 +211,18 @@ export class SocketSink {
         reject(this.#error);
       });
     });
+  }
+
+  /**
+   * Puts the descriptor in blocking mode, or not, as before the move. For
+   * the last moment before exit. Never throws.
+   */
+  release(blocking: boolean): void {
+    try {
+      blockingHandle(this.#socket)?.setBlocking(blocking);
+    } catch {
+      // Exiting anyway.
+    }
   }
 
   async #writeBulk(p: Uint8Array): Promise<number> {

@@ -47,6 +47,8 @@ interface Loaded {
   sockets: typeof import("./_socket_stdio.ts");
   /** Writes at least this large go through `Deno.stdout.write`. */
   bulkBytes: number;
+  /** Whether fds 0 and 1 were non-blocking before the move. */
+  nonBlocking: [boolean, boolean];
 }
 
 /**
@@ -129,15 +131,37 @@ export class StdioPipes {
     if (fit === undefined) return false;
     // Loaded only now, with node:net: neither is on the way to the first answer.
     const [net, sockets] = await Promise.all([import("node:net"), import("./_socket_stdio.ts")]);
-    this.#loaded = { net, sockets, bulkBytes: fit.bulk ? BULK_BYTES : Infinity };
+    this.#loaded = {
+      net,
+      sockets,
+      bulkBytes: fit.bulk ? BULK_BYTES : Infinity,
+      nonBlocking: [nonBlocking(0), nonBlocking(1)],
+    };
+    // Deno.exit dispatches "unload" synchronously: nothing runs between the release and the exit.
+    globalThis.addEventListener("unload", () => this.release());
     return true;
+  }
+
+  /**
+   * Puts stdin and stdout back in the blocking mode they had before the
+   * move: the sockets leave them non-blocking, which every other holder of
+   * the same pipe ends would see (a shell's next command, say). Runs by
+   * itself when the process exits (the `unload` event); call it only when
+   * done reading and writing. A process killed by a signal keeps them
+   * non-blocking. Idempotent.
+   */
+  release(): void {
+    const loaded = this.#loaded;
+    if (loaded === undefined) return;
+    this.#source?.release();
+    this.#sink?.release(!loaded.nonBlocking[1]);
   }
 
   #read(p: Uint8Array): Promise<number | null> {
     if (this.#source === undefined) {
       const loaded = this.#loaded;
       if (loaded === undefined) return Deno.stdin.read(p);
-      this.#source = new loaded.sockets.SocketSource(loaded.net, 0);
+      this.#source = new loaded.sockets.SocketSource(loaded.net, 0, !loaded.nonBlocking[0]);
     }
     return this.#source.read(p);
   }
@@ -180,6 +204,16 @@ function socketFit(): { bulk: boolean } | undefined {
     return { bulk: !same(stdin, stdout) };
   } catch {
     return undefined;
+  }
+}
+
+/** Whether a descriptor is non-blocking now (Linux; elsewhere assumed not, the usual state). */
+function nonBlocking(fd: number): boolean {
+  try {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`));
+    return flags !== null && (parseInt(flags[1], 8) & 0o4000) !== 0;
+  } catch {
+    return false;
   }
 }
 

@@ -238,3 +238,28 @@ print(json.dumps({"same": bytes(got) == data, "length": len(got), "code": p.wait
   assert.equal(report.input, "sockets");
   assert.equal(report.output, "sockets");
 });
+
+Deno.test("StdioPipes leaves stdin and stdout blocking again when the process exits, for the next holder of the pipes", async () => {
+  // The echo and then python3 share one stdin pipe and one stdout pipe, as a shell group does;
+  // python3 reports whether each is non-blocking.
+  const check = "import fcntl, os, sys; sys.stderr.write('next %s %s\\n' % " +
+    "tuple(bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK) for fd in (0, 1)))";
+  const child = new Deno.Command("sh", {
+    args: ["-c", `"$0" run -A "$1" && exec python3 -c "$2"`, Deno.execPath(), ECHO, check],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.getReader();
+  await writer.write(new TextEncoder().encode("first\n"));
+  await reader.read();
+  await new Promise((resolve) => setTimeout(resolve, 300)); // node:net is loaded
+  await writer.write(new TextEncoder().encode("second\n"));
+  await reader.read(); // echoed through the socket
+  await writer.close();
+  reader.releaseLock();
+  const [report, next] = new TextDecoder().decode((await child.output()).stderr).trim().split("\n");
+  assert.equal((JSON.parse(report) as Report).output, "sockets");
+  assert.equal(next, "next False False");
+});
