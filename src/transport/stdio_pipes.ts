@@ -15,7 +15,8 @@
 
 import type { ByteSink } from "./frame_writer.ts";
 import type { ByteSource } from "./stdio_transport.ts";
-import type { SocketSink, SocketSource } from "./_socket_stdio.ts";
+import type { SocketSink } from "./_socket_sink.ts";
+import type { SocketSource } from "./_socket_source.ts";
 
 /**
  * Writes at least this large go through `Deno.stdout.write` on a runtime
@@ -44,9 +45,10 @@ export enum StdioPath {
 /** What the move onto sockets needs, once loaded. */
 interface Loaded {
   net: typeof import("node:net");
-  sockets: typeof import("./_socket_stdio.ts");
-  /** Writes at least this large go through `Deno.stdout.write`. */
-  bulkBytes: number;
+  source: typeof import("./_socket_source.ts");
+  sink: typeof import("./_socket_sink.ts");
+  /** Whether stdin and stdout are one socket. */
+  shared: boolean;
   /** Whether fds 0 and 1 were non-blocking before the move. */
   nonBlocking: [boolean, boolean];
 }
@@ -88,9 +90,9 @@ export interface StdioPipesOptions {
  * ```
  */
 export class StdioPipes {
-  /** The byte source: stdin. */
+  /** The byte source: stdin. One read at a time: the next starts once the last resolved. */
   readonly input: ByteSource;
-  /** The byte sink: stdout. */
+  /** The byte sink: stdout. One write at a time: the next starts once the last resolved. */
   readonly output: ByteSink;
   #allowed: boolean;
   #source: SocketSource | undefined;
@@ -127,41 +129,63 @@ export class StdioPipes {
   }
 
   async #load(): Promise<boolean> {
-    const fit = this.#allowed ? socketFit() : undefined;
+    if (!this.#allowed || Deno.build.os === "windows") return false;
+    // Loaded only now: none of it is on the way to the first answer.
+    const [net, fs, source, sink] = await Promise.all([
+      import("node:net"),
+      import("node:fs"),
+      import("./_socket_source.ts"),
+      import("./_socket_sink.ts"),
+    ]);
+    const fit = socketFit(fs);
     if (fit === undefined) return false;
-    // Loaded only now, with node:net: neither is on the way to the first answer.
-    const [net, sockets] = await Promise.all([import("node:net"), import("./_socket_stdio.ts")]);
     this.#loaded = {
       net,
-      sockets,
-      bulkBytes: fit.bulk ? BULK_BYTES : Infinity,
+      source,
+      sink,
+      shared: fit.shared,
       nonBlocking: [nonBlocking(0), nonBlocking(1)],
     };
     // Deno.exit dispatches "unload" synchronously: nothing runs between the release and the exit.
-    globalThis.addEventListener("unload", () => this.release());
+    globalThis.addEventListener("unload", this.#onUnload);
     return true;
   }
 
   /**
    * Puts stdin and stdout back in the blocking mode they had before the
-   * move: the sockets leave them non-blocking, which every other holder of
-   * the same pipe ends would see (a shell's next command, say). Runs by
-   * itself when the process exits (the `unload` event); call it only when
-   * done reading and writing. A process killed by a signal keeps them
-   * non-blocking. Idempotent.
+   * move (blocking, where it cannot be read): the sockets make them
+   * non-blocking, which every other holder of the same pipe ends would see
+   * (a shell's next command, say). stdin is put back at its end already.
+   * Runs by itself when the process exits through `Deno.exit` or runs out of
+   * work (the `unload` event); call it only when done reading and writing.
+   * A process ended by a signal's default action or by an uncaught error
+   * leaves them non-blocking. Idempotent.
+   *
+   * Once stdin has ended or stdout has failed, the runtime closes that
+   * descriptor, and the next file opened may take its number: do not use
+   * `Deno.stdin` or `Deno.stdout` then.
    */
   release(): void {
-    const loaded = this.#loaded;
-    if (loaded === undefined) return;
+    globalThis.removeEventListener("unload", this.#onUnload);
     this.#source?.release();
-    this.#sink?.release(!loaded.nonBlocking[1]);
+    this.#sink?.release();
   }
+
+  #onUnload = (): void => this.release();
 
   #read(p: Uint8Array): Promise<number | null> {
     if (this.#source === undefined) {
       const loaded = this.#loaded;
       if (loaded === undefined) return Deno.stdin.read(p);
-      this.#source = new loaded.sockets.SocketSource(loaded.net, 0, !loaded.nonBlocking[0]);
+      try {
+        this.#source = new loaded.source.SocketSource(loaded.net, 0, {
+          blockingAfter: !loaded.nonBlocking[0],
+          // One socket for both: making it blocking at the end of input would block writes.
+          leaveAtEnd: !loaded.shared,
+        });
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     return this.#source.read(p);
   }
@@ -170,12 +194,16 @@ export class StdioPipes {
     if (this.#sink === undefined) {
       const loaded = this.#loaded;
       if (loaded === undefined) return Deno.stdout.write(p);
-      this.#sink = new loaded.sockets.SocketSink(
-        loaded.net,
-        1,
-        (bytes) => Deno.stdout.write(bytes),
-        loaded.bulkBytes,
-      );
+      try {
+        this.#sink = new loaded.sink.SocketSink(loaded.net, 1, {
+          // One socket for both: making it blocking for a write would block the reads of it.
+          bulkBytes: loaded.shared ? Infinity : BULK_BYTES,
+          bulkWrite: (bytes) => Deno.stdout.write(bytes),
+          blockingAfter: !loaded.nonBlocking[1],
+        });
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     return this.#sink.write(p);
   }
@@ -183,25 +211,24 @@ export class StdioPipes {
 
 /**
  * Whether stdin and stdout can move onto sockets: both pipes or sockets that
- * stderr does not share (unknown, as without permission to stat or on
- * Windows, means no). `bulk` is whether large writes may make stdout
- * blocking for a while: not when stdin is the same socket, whose reads
- * would then block the main thread.
+ * stderr does not share (unknown means no). `shared` is whether stdin and
+ * stdout are one socket.
  */
-function socketFit(): { bulk: boolean } | undefined {
-  if (Deno.build.os === "windows") return undefined;
+function socketFit(fs: typeof import("node:fs")): { shared: boolean } | undefined {
   try {
-    const stdin = Deno.statSync("/dev/stdin");
-    const stdout = Deno.statSync("/dev/stdout");
-    if (!(stdin.isFifo || stdin.isSocket) || !(stdout.isFifo || stdout.isSocket)) return undefined;
-    let stderr: Deno.FileInfo | undefined;
+    const stdin = fs.fstatSync(0);
+    const stdout = fs.fstatSync(1);
+    if (!(stdin.isFIFO() || stdin.isSocket()) || !(stdout.isFIFO() || stdout.isSocket())) {
+      return undefined;
+    }
+    let stderr: import("node:fs").Stats | undefined;
     try {
-      stderr = Deno.statSync("/dev/stderr");
+      stderr = fs.fstatSync(2);
     } catch {
       stderr = undefined; // no stderr to share with
     }
     if (stderr !== undefined && (same(stderr, stdout) || same(stderr, stdin))) return undefined;
-    return { bulk: !same(stdin, stdout) };
+    return { shared: same(stdin, stdout) };
   } catch {
     return undefined;
   }
@@ -217,6 +244,6 @@ function nonBlocking(fd: number): boolean {
   }
 }
 
-function same(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+function same(a: import("node:fs").Stats, b: import("node:fs").Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev;
 }

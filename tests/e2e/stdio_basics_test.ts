@@ -89,3 +89,15 @@ Deno.test("A library gateway whose LogTape writes through the console still logs
   assert.match(gw.stderr, /CONSOLE-ERR-LINE/);
   assert.doesNotMatch(gw.stderr, /%c/);
 });
+
+Deno.test("Gateway run with the start task's own flags moves stdin and stdout onto sockets", async () => {
+  // The flags of `deno task start` (permissions and V8 flags), not -A: what users run.
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)).tasks;
+  const words: string[] = tasks.start.split(/\s+/);
+  const flags = words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+  assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"), flags.join(" "));
+  await using gw = await spawnGateway([], { permissions: flags });
+  await gw.ready();
+  await gw.onSockets();
+  assert.equal((await gw.request("gateway.ping")).result.pong, true);
+});

@@ -648,3 +648,64 @@ Deno.test("Gateway whose stdout fails with ENOSPC exits 70 as a crash, even when
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Gateway on one socket for stdin and stdout exits 0 at grace when the client half-closes and stops reading", async () => {
+  // Python makes the socket pair (Deno cannot). The client floods, half-closes its side, reads
+  // once and stops: the gateway must keep the socket non-blocking (making the shared socket
+  // blocking at the end of input would freeze the main thread in a write) and exit at grace.
+  const dir = await Deno.makeTempDir();
+  const script = `
+import json, os, socket, subprocess, sys, time
+a, b = socket.socketpair()
+env = dict(os.environ, TUIGATE_CRASH_LOG=sys.argv[1] + "/exits.jsonl")
+p = subprocess.Popen(sys.argv[2:], stdin=b, stdout=b, stderr=subprocess.DEVNULL, env=env)
+b.close()
+a.settimeout(10)
+buf = b""
+def answer(key):
+    global buf
+    while key.encode() not in buf:
+        buf += a.recv(65536)
+    at = buf.index(key.encode())
+    line = buf[buf.rfind(b"\\n", 0, at) + 1:buf.index(b"\\n", at)]
+    buf = buf[buf.index(b"\\n", at) + 1:]
+    return json.loads(line)
+answer("gateway.ready")
+for k in range(200):
+    a.sendall(json.dumps({"jsonrpc": "2.0", "id": "i%d" % k, "method": "gateway.info"}).encode() + b"\\n")
+    stdio = answer('"i%d"' % k)["result"]["stdio"]
+    if stdio == {"input": "sockets", "output": "sockets"}:
+        break
+    time.sleep(0.01)
+flood = {"jsonrpc": "2.0", "id": 1, "method": "test.flood", "params": {"count": 10000000, "size": 64}}
+a.sendall(json.dumps(flood).encode() + b"\\n")
+time.sleep(0.5)
+since = time.time()
+a.shutdown(socket.SHUT_WR)
+time.sleep(0.2)
+a.recv(200000)  # room for the gateway's writes: a blocking one would now fill it and hang
+try:
+    code = p.wait(timeout=6)
+except subprocess.TimeoutExpired:
+    p.kill()
+    code = "hung"
+print(json.dumps({"stdio": stdio, "code": code, "seconds": time.time() - since}))
+`;
+  try {
+    const output = await new Deno.Command("python3", {
+      args: ["-c", script, dir, Deno.execPath(), "run", "-A", TEST_GATEWAY],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const result = JSON.parse(new TextDecoder().decode(output.stdout));
+    assert.deepEqual(result.stdio, { input: "sockets", output: "sockets" });
+    assert.equal(result.code, 0);
+    assert.ok(result.seconds < 1.5, `exit took ${result.seconds} s`);
+    const ledger = (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n");
+    const last = JSON.parse(ledger.at(-1)!);
+    assert.equal(last.reason, "grace-expired");
+    assert.equal(last.trigger, "stdin-eof");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

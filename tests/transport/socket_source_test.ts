@@ -1,7 +1,12 @@
-/** SocketSource's read-ahead against a stand-in socket with Node's `onread` pause semantics. */
+/**
+ * SocketSource's read-ahead against a stand-in socket with Node's `onread`
+ * pause semantics. A stand-in, because the case under test (a read that
+ * lands after the pause was asked for) cannot be forced on a real socket;
+ * tests/transport/stdio_pipes_test.ts runs SocketSource on real pipes.
+ */
 
 import assert from "node:assert/strict";
-import { SocketSource } from "../../src/transport/_socket_stdio.ts";
+import { SocketSource } from "../../src/transport/_socket_source.ts";
 
 /**
  * A stand-in for a `node:net` socket read with `onread`: it hands queued
@@ -60,7 +65,7 @@ class FakeSocket {
 const fakeNet = { Socket: FakeSocket } as unknown as typeof import("node:net");
 
 Deno.test("SocketSource pauses its socket past its read-ahead and resumes it as it is read, even after a late read", async () => {
-  const source = new SocketSource(fakeNet, 0, true);
+  const source = new SocketSource(fakeNet, 0);
   const socket = FakeSocket.last;
   const chunks = 40;
   for (let i = 0; i < chunks; i++) socket.kernel.push(new Uint8Array(64 * 1024).fill(i));
