@@ -16,6 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { startFlags } from "./_start_flags.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -278,11 +279,6 @@ async function floors(
 }
 
 /** The `--v8-flags=…` of the start task, so the bench gateway runs as the product does. */
-async function startV8Flags(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
-  return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
-}
-
 async function main(): Promise<void> {
   const dashdash = Deno.args.indexOf("--");
   const own = dashdash === -1 ? Deno.args : Deno.args.slice(0, dashdash);
@@ -301,17 +297,14 @@ async function main(): Promise<void> {
   const scratch = `${root}.bench`;
   await Deno.mkdir(scratch, { recursive: true });
   const ledger = `${scratch}/bench-exits.jsonl`;
-  const v8Flags = (await startV8Flags()).filter((flag) => flag !== "");
   const tuigate: Server = {
     name: "tuigate",
     framing: "ndjson",
-    // The V8 flags of `deno task start` and the compiled binary.
     cmd: [
       Deno.execPath(),
       "run",
       "--quiet",
-      ...v8Flags,
-      "-A",
+      ...startFlags(),
       `${root}tests/bench/bench_gateway.ts`,
     ],
     env: { TUIGATE_CRASH_LOG: ledger, DENO_NO_UPDATE_CHECK: "1" },

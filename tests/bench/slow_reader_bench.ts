@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { startFlags } from "./_start_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,14 +31,8 @@ async function rssKiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
 
-function startFlags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${here}../../deno.json`));
-  return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
-}
-
 const child = new Deno.Command(Deno.execPath(), {
-  // The V8 flags of `deno task start` and the compiled binary.
-  args: ["run", "--quiet", ...startFlags(), "-A", `${here}bench_gateway.ts`],
+  args: ["run", "--quiet", ...startFlags(), `${here}bench_gateway.ts`],
   stdin: "piped",
   stdout: "piped",
   stderr: "null",
