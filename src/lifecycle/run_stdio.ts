@@ -8,7 +8,7 @@
 import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { StdioPipes } from "../transport/stdio_pipes.ts";
-import { type Framing, StdioTransport } from "../transport/stdio_transport.ts";
+import { type Framing, StdioTransport, TransportState } from "../transport/stdio_transport.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
 import { ExitLedger } from "./exit_ledger.ts";
@@ -175,19 +175,61 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   void transport.failed.then((error) => lifecycle.shutdown("crash", { error }));
   options.setup?.(lifecycle);
   const logging = options.logging !== false && !loggingConfigured();
-  if (logging) routeConsole();
+  let loggingStarted: Promise<void> | undefined;
+  // A failure is reported like any uncaught error: logged to the ledger, not fatal.
+  const startLogging = () =>
+    loggingStarted ??= loggingConfigured()
+      ? Promise.resolve()
+      : logToStderrUnlessConfigured(stderr).catch((error) => reportError(error));
+  if (logging) {
+    routeConsole();
+    // An exit before the logger was loaded still writes what was logged until then.
+    lifecycle.onDrain(() => startLogging());
+  }
   transport.start();
   lifecycle.start();
-  void transport.firstWrite.then(() => {
+  void transport.firstWrite.then(async () => {
+    // The watchdog first and at once: a main isolate blocked from now on must not outlive
+    // SIGTERM. It costs the main thread ~10 ms.
     lifecycle.startBackground();
-    // A failure to load node:net leaves stdio where it is.
-    pipes.upgrade().catch((error) => reportError(error));
-    if (logging && !loggingConfigured()) {
-      // A failure is reported like any uncaught error: logged to the ledger, not fatal.
-      logToStderrUnlessConfigured(stderr).catch((error) => reportError(error));
+    // Loading node:net for the move (~20 ms) and the logger (~10 ms) blocks the main thread
+    // too: they wait for a pause in the client's first burst, so its requests are not held up.
+    await whenQuiet(transport);
+    if (transport.state !== TransportState.Running) return;
+    try {
+      await pipes.upgrade();
+    } catch (error) {
+      reportError(error); // stdio stays where it is
+    }
+    if (logging) {
+      await whenQuiet(transport);
+      void startLogging();
     }
   });
   return lifecycle.exited;
+}
+
+/** How long the client must send nothing, with no output waiting, to count as paused. */
+const QUIET_MS = 5;
+/** The longest wait for a pause; then the work is done anyway. */
+const QUIET_MAX_MS = 250;
+
+/**
+ * Resolves once nothing was read and no output waited for {@linkcode QUIET_MS},
+ * or after {@linkcode QUIET_MAX_MS} at most. The timers do not hold the process.
+ */
+function whenQuiet(transport: StdioTransport): Promise<void> {
+  const until = Date.now() + QUIET_MAX_MS;
+  return new Promise((resolve) => {
+    let bytesIn = transport.bytesIn;
+    const check = () => {
+      const quiet = transport.bytesIn === bytesIn && transport.peer.output.empty;
+      if (quiet || Date.now() >= until) return resolve();
+      bytesIn = transport.bytesIn;
+      Deno.unrefTimer(setTimeout(check, QUIET_MS));
+    };
+    Deno.unrefTimer(setTimeout(check, QUIET_MS));
+  });
 }
 
 /**

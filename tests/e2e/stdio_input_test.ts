@@ -102,13 +102,14 @@ for (const io of ["auto", "deno"]) {
     for (let i = 1; i <= n; i++) {
       batch += `{"jsonrpc":"2.0","id":${i},"method":"gateway.ping","params":{"i":${i}}}\n`;
     }
-    // In pieces cut mid-frame, over ~100 ms: with auto, stdin and stdout move onto sockets
-    // while frames are flowing, between two reads and two writes.
+    // In pieces cut mid-frame, over ~400 ms: with auto, stdin and stdout move onto sockets
+    // while frames are flowing (at a pause of the client's, or 250 ms after the first frame at
+    // the latest), between two reads and two writes.
     const bytes = new TextEncoder().encode(batch);
     const piece = Math.ceil(bytes.length / 25) + 7;
     for (let at = 0; at < bytes.length; at += piece) {
       await gw.send(bytes.subarray(at, at + piece));
-      await new Promise((r) => setTimeout(r, 4));
+      await new Promise((r) => setTimeout(r, 16));
     }
     const last = Date.now() + 30_000;
     while (
