@@ -56,6 +56,28 @@ type StdioIo = "auto" | "deno";
 const STDIO_IO: readonly StdioIo[] = ["auto", "deno"];
 
 /**
+ * The test gateway on stdio path `io`, read by hand up to `gateway.ready`
+ * (and the move onto sockets for auto), then asked to flood stdout with ten
+ * million notifications. Disposing of it disposes of the gateway.
+ */
+async function floodingGateway(io: StdioIo) {
+  const gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    readStdout: false,
+    env: { TUIGATE_STDIO_IO: io },
+  });
+  const reader = await readUntilReady(gw.child.stdout);
+  await untilStdio(gw, reader, io);
+  await gw.send({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "test.flood",
+    params: { count: 10_000_000, size: 64 },
+  });
+  return { gw, reader, [Symbol.asyncDispose]: () => gw[Symbol.asyncDispose]() };
+}
+
+/**
  * The test gateway (grace 4 s) with request 77 in flight: its handler waits
  * on a `ui.confirm` question to the client, which has been read.
  */
@@ -79,20 +101,9 @@ async function askingGateway() {
 
 for (const [signal, io] of STDIO_IO.flatMap((io) => [["SIGTERM", io], ["SIGHUP", io]] as const)) {
   Deno.test(`Gateway exits 0 within grace + 0.5 s on ${signal} while its stdout is wedged (--stdio-io ${io})`, async () => {
-    await using gw = await spawnGateway([], {
-      script: TEST_GATEWAY,
-      readStdout: false,
-      env: { TUIGATE_STDIO_IO: io },
-    });
-    const reader = await readUntilReady(gw.child.stdout);
-    await untilStdio(gw, reader, io);
     // Stop reading and make the gateway write far more than the pipe holds.
-    await gw.send({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "test.flood",
-      params: { count: 10_000_000, size: 64 },
-    });
+    await using flooding = await floodingGateway(io);
+    const { gw, reader } = flooding;
     await delay(700);
     const since = performance.now();
     gw.kill(signal);
@@ -236,19 +247,8 @@ Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace p
 
 for (const io of STDIO_IO) {
   Deno.test(`Gateway exits 0 within 1 s when the reader closes its stdout while it writes (--stdio-io ${io})`, async () => {
-    await using gw = await spawnGateway([], {
-      script: TEST_GATEWAY,
-      readStdout: false,
-      env: { TUIGATE_STDIO_IO: io },
-    });
-    const reader = await readUntilReady(gw.child.stdout);
-    await untilStdio(gw, reader, io);
-    await gw.send({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "test.flood",
-      params: { count: 10_000_000, size: 64 },
-    });
+    await using flooding = await floodingGateway(io);
+    const { gw, reader } = flooding;
     await reader.read();
     await delay(200);
     const since = performance.now();
