@@ -85,8 +85,9 @@ export interface RunStdioOptions {
    */
   watchdog?: boolean;
   /**
-   * Whether stdin and stdout move onto reactor-polled sockets once the first
-   * frame is written, when both are pipes or sockets (see {@linkcode StdioPipes}).
+   * Whether stdin and stdout move onto reactor-polled sockets after the first
+   * frame, at the client's first pause (250 ms at most), when both are pipes
+   * or sockets (see {@linkcode StdioPipes}).
    * @default {true}
    */
   stdioSockets?: boolean;
@@ -105,8 +106,9 @@ export interface RunStdioOptions {
    * already (`setupLogging`, or a LogTape configuration of the application's,
    * which is then used as it is), log to `stderr` at `info` level, so that
    * nothing but frames reaches stdout and a handler's stack is logged. The
-   * logger is loaded after the first frame is written, so it costs no startup
-   * time; what is logged before waits for it.
+   * logger is loaded after the first frame, at the client's first pause (250
+   * ms at most) or at shutdown, so it costs neither startup nor the first
+   * requests any time; what is logged before waits for it.
    * @default {true}
    */
   logging?: boolean;
