@@ -196,14 +196,21 @@ export class GatewayProcess {
   }
 
   /** Sends a request with a fresh numeric id and resolves with its response. */
-  async request(method: string, params?: unknown, timeoutMs = 10_000): Promise<Frame> {
-    const id = this.#nextId++;
+  request(method: string, params?: unknown, timeoutMs = 10_000): Promise<Frame> {
+    return this.call(this.#nextId++, method, params, timeoutMs);
+  }
+
+  /**
+   * Sends a request with the given id and resolves with its response. The
+   * write is queued at once, in order with later sends, so the caller can go
+   * on (send more, signal the process) before awaiting the answer.
+   */
+  call(id: string | number, method: string, params?: unknown, timeoutMs = 10_000): Promise<Frame> {
+    const response = this.response(id, timeoutMs);
     const message = params === undefined
       ? { jsonrpc: "2.0", id, method }
       : { jsonrpc: "2.0", id, method, params };
-    const response = this.response(id, timeoutMs);
-    await this.send(message);
-    return await response;
+    return this.send(message).then(() => response);
   }
 
   /** Waits for `gateway.ready`. */

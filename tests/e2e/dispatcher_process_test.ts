@@ -94,24 +94,12 @@ Deno.test("Gateway sends server-to-client requests: answered, timed out, cancell
   assert.equal(refused.result.error.code, -32004);
   await gw.request("client.capabilities", { serverRequests: true });
 
-  const answered = gw.response(1);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 1,
-    method: "test.ask",
-    params: { method: "ui.confirm", params: { q: 1 } },
-  });
+  const answered = gw.call(1, "test.ask", { method: "ui.confirm", params: { q: 1 } });
   const asked = await gw.next((f: Frame) => f.method === "ui.confirm");
   await gw.send({ jsonrpc: "2.0", id: asked.id, result: { yes: true } });
   assert.deepEqual((await answered).result, { answer: { yes: true } });
 
-  const timed = gw.response(2);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 2,
-    method: "test.ask",
-    params: { method: "ui.slow", timeout: 100 },
-  });
+  const timed = gw.call(2, "test.ask", { method: "ui.slow", timeout: 100 });
   const slow = await gw.next((f: Frame) => f.method === "ui.slow");
   assert.equal((await timed).result.error.code, -32001);
   const cancel = await gw.notification("request.cancel");
@@ -119,8 +107,7 @@ Deno.test("Gateway sends server-to-client requests: answered, timed out, cancell
   await gw.send({ jsonrpc: "2.0", id: slow.id, result: "late" }); // logged and dropped
   assert.equal((await gw.request("gateway.ping")).result.pong, true);
 
-  const cancelled = gw.response(3);
-  await gw.send({ jsonrpc: "2.0", id: 3, method: "test.ask", params: { method: "ui.never" } });
+  const cancelled = gw.call(3, "test.ask", { method: "ui.never" });
   const never = await gw.next((f: Frame) => f.method === "ui.never");
   await gw.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: 3 } });
   assert.equal((await cancelled).error.code, -32800);

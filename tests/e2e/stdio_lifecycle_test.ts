@@ -88,13 +88,7 @@ async function askingGateway() {
   });
   await gw.ready();
   await gw.request("client.capabilities", { serverRequests: true });
-  const answer = gw.response(77);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 77,
-    method: "test.ask",
-    params: { method: "ui.confirm", timeout: 20_000 },
-  });
+  const answer = gw.call(77, "test.ask", { method: "ui.confirm", timeout: 20_000 });
   const question = await gw.next((f) => f.method === "ui.confirm");
   return { gw, answer, question };
 }
@@ -139,10 +133,8 @@ Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers d
   });
   await gw.ready();
   // Both handlers honour their signal, so an abort would show as -32002 instead of a result.
-  const first = gw.response(42);
-  const second = gw.response(43);
-  await gw.send({ jsonrpc: "2.0", id: 42, method: "test.sleep", params: { ms: 400, tag: "a" } });
-  await gw.send({ jsonrpc: "2.0", id: 43, method: "test.sleep", params: { ms: 300, tag: "b" } });
+  const first = gw.call(42, "test.sleep", { ms: 400, tag: "a" });
+  const second = gw.call(43, "test.sleep", { ms: 300, tag: "b" });
   await started(gw, "a", "b");
   const signalled = performance.now();
   gw.kill("SIGTERM");
@@ -162,13 +154,7 @@ Deno.test("Gateway on SIGTERM answers a handler that ignores its signal -32002 a
     env: { TUIGATE_SHUTDOWN_GRACE_S: "2" },
   });
   await gw.ready();
-  const stubborn = gw.response(45);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 45,
-    method: "test.stubbornSleep",
-    params: { ms: 30_000, tag: "stubborn" },
-  });
+  const stubborn = gw.call(45, "test.stubbornSleep", { ms: 30_000, tag: "stubborn" });
   await started(gw, "stubborn");
   const since = performance.now();
   gw.kill("SIGTERM");
@@ -190,8 +176,7 @@ Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight ha
   const signalled = performance.now();
   gw.kill("SIGTERM");
   await delay(200);
-  const refused = gw.response(78);
-  await gw.send({ jsonrpc: "2.0", id: 78, method: "gateway.ping" });
+  const refused = gw.call(78, "gateway.ping");
   await gw.send({ jsonrpc: "2.0", id: question.id, result: "yes" });
   assert.equal((await refused).error.code, -32002);
   assert.deepEqual((await answer).result, { answer: "yes" });
@@ -222,13 +207,7 @@ Deno.test("Gateway on SIGTERM aborts a handler still running at half the grace p
     env: { TUIGATE_SHUTDOWN_GRACE_S: "1" },
   });
   await gw.ready();
-  const slow = gw.response(44);
-  await gw.send({
-    jsonrpc: "2.0",
-    id: 44,
-    method: "test.sleep",
-    params: { ms: 30_000, tag: "slow" },
-  });
+  const slow = gw.call(44, "test.sleep", { ms: 30_000, tag: "slow" });
   await started(gw, "slow");
   const signalled = performance.now();
   gw.kill("SIGTERM");
