@@ -5,7 +5,7 @@
  * @module
  */
 
-import { loggingConfigured, useLogtape } from "../protocol/logger.ts";
+import { loadLogtape, loggingConfigured, useLogtape } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { StdioPipes } from "../transport/stdio_pipes.ts";
 import { type Framing, StdioTransport, TransportState } from "../transport/stdio_transport.ts";
@@ -240,7 +240,7 @@ function whenQuiet(transport: StdioTransport): Promise<void> {
  * tuigate's stderr setup.
  */
 async function logToStderrUnlessConfigured(stderr: AsyncLineSink): Promise<void> {
-  const logtape = await import("@logtape/logtape");
+  const logtape = await loadLogtape();
   if (logtape.getConfig() === null) return await setupLogging(stderr);
   useLogtape(logtape);
   // The app's LogTape may write through console.* (a console sink): those lines go to stderr

@@ -58,6 +58,28 @@ export interface Logger {
  * ```
  */
 export type LogtapeModule = typeof LogTape;
+
+/**
+ * The name `@logtape/logtape` is imported by, as a value: an `import()` of a
+ * string literal would make Deno resolve the npm packages of the lock file
+ * before the first line runs, at every start (~4 ms in this repository).
+ * `deno compile` names the package with `--include` for the same reason.
+ */
+const LOGTAPE_SPECIFIER = "@logtape/logtape";
+
+/**
+ * Loads `@logtape/logtape` (once; later calls get the same module).
+ *
+ * @example
+ * ```ts
+ * import { loadLogtape } from "@tuigate/tuigate";
+ * const logtape = await loadLogtape();
+ * logtape.getLogger(["my-backend"]).info("Loaded");
+ * ```
+ */
+export function loadLogtape(): Promise<LogtapeModule> {
+  return import(LOGTAPE_SPECIFIER);
+}
 type Pending = [
   category: string[],
   level: LogLevel,

@@ -41,6 +41,9 @@ export interface OpenRpcInfo {
   description?: string;
 }
 
+/** Imported by value, as `@logtape/logtape` is (see `loadLogtape`): no npm resolution at start. */
+const ZOD_SPECIFIER = "zod";
+
 type ToJsonSchema = (schema: unknown, options?: Record<string, unknown>) => JsonSchema;
 
 /** Converts a method's zod schemas (or given JSON Schemas) to JSON Schema. */
@@ -49,7 +52,7 @@ async function schemasOf(
 ): Promise<{ params: JsonSchema | undefined; result: JsonSchema }> {
   let toJsonSchema: ToJsonSchema | undefined;
   if (method.params !== undefined || method.result !== undefined) {
-    const zod = await import("zod");
+    const zod: typeof import("zod") = await import(ZOD_SPECIFIER);
     toJsonSchema = (schema) =>
       zod.toJSONSchema(schema as Parameters<typeof zod.toJSONSchema>[0], {
         unrepresentable: "any",
