@@ -5,7 +5,7 @@
  * @module
  */
 
-import { loadLogtape, loggingConfigured, useLogtape } from "../protocol/logger.ts";
+import { loadLogtape, loggingConfigured, useLogtape, whenRecordWaits } from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { StdioPipes } from "../transport/stdio_pipes.ts";
 import { type Framing, StdioTransport, TransportState } from "../transport/stdio_transport.ts";
@@ -185,7 +185,9 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
       : logToStderrUnlessConfigured(stderr).catch((error) => reportError(error));
   if (logging) {
     routeConsole();
-    // An exit before the logger was loaded still writes what was logged until then.
+    // Loading the logger holds the main thread ~10 ms: at once for a record worth printing,
+    // else at the client's first pause (below). An exit before then still writes what waits.
+    whenRecordWaits("info", () => void startLogging());
     lifecycle.onDrain(() => startLogging());
   }
   transport.start();
@@ -194,17 +196,19 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     // The watchdog first and at once: a main isolate blocked from now on must not outlive
     // SIGTERM. It costs the main thread ~10 ms.
     lifecycle.startBackground();
-    // Loading node:net for the move (~20 ms) and the logger (~10 ms) blocks the main thread
-    // too: they wait for a pause in the client's first burst, so its requests are not held up.
-    await whenQuiet(transport);
+    // Loading node:net for the move (~20 ms) blocks the main thread too: it waits for a pause
+    // in the client's first burst, so its requests are not held up, but not for long (the move
+    // is what makes round trips fast).
+    await whenQuiet(transport, QUIET_MAX_MS);
     if (transport.state !== TransportState.Running) return;
     try {
       await pipes.upgrade();
     } catch (error) {
       reportError(error); // stdio stays where it is
     }
+    // Only records below info wait for the logger now: it can wait for a real pause.
     if (logging) {
-      await whenQuiet(transport);
+      await whenQuiet(transport, Infinity);
       void startLogging();
     }
   });
@@ -213,15 +217,15 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
 
 /** How long the client must send nothing, with no output waiting, to count as paused. */
 const QUIET_MS = 5;
-/** The longest wait for a pause; then the work is done anyway. */
+/** The longest wait for a pause before the stdio move; then it is done anyway. */
 const QUIET_MAX_MS = 250;
 
 /**
  * Resolves once nothing was read and no output waited for {@linkcode QUIET_MS},
- * or after {@linkcode QUIET_MAX_MS} at most. The timers do not hold the process.
+ * or after `maxMs` at most. The timers do not hold the process.
  */
-function whenQuiet(transport: StdioTransport): Promise<void> {
-  const until = Date.now() + QUIET_MAX_MS;
+function whenQuiet(transport: StdioTransport, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
   return new Promise((resolve) => {
     let bytesIn = transport.bytesIn;
     const check = () => {

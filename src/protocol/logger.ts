@@ -88,8 +88,10 @@ type Pending = [
 ];
 
 const MAX_PENDING = 1000;
+const LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
 let backend: LogtapeModule | undefined;
 let pending: Pending[] = [];
+let waiters: [lowest: number, listener: () => void][] = [];
 
 function emit(
   category: string[],
@@ -100,11 +102,42 @@ function emit(
   if (backend === undefined) {
     if (pending.length >= MAX_PENDING) pending.shift();
     pending.push([category, level, message, properties]);
+    if (waiters.length > 0) wakeWaiters(LEVELS.indexOf(level));
     return;
   }
   const logger = backend.getLogger(category);
   if (level === "warning") logger.warn(message, properties ?? {});
   else logger[level](message, properties ?? {});
+}
+
+function wakeWaiters(rank: number): void {
+  const due = waiters.filter(([lowest]) => rank >= lowest);
+  if (due.length === 0) return;
+  waiters = waiters.filter(([lowest]) => rank < lowest);
+  for (const [, listener] of due) listener();
+}
+
+/**
+ * Calls `listener` once, as soon as a record at `level` or above waits for
+ * {@linkcode useLogtape} (at once if one waits already). Never called once
+ * logtape is in use. For loading logtape only when there is something worth
+ * saying: until then a gateway need not spend the time or memory.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLineSink, getLogger, setupLogging, whenRecordWaits } from "@tuigate/tuigate";
+ * whenRecordWaits("info", () => void setupLogging(new AsyncLineSink(Deno.stderr)));
+ * getLogger(["tuigate", "demo"]).info("This loads the logger, then is written");
+ * ```
+ */
+export function whenRecordWaits(level: LogLevel, listener: () => void): void {
+  if (backend !== undefined) return;
+  const lowest = LEVELS.indexOf(level);
+  if (pending.some(([, waiting]) => LEVELS.indexOf(waiting) >= lowest)) {
+    listener();
+    return;
+  }
+  waiters.push([lowest, listener]);
 }
 
 /**
@@ -146,6 +179,7 @@ export function getLogger(category: string[]): Logger {
  */
 export function useLogtape(module: LogtapeModule): void {
   backend = module;
+  waiters = [];
   const replay = pending;
   pending = [];
   for (const [category, level, message, properties] of replay) {

@@ -65,6 +65,23 @@ Deno.test("A library gateway run with runStdio keeps console.log off stdout and 
   assert.match(gw.stderr, /Error: kaboom 9c2e\n\s+at /);
 });
 
+Deno.test("A library gateway loads its logger for a record worth printing even while the client never pauses", async () => {
+  await using gw = await spawnGateway([], {
+    script: `${ROOT}/tests/_support/plain_library_gateway.ts`,
+  });
+  await gw.ready();
+  assert.equal((await gw.request("plain.log", { text: "BUSY LINE 7d1b" })).result, true);
+  // Notifications every millisecond: never the pause that would load the logger otherwise.
+  const deadline = Date.now() + 3000;
+  let sent = 0;
+  while (!gw.stderr.includes("BUSY LINE 7d1b") && Date.now() < deadline) {
+    await gw.send({ jsonrpc: "2.0", method: "busy.tick", params: { sent: sent++ } });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.match(gw.stderr, /BUSY LINE 7d1b/, `not written after ${sent} notifications`);
+  assert.equal((await gw.request("gateway.ping")).result.pong, true);
+});
+
 Deno.test("A library gateway whose application configured LogTape keeps that configuration", async () => {
   await using gw = await spawnGateway([], {
     script: `${ROOT}/tests/_support/own_logtape_gateway.ts`,

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { getLogger, loadLogtape, useLogtape, whenRecordWaits } from "../../src/protocol/logger.ts";
+
+// One file, one module instance: these steps share the facade's state, in order.
+Deno.test("whenRecordWaits calls back for the first record at its level, then never again once logtape is used", async (t) => {
+  const logger = getLogger(["tuigate", "test"]);
+  const calls: string[] = [];
+  await t.step("a record below the level leaves the listener waiting", () => {
+    whenRecordWaits("info", () => calls.push("info"));
+    logger.debug("Quiet detail");
+    assert.deepEqual(calls, []);
+  });
+  await t.step("a record at the level calls it once", () => {
+    logger.warn("Worth saying");
+    logger.error("Still worth saying");
+    assert.deepEqual(calls, ["info"]);
+  });
+  await t.step("a listener added while such a record waits is called at once", () => {
+    whenRecordWaits("warning", () => calls.push("warning"));
+    whenRecordWaits("fatal", () => calls.push("fatal"));
+    assert.deepEqual(calls, ["info", "warning"]);
+  });
+  await t.step("after useLogtape no listener is called, and waiting ones are dropped", async () => {
+    const logtape = await loadLogtape();
+    const seen: string[] = [];
+    await logtape.configure({
+      sinks: { memory: (record) => seen.push(String(record.rawMessage)) },
+      loggers: [{ category: ["tuigate"], lowestLevel: "debug", sinks: ["memory"] }],
+    });
+    try {
+      useLogtape(logtape);
+      assert.deepEqual(seen, ["Quiet detail", "Worth saying", "Still worth saying"], "replayed");
+      logger.fatal("After");
+      whenRecordWaits("trace", () => calls.push("late"));
+      assert.deepEqual(calls, ["info", "warning"]);
+    } finally {
+      await logtape.reset();
+    }
+  });
+});
