@@ -60,10 +60,10 @@ export interface Logger {
 export type LogtapeModule = typeof LogTape;
 
 /**
- * The name `@logtape/logtape` is imported by, as a value: an `import()` of a
- * string literal would make Deno resolve the npm packages of the lock file
- * before the first line runs, at every start (~4 ms in this repository).
- * `deno compile` names the package with `--include` for the same reason.
+ * Held in a value, not written into `import()`: a literal specifier would
+ * make Deno resolve the npm packages of the lock file before the first line
+ * runs, at every start (~4 ms in this repository). `deno compile` names the
+ * package with `--include` for the same reason.
  */
 const LOGTAPE_SPECIFIER = "@logtape/logtape";
 
@@ -114,7 +114,16 @@ function wakeWaiters(rank: number): void {
   const due = waiters.filter(([lowest]) => rank >= lowest);
   if (due.length === 0) return;
   waiters = waiters.filter(([lowest]) => rank < lowest);
-  for (const [, listener] of due) listener();
+  for (const [, listener] of due) notify(listener);
+}
+
+/** Calls a listener; what it throws is reported like any uncaught error, never to the logging code. */
+function notify(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    reportError(error);
+  }
 }
 
 /**
@@ -134,7 +143,7 @@ export function whenRecordWaits(level: LogLevel, listener: () => void): void {
   if (backend !== undefined) return;
   const lowest = LEVELS.indexOf(level);
   if (pending.some(([, waiting]) => LEVELS.indexOf(waiting) >= lowest)) {
-    listener();
+    notify(listener);
     return;
   }
   waiters.push([lowest, listener]);

@@ -41,7 +41,7 @@ export interface OpenRpcInfo {
   description?: string;
 }
 
-/** Imported by value, as `@logtape/logtape` is (see `loadLogtape`): no npm resolution at start. */
+/** Held in a value, as `@logtape/logtape`'s name is (see `loadLogtape`): no npm resolution at start. */
 const ZOD_SPECIFIER = "zod";
 
 type ToJsonSchema = (schema: unknown, options?: Record<string, unknown>) => JsonSchema;

@@ -20,19 +20,44 @@ Deno.test("whenRecordWaits calls back for the first record at its level, then ne
     whenRecordWaits("fatal", () => calls.push("fatal"));
     assert.deepEqual(calls, ["info", "warning"]);
   });
+  await t.step(
+    "a listener that throws is reported, and the record and other listeners are unharmed",
+    () => {
+      const reported: unknown[] = [];
+      const onError = (event: ErrorEvent) => {
+        event.preventDefault();
+        reported.push(event.error);
+      };
+      globalThis.addEventListener("error", onError);
+      try {
+        whenRecordWaits("fatal", () => {
+          throw new Error("Listener failed");
+        });
+        whenRecordWaits("fatal", () => calls.push("fatal, second"));
+        logger.fatal("Worst case");
+      } finally {
+        globalThis.removeEventListener("error", onError);
+      }
+      assert.deepEqual(calls, ["info", "warning", "fatal", "fatal, second"]);
+      assert.equal((reported[0] as Error).message, "Listener failed");
+    },
+  );
   await t.step("after useLogtape no listener is called, and waiting ones are dropped", async () => {
     const logtape = await loadLogtape();
     const seen: string[] = [];
     await logtape.configure({
       sinks: { memory: (record) => seen.push(String(record.rawMessage)) },
-      loggers: [{ category: ["tuigate"], lowestLevel: "debug", sinks: ["memory"] }],
+      loggers: [
+        { category: ["tuigate"], lowestLevel: "debug", sinks: ["memory"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+      ],
     });
     try {
       useLogtape(logtape);
-      assert.deepEqual(seen, ["Quiet detail", "Worth saying", "Still worth saying"], "replayed");
+      assert.deepEqual(seen, ["Quiet detail", "Worth saying", "Still worth saying", "Worst case"]);
       logger.fatal("After");
       whenRecordWaits("trace", () => calls.push("late"));
-      assert.deepEqual(calls, ["info", "warning"]);
+      assert.deepEqual(calls, ["info", "warning", "fatal", "fatal, second"]);
     } finally {
       await logtape.reset();
     }
