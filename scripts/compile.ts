@@ -122,9 +122,6 @@ async function main(): Promise<number> {
         `${root}src/transport/_socket_source.ts`,
         "--include",
         `${root}src/transport/_socket_sink.ts`,
-        // npm packages imported by a name held in a value (no npm resolution before the first line).
-        "--include",
-        `${root}scripts/_lazy_npm.ts`,
         "--target",
         target,
         "--output",

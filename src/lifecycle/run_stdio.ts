@@ -5,7 +5,13 @@
  * @module
  */
 
-import { loadLogtape, loggingConfigured, useLogtape, whenRecordWaits } from "../protocol/logger.ts";
+import {
+  loadLogtape,
+  loggingConfigured,
+  useLogtape,
+  waitingRecordCount,
+  whenRecordWaits,
+} from "../protocol/logger.ts";
 import { withTimeout } from "../protocol/timing.ts";
 import { StdioPipes } from "../transport/stdio_pipes.ts";
 import { type Framing, StdioTransport, TransportState } from "../transport/stdio_transport.ts";
@@ -186,7 +192,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   if (logging) {
     routeConsole();
     // Loading the logger holds the main thread ~10 ms: at once for a record worth printing,
-    // else at the client's first pause (below). An exit before then still writes what waits.
+    // else when many wait or at the client's first pause (below). An exit writes what waits.
     whenRecordWaits("info", () => void startLogging());
     lifecycle.onDrain(() => startLogging());
   }
@@ -206,12 +212,19 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     } catch (error) {
       reportError(error); // stdio stays where it is
     }
-    // Only records below info wait for the logger now: it can wait for a real pause.
-    if (logging) {
-      await whenQuiet(transport, Infinity);
-      void startLogging();
-    }
   });
+  if (logging) {
+    // Only records below info wait for the logger now: it can wait for a real pause, or for
+    // enough of them that an application's own debug logging would start losing some.
+    void transport.firstWrite.then(async () => {
+      await whenQuiet(
+        transport,
+        Infinity,
+        () => loggingStarted !== undefined || waitingRecordCount() >= LOG_WAITING_MAX,
+      );
+      void startLogging();
+    });
+  }
   return lifecycle.exited;
 }
 
@@ -219,18 +232,25 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
 const QUIET_MS = 5;
 /** The longest wait for a pause before the stdio move; then it is done anyway. */
 const QUIET_MAX_MS = 250;
+/** How many log records may wait before the logger is loaded without a pause. */
+const LOG_WAITING_MAX = 100;
 
 /**
  * Resolves once nothing was read and no output waited for {@linkcode QUIET_MS},
- * or after `maxMs` at most. The timers do not hold the process.
+ * after `maxMs` at most, or as soon as `stop()` says so. The timers do not
+ * hold the process.
  */
-function whenQuiet(transport: StdioTransport, maxMs: number): Promise<void> {
+function whenQuiet(
+  transport: StdioTransport,
+  maxMs: number,
+  stop: () => boolean = () => false,
+): Promise<void> {
   const until = Date.now() + maxMs;
   return new Promise((resolve) => {
     let bytesIn = transport.bytesIn;
     const check = () => {
       const quiet = transport.bytesIn === bytesIn && transport.peer.output.empty;
-      if (quiet || Date.now() >= until) return resolve();
+      if (quiet || Date.now() >= until || stop()) return resolve();
       bytesIn = transport.bytesIn;
       Deno.unrefTimer(setTimeout(check, QUIET_MS));
     };

@@ -60,14 +60,6 @@ export interface Logger {
 export type LogtapeModule = typeof LogTape;
 
 /**
- * Held in a value, not written into `import()`: a literal specifier would
- * make Deno resolve the npm packages of the lock file before the first line
- * runs, at every start (~4 ms in this repository). `deno compile` names the
- * package with `--include` for the same reason.
- */
-const LOGTAPE_SPECIFIER = "@logtape/logtape";
-
-/**
  * Loads `@logtape/logtape` (once; later calls get the same module).
  *
  * @example
@@ -78,7 +70,7 @@ const LOGTAPE_SPECIFIER = "@logtape/logtape";
  * ```
  */
 export function loadLogtape(): Promise<LogtapeModule> {
-  return import(LOGTAPE_SPECIFIER);
+  return import("@logtape/logtape");
 }
 type Pending = [
   category: string[],
@@ -114,7 +106,11 @@ function wakeWaiters(rank: number): void {
   const due = waiters.filter(([lowest]) => rank >= lowest);
   if (due.length === 0) return;
   waiters = waiters.filter(([lowest]) => rank < lowest);
-  for (const [, listener] of due) notify(listener);
+  for (const [, listener] of due) {
+    // A listener before may have put logtape in use (synchronously): the rest are not called then.
+    if (backend !== undefined) return;
+    notify(listener);
+  }
 }
 
 /** Calls a listener; what it throws is reported like any uncaught error, never to the logging code. */
@@ -147,6 +143,21 @@ export function whenRecordWaits(level: LogLevel, listener: () => void): void {
     return;
   }
   waiters.push([lowest, listener]);
+}
+
+/**
+ * How many records wait for {@linkcode useLogtape} (at most 1000: past that
+ * the oldest are dropped). Always 0 once logtape is in use.
+ *
+ * @example
+ * ```ts
+ * import { getLogger, waitingRecordCount } from "@tuigate/tuigate";
+ * getLogger(["tuigate", "demo"]).debug("Kept until logging is set up");
+ * waitingRecordCount(); // 1, unless logging was set up already
+ * ```
+ */
+export function waitingRecordCount(): number {
+  return pending.length;
 }
 
 /**

@@ -41,9 +41,6 @@ export interface OpenRpcInfo {
   description?: string;
 }
 
-/** Held in a value, as `@logtape/logtape`'s name is (see `loadLogtape`): no npm resolution at start. */
-const ZOD_SPECIFIER = "zod";
-
 type ToJsonSchema = (schema: unknown, options?: Record<string, unknown>) => JsonSchema;
 
 /** Converts a method's zod schemas (or given JSON Schemas) to JSON Schema. */
@@ -52,7 +49,7 @@ async function schemasOf(
 ): Promise<{ params: JsonSchema | undefined; result: JsonSchema }> {
   let toJsonSchema: ToJsonSchema | undefined;
   if (method.params !== undefined || method.result !== undefined) {
-    const zod: typeof import("zod") = await import(ZOD_SPECIFIER);
+    const zod = await import("zod");
     toJsonSchema = (schema) =>
       zod.toJSONSchema(schema as Parameters<typeof zod.toJSONSchema>[0], {
         unrepresentable: "any",

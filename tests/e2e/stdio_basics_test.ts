@@ -82,6 +82,24 @@ Deno.test("A library gateway loads its logger for a record worth printing even w
   assert.equal((await gw.request("gateway.ping")).result.pong, true);
 });
 
+Deno.test("A library gateway whose application logs tuigate's debug records loses none while the client never pauses", async () => {
+  await using gw = await spawnGateway([], {
+    script: `${ROOT}/tests/_support/own_debug_logtape_gateway.ts`,
+  });
+  await gw.ready();
+  const before = (await gw.request("seen")).result as number;
+  // 1,200 notifications for no method (each logged at debug), ten every millisecond: more than
+  // the 1,000 records that can wait, and never the pause that would load the logger otherwise.
+  for (let tick = 0; tick < 120; tick++) {
+    for (let i = 0; i < 10; i++) {
+      await gw.send({ jsonrpc: "2.0", method: "nobody.home", params: {} });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const seen = (await gw.request("seen")).result as number;
+  assert.ok(seen - before >= 1200, `the application's sink saw ${seen - before} of 1200`);
+});
+
 Deno.test("A library gateway whose application configured LogTape keeps that configuration", async () => {
   await using gw = await spawnGateway([], {
     script: `${ROOT}/tests/_support/own_logtape_gateway.ts`,

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { getLogger, loadLogtape, useLogtape, whenRecordWaits } from "../../src/protocol/logger.ts";
+import {
+  getLogger,
+  loadLogtape,
+  useLogtape,
+  waitingRecordCount,
+  whenRecordWaits,
+} from "../../src/protocol/logger.ts";
 
 // One file, one module instance: these steps share the facade's state, in order.
 Deno.test("whenRecordWaits calls back for the first record at its level, then never again once logtape is used", async (t) => {
@@ -21,8 +27,18 @@ Deno.test("whenRecordWaits calls back for the first record at its level, then ne
     assert.deepEqual(calls, ["info", "warning"]);
   });
   await t.step(
-    "a listener that throws is reported, and the record and other listeners are unharmed",
-    () => {
+    "a listener that throws is reported; one that puts logtape in use stops those after it",
+    async () => {
+      assert.equal(waitingRecordCount(), 3);
+      const logtape = await loadLogtape();
+      const seen: string[] = [];
+      await logtape.configure({
+        sinks: { memory: (record) => seen.push(String(record.rawMessage)) },
+        loggers: [
+          { category: ["tuigate"], lowestLevel: "debug", sinks: ["memory"] },
+          { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+        ],
+      });
       const reported: unknown[] = [];
       const onError = (event: ErrorEvent) => {
         event.preventDefault();
@@ -33,33 +49,29 @@ Deno.test("whenRecordWaits calls back for the first record at its level, then ne
         whenRecordWaits("fatal", () => {
           throw new Error("Listener failed");
         });
-        whenRecordWaits("fatal", () => calls.push("fatal, second"));
+        whenRecordWaits("fatal", () => {
+          calls.push("fatal: useLogtape");
+          useLogtape(logtape);
+        });
+        whenRecordWaits("fatal", () => calls.push("never: logtape is in use"));
         logger.fatal("Worst case");
+        assert.deepEqual(calls, ["info", "warning", "fatal", "fatal: useLogtape"]);
+        assert.equal((reported[0] as Error).message, "Listener failed");
+        assert.deepEqual(seen, [
+          "Quiet detail",
+          "Worth saying",
+          "Still worth saying",
+          "Worst case",
+        ]);
+        assert.equal(waitingRecordCount(), 0);
+        logger.fatal("After");
+        whenRecordWaits("trace", () => calls.push("late"));
+        assert.equal(seen.at(-1), "After");
+        assert.deepEqual(calls, ["info", "warning", "fatal", "fatal: useLogtape"]);
       } finally {
         globalThis.removeEventListener("error", onError);
+        await logtape.reset();
       }
-      assert.deepEqual(calls, ["info", "warning", "fatal", "fatal, second"]);
-      assert.equal((reported[0] as Error).message, "Listener failed");
     },
   );
-  await t.step("after useLogtape no listener is called, and waiting ones are dropped", async () => {
-    const logtape = await loadLogtape();
-    const seen: string[] = [];
-    await logtape.configure({
-      sinks: { memory: (record) => seen.push(String(record.rawMessage)) },
-      loggers: [
-        { category: ["tuigate"], lowestLevel: "debug", sinks: ["memory"] },
-        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      ],
-    });
-    try {
-      useLogtape(logtape);
-      assert.deepEqual(seen, ["Quiet detail", "Worth saying", "Still worth saying", "Worst case"]);
-      logger.fatal("After");
-      whenRecordWaits("trace", () => calls.push("late"));
-      assert.deepEqual(calls, ["info", "warning", "fatal", "fatal, second"]);
-    } finally {
-      await logtape.reset();
-    }
-  });
 });
