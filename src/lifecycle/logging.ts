@@ -6,7 +6,7 @@
  */
 
 import type { LogRecord } from "@logtape/logtape";
-import { getLogger, loadLogtape, type LogLevel, useLogtape } from "../protocol/logger.ts";
+import { getLogger, type LogLevel, useLogtape } from "../protocol/logger.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { RotatingFileSink } from "./rotating_file_sink.ts";
 
@@ -52,7 +52,7 @@ export async function setupLogging(
   stderr: AsyncLineSink,
   options: LoggingOptions = {},
 ): Promise<void> {
-  const logtape = await loadLogtape();
+  const logtape = await import("@logtape/logtape");
   const format = logtape.getTextFormatter({ timestamp: "date-time-timezone" });
   const file = options.file;
   const sinks: Record<string, (record: LogRecord) => void> = {

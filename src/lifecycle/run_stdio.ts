@@ -6,7 +6,6 @@
  */
 
 import {
-  loadLogtape,
   loggingConfigured,
   useLogtape,
   waitingRecordCount,
@@ -112,9 +111,11 @@ export interface RunStdioOptions {
    * already (`setupLogging`, or a LogTape configuration of the application's,
    * which is then used as it is), log to `stderr` at `info` level, so that
    * nothing but frames reaches stdout and a handler's stack is logged. The
-   * logger is loaded after the first frame, at the client's first pause (250
-   * ms at most) or at shutdown, so it costs neither startup nor the first
-   * requests any time; what is logged before waits for it.
+   * logger is loaded only when there is something to write: at once for a
+   * record at info or above, else when 100 records wait or at the client's
+   * first pause after the first frame, and at shutdown. So it costs neither
+   * startup nor a busy client's requests any time; what is logged before
+   * waits for it.
    * @default {true}
    */
   logging?: boolean;
@@ -264,7 +265,7 @@ function whenQuiet(
  * tuigate's stderr setup.
  */
 async function logToStderrUnlessConfigured(stderr: AsyncLineSink): Promise<void> {
-  const logtape = await loadLogtape();
+  const logtape = await import("@logtape/logtape");
   if (logtape.getConfig() === null) return await setupLogging(stderr);
   useLogtape(logtape);
   // The app's LogTape may write through console.* (a console sink): those lines go to stderr

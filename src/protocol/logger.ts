@@ -59,19 +59,6 @@ export interface Logger {
  */
 export type LogtapeModule = typeof LogTape;
 
-/**
- * Loads `@logtape/logtape` (once; later calls get the same module).
- *
- * @example
- * ```ts
- * import { loadLogtape } from "@tuigate/tuigate";
- * const logtape = await loadLogtape();
- * logtape.getLogger(["my-backend"]).info("Loaded");
- * ```
- */
-export function loadLogtape(): Promise<LogtapeModule> {
-  return import("@logtape/logtape");
-}
 type Pending = [
   category: string[],
   level: LogLevel,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   getLogger,
-  loadLogtape,
   useLogtape,
   waitingRecordCount,
   whenRecordWaits,
@@ -30,7 +29,7 @@ Deno.test("whenRecordWaits calls back for the first record at its level, then ne
     "a listener that throws is reported; one that puts logtape in use stops those after it",
     async () => {
       assert.equal(waitingRecordCount(), 3);
-      const logtape = await loadLogtape();
+      const logtape = await import("@logtape/logtape");
       const seen: string[] = [];
       await logtape.configure({
         sinks: { memory: (record) => seen.push(String(record.rawMessage)) },
