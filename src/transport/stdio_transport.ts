@@ -30,6 +30,12 @@ const textEncoder = new TextEncoder();
 
 /** The most bytes written at once while the output is over its bound (see `FrameWriterOptions`). */
 const SLICE_BYTES = 256 * 1024;
+/**
+ * Within one chunk of input, the answers are sent early every this many
+ * frames when the writer is idle (see `#sendEarly`): a client that pipelines
+ * gets to work on them while the rest of the chunk is handled.
+ */
+const EARLY_FRAMES = 64;
 /** The least size of the transport's reused output buffer. */
 const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
@@ -236,6 +242,9 @@ export class StdioTransport {
   #end!: (end: TransportEnd) => void;
   #ended = false;
   #pumping = false;
+  #pumpWaiting = false;
+  #writeStopped = false;
+  #early: Promise<void> | undefined;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
@@ -379,12 +388,13 @@ export class StdioTransport {
               event.kind === "frame" ? { kind: "frame", bytes: event.bytes.slice() } : event,
             );
           });
-          for (const event of frames) {
+          for (let i = 0; i < frames.length; i++) {
             if (output.overBound) {
               await output.room();
               if (this.#state !== TransportState.Running) return;
             }
-            emit(event);
+            emit(frames[i]);
+            if ((i + 1) % EARLY_FRAMES === 0) this.#sendEarly();
           }
           break;
         }
@@ -447,6 +457,7 @@ export class StdioTransport {
     }
     const dispatcher = this.#host.dispatcher;
     let start = 0;
+    let handled = 0;
     while (start <= text.length && this.#state === TransportState.Running) {
       let end = text.indexOf("\n", start);
       if (end === -1) end = text.length;
@@ -457,6 +468,7 @@ export class StdioTransport {
           start === 0 && lineEnd === text.length ? text : text.slice(start, lineEnd),
           this.peer,
         );
+        if (++handled % EARLY_FRAMES === 0) this.#sendEarly();
       }
       start = end + 1;
       if (start <= text.length && this.peer.output.overBound) {
@@ -470,38 +482,65 @@ export class StdioTransport {
   async #pump(): Promise<void> {
     const output = this.peer.output;
     this.#pumping = true;
-    for (;;) {
+    while (!this.#writeStopped) {
+      this.#pumpWaiting = true;
       await output.readable();
-      if (output.closed) break;
+      this.#pumpWaiting = false;
+      // A batch the read loop sent early may still be under way: it holds the output buffer.
+      if (this.#early !== undefined) await this.#early;
+      if (this.#writeStopped || output.closed) break;
       const batch = output.take();
       if (batch === undefined) continue;
-      if (this.#tap !== undefined) {
-        try {
-          this.#tap(batch.frames);
-        } catch (error) {
-          logger.error("The output tap threw: {error}", { error });
-        }
-      }
-      let ok: boolean;
-      try {
-        ok = await this.writer.write(this.#format(batch.frames));
-      } catch (error) {
-        output.release(batch.bytes);
-        logger.fatal("Writing to stdout failed: {error}", { error });
-        this.#failed(error);
-        this.#finish({ reason: "crash", error });
-        break;
-      }
-      output.release(batch.bytes);
-      if (!ok) {
-        this.#finish({ reason: "stdout-peer-gone" });
-        break;
-      }
-      this.#firstWrite();
-      if (output.empty) this.#wakeDrained();
+      await this.#writeBatch(batch);
     }
     this.#pumping = false;
     this.#wakeDrained();
+  }
+
+  /**
+   * Starts writing the answers queued so far while the read loop is still
+   * handling a chunk, so that the client reads them (and sends more) while
+   * the rest of the chunk is handled. Only while the pump waits for frames
+   * and no write is under way; the pump writes the rest after the chunk.
+   */
+  #sendEarly(): void {
+    if (!this.#pumpWaiting || this.#early !== undefined || this.writer.busy) return;
+    const batch = this.peer.output.take();
+    if (batch === undefined) return;
+    this.#early = this.#writeBatch(batch).then(() => {
+      this.#early = undefined;
+    });
+  }
+
+  /** Writes one batch of frames; on failure, ends the transport and stops all writing. */
+  async #writeBatch(batch: { frames: string[]; bytes: number }): Promise<void> {
+    const output = this.peer.output;
+    if (this.#tap !== undefined) {
+      try {
+        this.#tap(batch.frames);
+      } catch (error) {
+        logger.error("The output tap threw: {error}", { error });
+      }
+    }
+    let ok: boolean;
+    try {
+      ok = await this.writer.write(this.#format(batch.frames));
+    } catch (error) {
+      output.release(batch.bytes);
+      this.#writeStopped = true;
+      logger.fatal("Writing to stdout failed: {error}", { error });
+      this.#failed(error);
+      this.#finish({ reason: "crash", error });
+      return;
+    }
+    output.release(batch.bytes);
+    if (!ok) {
+      this.#writeStopped = true;
+      this.#finish({ reason: "stdout-peer-gone" });
+      return;
+    }
+    this.#firstWrite();
+    if (output.empty) this.#wakeDrained();
   }
 
   #format(frames: string[]): string | Uint8Array {

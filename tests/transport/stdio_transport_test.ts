@@ -299,3 +299,107 @@ Deno.test("StdioTransport frames a random mix of lines the same way at any read 
     );
   }
 });
+
+/** A sink that records each write's text; `fail` makes the next write reject with it instead. */
+function recordingSink(): ByteSink & { writes: string[]; fail?: Error } {
+  const sink: ByteSink & { writes: string[]; fail?: Error } = {
+    writes: [],
+    write(p) {
+      if (sink.fail !== undefined) return Promise.reject(sink.fail);
+      sink.writes.push(decoder.decode(p));
+      return Promise.resolve(p.length);
+    },
+  };
+  return sink;
+}
+
+/** A source that hands out `bytes` in one read, then never ends (the client stays). */
+function openSource(bytes: Uint8Array): ByteSource {
+  let given = false;
+  return {
+    read(p) {
+      if (given) return new Promise(() => {});
+      given = true;
+      p.set(bytes);
+      return Promise.resolve(bytes.length);
+    },
+  };
+}
+
+function echoRequests(count: number, framing: "line" | "lsp" = "line"): Uint8Array {
+  const frames = Array.from(
+    { length: count },
+    (_, i) => JSON.stringify({ jsonrpc: "2.0", id: i, method: "echo", params: { i } }),
+  );
+  return encoder.encode(
+    framing === "line"
+      ? frames.join("\n") + "\n"
+      : frames.map((frame) => `Content-Length: ${frame.length}\r\n\r\n${frame}`).join(""),
+  );
+}
+
+for (const framing of ["line", "lsp"] as const) {
+  Deno.test(`StdioTransport sends the first answers of a read while it still handles the rest: ${framing} framing`, async () => {
+    const sink = recordingSink();
+    const writesSeen: number[] = [];
+    const gateway = new Gateway({ announceReady: false });
+    gateway.register({
+      name: "echo",
+      handler: (params) => {
+        writesSeen.push(sink.writes.length);
+        return params;
+      },
+    });
+    // 200 requests in a single read.
+    const transport = new StdioTransport(gateway, {
+      input: memorySource(echoRequests(200, framing), 1 << 20),
+      output: sink,
+      framing,
+    });
+    transport.start();
+    assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+    await transport.drained();
+    // The first 64 answers were written before request 64 was handled; the rest after the read.
+    assert.equal(writesSeen[63], 0);
+    assert.equal(writesSeen[64], 1);
+    assert.equal(writesSeen[199], 1);
+    const frames = (text: string) =>
+      framing === "line"
+        ? text.trimEnd().split("\n")
+        : text.split(/Content-Length: \d+\r\n\r\n/).slice(1);
+    assert.equal(frames(sink.writes[0]).length, 64);
+    const answers = sink.writes.flatMap(frames).map((frame) => JSON.parse(frame));
+    assert.deepEqual(answers.map((answer) => answer.id), Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(answers[199], { jsonrpc: "2.0", id: 199, result: { i: 199 } });
+  });
+}
+
+Deno.test("StdioTransport ends as stdout-peer-gone when an early write finds the reader gone", async () => {
+  const sink = recordingSink();
+  sink.fail = new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+  const transport = new StdioTransport(echoGateway(), {
+    input: openSource(echoRequests(200)),
+    output: sink,
+  });
+  transport.start();
+  assert.deepEqual(await transport.ended, { reason: "stdout-peer-gone" });
+  await transport.drained(); // resolves: nothing more can be written
+  assert.equal(transport.writer.writes, 1);
+  assert.deepEqual(sink.writes, []);
+});
+
+Deno.test("StdioTransport ends as a crash when an early write fails for another reason", async () => {
+  const sink = recordingSink();
+  const error = new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+  sink.fail = error;
+  const transport = new StdioTransport(echoGateway(), {
+    input: openSource(echoRequests(200)),
+    output: sink,
+  });
+  transport.start();
+  const end = await transport.ended;
+  assert.equal(end.reason, "crash");
+  assert.equal(await transport.failed, error);
+  await transport.drained();
+  assert.equal(transport.writer.writes, 1);
+});
