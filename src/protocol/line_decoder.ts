@@ -111,6 +111,16 @@ export class LineDecoder implements FrameDecoder {
    * bytes (up to and including a newline) to drop unseen.
    */
   commit(n: number, emit: (event: FrameEvent) => void, handled = 0): void {
+    this.#commit(n, emit, handled, undefined);
+  }
+
+  /** `newlineAt`: where the bytes just read hold their only newline (-1: none); not known when undefined. */
+  #commit(
+    n: number,
+    emit: (event: FrameEvent) => void,
+    handled: number,
+    newlineAt: number | undefined,
+  ): void {
     let scan = this.#end;
     this.#end += n;
     if (handled > 0) {
@@ -121,7 +131,13 @@ export class LineDecoder implements FrameDecoder {
     const end = this.#end;
     // Only the bytes just read are searched (the held ones have no newline).
     for (;;) {
-      const newline = scan < end ? indexOfNewline(buffer, scan, end) : -1;
+      let newline: number;
+      if (newlineAt === undefined) {
+        newline = scan < end ? indexOfNewline(buffer, scan, end) : -1;
+      } else {
+        newline = newlineAt === -1 ? -1 : scan + newlineAt;
+        newlineAt = -1; // nothing follows the only newline
+      }
       if (newline === -1) break;
       const start = this.#start;
       this.#start = scan = newline + 1;
@@ -169,6 +185,31 @@ export class LineDecoder implements FrameDecoder {
       offset += count;
       this.commit(count, emit);
     }
+  }
+
+  /**
+   * Feeds `chunk` up to and including its first newline (all of it when it
+   * has none), calling `emit` for the frame that newline completes. Returns
+   * how many bytes it took. Each byte is searched once, so a frame that
+   * spans many reads costs one search of its bytes, not two. A caller that
+   * already searched `chunk` passes where its first newline is (-1: none).
+   */
+  pushUntilNewline(
+    chunk: Uint8Array,
+    emit: (event: FrameEvent) => void,
+    newline: number = indexOfNewline(chunk),
+  ): number {
+    const taken = newline === -1 ? chunk.length : newline + 1;
+    let offset = 0;
+    while (offset < taken) {
+      const space = this.space(Math.min(taken - offset, BASE_BYTES));
+      const count = Math.min(space.length, taken - offset);
+      space.set(chunk.subarray(offset, offset + count));
+      offset += count;
+      // Only the last piece can end with the newline: the ones before it hold none.
+      this.#commit(count, emit, 0, offset === taken && newline !== -1 ? count - 1 : -1);
+    }
+    return taken;
   }
 
   #maybeShrink(held: number): void {

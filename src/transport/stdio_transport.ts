@@ -399,12 +399,16 @@ export class StdioTransport {
           break;
         }
         if (oneByOne || !lines.idle) {
-          const newline = indexOfNewline(rest);
-          lines.push(newline === -1 ? rest : rest.subarray(0, newline + 1), emit);
-          if (newline === -1) break;
-          rest = rest.subarray(newline + 1);
+          const taken = lines.pushUntilNewline(rest, emit);
+          if (taken === rest.length) break;
+          rest = rest.subarray(taken);
         } else {
           const handled = this.#fastLines(rest);
+          if (handled === -1) {
+            // No newline at all: the start of a frame that spans reads (searched once already).
+            lines.pushUntilNewline(rest, emit, -1);
+            break;
+          }
           if (handled === 0) {
             oneByOne = true;
             continue;
@@ -445,10 +449,12 @@ export class StdioTransport {
    * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
    * Stops after a frame whose answers put the output over its bound,
    * returning the bytes up to that frame's end (complete frames are left).
+   * Returns -1 when `bytes` hold no newline at all.
    */
   #fastLines(bytes: Uint8Array): number {
     const last = lastIndexOfNewline(bytes);
-    if (last === -1 || last >= this.#maxFrameBytes) return 0;
+    if (last === -1) return -1;
+    if (last >= this.#maxFrameBytes) return 0;
     let text: string;
     try {
       text = decodeUtf8(bytes.subarray(0, last));

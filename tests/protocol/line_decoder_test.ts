@@ -167,3 +167,47 @@ Deno.test("LineDecoder frame bytes are views of its buffer, valid while emit run
   // The same region now holds the next frame: a consumer must copy to keep bytes.
   assert.equal(decoder.decode(kept[0]), '{"b":2}');
 });
+
+Deno.test("LineDecoder.pushUntilNewline takes a chunk up to its first newline and completes the held frame", () => {
+  const lineDecoder = new LineDecoder({ maxFrameBytes: 1 << 20 });
+  const out: string[] = [];
+  const emit = (event: FrameEvent) => {
+    if (event.kind === "frame") out.push(decoder.decode(event.bytes));
+  };
+  // A 600 KB frame over three chunks (each larger than the decoder's base buffer), then two more lines.
+  const pad = "x".repeat(600_000);
+  const bytes = encoder.encode(`{"pad":"${pad}"}\r\n{"a":1}\n{"b":2}\n`);
+  const first = bytes.subarray(0, 300_000);
+  const second = bytes.subarray(300_000, 590_000);
+  const third = bytes.subarray(590_000);
+  assert.equal(lineDecoder.pushUntilNewline(first, emit), first.length);
+  assert.equal(lineDecoder.pushUntilNewline(second, emit), second.length);
+  assert.deepEqual(out, []);
+  assert.equal(lineDecoder.pendingBytes, 590_000);
+  const taken = lineDecoder.pushUntilNewline(third, emit);
+  assert.equal(decoder.decode(third.subarray(taken)), '{"a":1}\n{"b":2}\n');
+  assert.deepEqual(out, [`{"pad":"${pad}"}`]);
+  assert.ok(lineDecoder.idle);
+  // What is left may go through pushUntilNewline too, one line at a time.
+  let rest = third.subarray(taken);
+  while (rest.length > 0) rest = rest.subarray(lineDecoder.pushUntilNewline(rest, emit));
+  assert.deepEqual(out.slice(1), ['{"a":1}', '{"b":2}']);
+});
+
+Deno.test("LineDecoder.pushUntilNewline reports a frame over the limit once and resumes after it", () => {
+  const lineDecoder = new LineDecoder({ maxFrameBytes: 1000 });
+  const out: (string | { oversize: number })[] = [];
+  const emit = (event: FrameEvent) => {
+    out.push(event.kind === "frame" ? decoder.decode(event.bytes) : { oversize: event.bytes });
+  };
+  const chunk = encoder.encode("y".repeat(700));
+  lineDecoder.pushUntilNewline(chunk, emit);
+  lineDecoder.pushUntilNewline(chunk, emit);
+  lineDecoder.pushUntilNewline(chunk, emit);
+  assert.ok(lineDecoder.pendingBytes <= 1001);
+  const end = encoder.encode('\n{"ok":true}\n');
+  const taken = lineDecoder.pushUntilNewline(end, emit);
+  assert.equal(taken, 1);
+  lineDecoder.pushUntilNewline(end.subarray(taken), emit);
+  assert.deepEqual(out, [{ oversize: 2100 }, '{"ok":true}']);
+});
