@@ -55,6 +55,8 @@ export class LineDecoder implements FrameDecoder {
   #end = 0;
   #skipping = false;
   #skipped = 0;
+  /** Whether the last byte skipped was a "\r" (the newline may come in the next read). */
+  #skippedCarriageReturn = false;
   #roomyCommits = 0;
 
   /** Makes a decoder. */
@@ -142,7 +144,11 @@ export class LineDecoder implements FrameDecoder {
       const start = this.#start;
       this.#start = scan = newline + 1;
       if (this.#skipping) {
-        const total = this.#skipped + newline - start;
+        // The size excludes a "\r" before the newline, as for a frame not skipped.
+        const carriageReturn = newline > start
+          ? buffer[newline - 1] === CARRIAGE_RETURN
+          : this.#skippedCarriageReturn;
+        const total = this.#skipped + newline - start - (carriageReturn ? 1 : 0);
         this.#skipping = false;
         this.#skipped = 0;
         emit({ kind: "oversize", bytes: total, limit: this.#limit });
@@ -160,11 +166,13 @@ export class LineDecoder implements FrameDecoder {
     const held = this.#end - this.#start;
     if (this.#skipping) {
       this.#skipped += held;
+      if (held > 0) this.#skippedCarriageReturn = buffer[end - 1] === CARRIAGE_RETURN;
       this.#start = this.#end;
     } else if (held > this.#limit + 1) {
       // One extra byte is allowed for a "\r" that may precede the newline.
       this.#skipping = true;
       this.#skipped = held;
+      this.#skippedCarriageReturn = buffer[end - 1] === CARRIAGE_RETURN;
       // Nothing more of this frame is kept: let the grown buffer go at once.
       this.#buffer = new Uint8Array(BASE_BYTES);
       this.#start = this.#end = 0;

@@ -5,13 +5,7 @@
  * @module
  */
 
-import {
-  concatBytes,
-  decodeUtf8,
-  indexOfNewline,
-  lastIndexOfNewline,
-  utf8Length,
-} from "../protocol/bytes.ts";
+import { concatBytes, decodeUtf8, lastIndexOfNewline, utf8Length } from "../protocol/bytes.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -245,6 +239,7 @@ export class StdioTransport {
   #pumpWaiting = false;
   #writeStopped = false;
   #early: Promise<void> | undefined;
+  #heldBack = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
@@ -414,9 +409,9 @@ export class StdioTransport {
             continue;
           }
           rest = rest.subarray(handled);
-          if (indexOfNewline(rest) === -1) {
-            // Every complete frame was handled; what is left starts the next one.
-            if (rest.length > 0) lines.push(rest, emit);
+          if (!this.#heldBack) {
+            // Every complete frame was handled; what is left (no newline) starts the next one.
+            if (rest.length > 0) lines.pushUntilNewline(rest, emit, -1);
             break;
           }
         }
@@ -449,9 +444,11 @@ export class StdioTransport {
    * invalid UTF-8 is left to the decoder, which answers the bad frame alone.
    * Stops after a frame whose answers put the output over its bound,
    * returning the bytes up to that frame's end (complete frames are left).
-   * Returns -1 when `bytes` hold no newline at all.
+   * Returns -1 when `bytes` hold no newline at all. Sets `#heldBack` when it
+   * stopped for the bound (complete frames are left), else clears it.
    */
   #fastLines(bytes: Uint8Array): number {
+    this.#heldBack = false;
     const last = lastIndexOfNewline(bytes);
     if (last === -1) return -1;
     if (last >= this.#maxFrameBytes) return 0;
@@ -479,6 +476,7 @@ export class StdioTransport {
       start = end + 1;
       if (start <= text.length && this.peer.output.overBound) {
         // Stop here: the caller waits for room before the next frame.
+        this.#heldBack = true;
         return text.length === last ? start : utf8Length(text.slice(0, start));
       }
     }
@@ -576,8 +574,8 @@ export class StdioTransport {
 
   /**
    * A buffer of at least `length` bytes for one batch: one buffer reused
-   * from batch to batch (the pump awaits each write before it formats the
-   * next batch), so output costs no allocation per write. A buffer over
+   * from batch to batch (the pump awaits each write, an early one included,
+   * before it formats the next batch), so output costs no allocation per write. A buffer over
    * 1 MiB is dropped after 64 batches that did not need it.
    */
   #outputBuffer(length: number): Uint8Array {

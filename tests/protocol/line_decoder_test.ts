@@ -211,3 +211,16 @@ Deno.test("LineDecoder.pushUntilNewline reports a frame over the limit once and 
   lineDecoder.pushUntilNewline(end.subarray(taken), emit);
   assert.deepEqual(out, [{ oversize: 2100 }, '{"ok":true}']);
 });
+
+Deno.test("LineDecoder reports an oversize frame's size without its \\r, wherever the reads split", () => {
+  const line = encoder.encode("z".repeat(400_000) + "\r\n");
+  for (const chunkBytes of [1000, 399_999, 400_000, 400_001, line.length]) {
+    const lineDecoder = new LineDecoder({ maxFrameBytes: 300_000 });
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < line.length; i += chunkBytes) chunks.push(line.subarray(i, i + chunkBytes));
+    assert.deepEqual(feed(lineDecoder, [...chunks, '{"next":1}\n']), [
+      { oversize: 400_000 },
+      '{"next":1}',
+    ], `reads of ${chunkBytes} bytes`);
+  }
+});

@@ -374,32 +374,104 @@ for (const framing of ["line", "lsp"] as const) {
   });
 }
 
-Deno.test("StdioTransport ends as stdout-peer-gone when an early write finds the reader gone", async () => {
-  const sink = recordingSink();
-  sink.fail = new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+/** A gateway whose `echo` counts the requests it handled. */
+function countingGateway(): { gateway: Gateway; handled: () => number } {
+  let handled = 0;
+  const gateway = new Gateway({ announceReady: false });
+  gateway.register({
+    name: "echo",
+    handler: (params) => {
+      handled++;
+      return params;
+    },
+  });
+  return { gateway, handled: () => handled };
+}
+
+for (
+  const [name, error, reason] of [
+    [
+      "finds the reader gone",
+      new Deno.errors.BrokenPipe("Broken pipe (os error 32)"),
+      "stdout-peer-gone",
+    ],
+    [
+      "fails for another reason",
+      new Deno.errors.PermissionDenied("Permission denied (os error 13)"),
+      "crash",
+    ],
+  ] as const
+) {
+  Deno.test(`StdioTransport ends as ${reason} when an early write ${name}, and writes nothing after it`, async () => {
+    const { gateway, handled } = countingGateway();
+    const handledAtWrite: number[] = [];
+    const sink: ByteSink = {
+      write() {
+        handledAtWrite.push(handled());
+        return Promise.reject(error);
+      },
+    };
+    const transport = new StdioTransport(gateway, {
+      input: openSource(echoRequests(200)),
+      output: sink,
+    });
+    transport.start();
+    const end = await transport.ended;
+    assert.equal(end.reason, reason);
+    if (reason === "crash") assert.equal(await transport.failed, error);
+    await transport.drained(); // resolves: nothing more can be written
+    // The one write tried was the early one, made after 64 of the 200 requests.
+    assert.deepEqual(handledAtWrite, [64]);
+    assert.equal(transport.writer.writes, 1);
+  });
+}
+
+Deno.test("StdioTransport drained() waits for an early write still under way", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let firstCalled!: () => void;
+  const firstCall = new Promise<void>((resolve) => (firstCalled = resolve));
+  const written: string[] = [];
+  const sink: ByteSink = {
+    async write(p) {
+      const text = decoder.decode(p);
+      if (written.length === 0) {
+        firstCalled();
+        await released;
+      }
+      written.push(text);
+      return p.length;
+    },
+  };
   const transport = new StdioTransport(echoGateway(), {
-    input: openSource(echoRequests(200)),
+    input: memorySource(echoRequests(200), 1 << 20),
     output: sink,
   });
   transport.start();
-  assert.deepEqual(await transport.ended, { reason: "stdout-peer-gone" });
-  await transport.drained(); // resolves: nothing more can be written
-  assert.equal(transport.writer.writes, 1);
-  assert.deepEqual(sink.writes, []);
+  await firstCall;
+  let drained = false;
+  const draining = transport.drained().then(() => (drained = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(drained, false);
+  release();
+  await draining;
+  const ids = written.join("").trimEnd().split("\n").map((line) => JSON.parse(line).id);
+  assert.deepEqual(ids, Array.from({ length: 200 }, (_, i) => i));
+  assert.equal(written[0].trimEnd().split("\n").length, 64);
 });
 
-Deno.test("StdioTransport ends as a crash when an early write fails for another reason", async () => {
+Deno.test("StdioTransport's tap sees the frames in the order they are written, early writes included", async () => {
   const sink = recordingSink();
-  const error = new Deno.errors.PermissionDenied("Permission denied (os error 13)");
-  sink.fail = error;
+  const tapped: string[] = [];
   const transport = new StdioTransport(echoGateway(), {
-    input: openSource(echoRequests(200)),
+    input: memorySource(echoRequests(300), 1 << 20),
     output: sink,
+    tap: (frames) => tapped.push(...frames),
   });
   transport.start();
-  const end = await transport.ended;
-  assert.equal(end.reason, "crash");
-  assert.equal(await transport.failed, error);
+  await transport.ended;
   await transport.drained();
-  assert.equal(transport.writer.writes, 1);
+  assert.ok(sink.writes.length >= 2, `${sink.writes.length} writes`);
+  assert.equal(sink.writes.join(""), tapped.map((frame) => frame + "\n").join(""));
+  assert.equal(tapped.length, 300);
 });
