@@ -185,14 +185,7 @@ export class LineDecoder implements FrameDecoder {
    * complete frame or oversize skip. The chunk may be reused after return.
    */
   push(chunk: Uint8Array, emit: (event: FrameEvent) => void): void {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const space = this.space(Math.min(chunk.length - offset, BASE_BYTES));
-      const count = Math.min(space.length, chunk.length - offset);
-      space.set(chunk.subarray(offset, offset + count));
-      offset += count;
-      this.commit(count, emit);
-    }
+    this.#copyIn(chunk, emit, undefined);
   }
 
   /**
@@ -208,16 +201,34 @@ export class LineDecoder implements FrameDecoder {
     newline: number = indexOfNewline(chunk),
   ): number {
     const taken = newline === -1 ? chunk.length : newline + 1;
+    this.#copyIn(chunk.subarray(0, taken), emit, newline !== -1);
+    return taken;
+  }
+
+  /**
+   * Copies `bytes` into the buffer piece by piece, committing each.
+   * `endsWithNewline`: unknown (searched), or whether the last byte is the
+   * only newline in them.
+   */
+  #copyIn(
+    bytes: Uint8Array,
+    emit: (event: FrameEvent) => void,
+    endsWithNewline: boolean | undefined,
+  ): void {
     let offset = 0;
-    while (offset < taken) {
-      const space = this.space(Math.min(taken - offset, BASE_BYTES));
-      const count = Math.min(space.length, taken - offset);
-      space.set(chunk.subarray(offset, offset + count));
+    while (offset < bytes.length) {
+      const space = this.space(Math.min(bytes.length - offset, BASE_BYTES));
+      const count = Math.min(space.length, bytes.length - offset);
+      space.set(bytes.subarray(offset, offset + count));
       offset += count;
       // Only the last piece can end with the newline: the ones before it hold none.
-      this.#commit(count, emit, 0, offset === taken && newline !== -1 ? count - 1 : -1);
+      const newlineAt = endsWithNewline === undefined
+        ? undefined
+        : endsWithNewline && offset === bytes.length
+        ? count - 1
+        : -1;
+      this.#commit(count, emit, 0, newlineAt);
     }
-    return taken;
   }
 
   #maybeShrink(held: number): void {

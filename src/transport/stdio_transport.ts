@@ -575,8 +575,8 @@ export class StdioTransport {
   /**
    * A buffer of at least `length` bytes for one batch: one buffer reused
    * from batch to batch (the pump awaits each write, an early one included,
-   * before it formats the next batch), so output costs no allocation per write. A buffer over
-   * 1 MiB is dropped after 64 batches that did not need it.
+   * before it formats the next batch), so output costs no allocation per
+   * write. A buffer over 1 MiB is dropped after 64 batches that did not need it.
    */
   #outputBuffer(length: number): Uint8Array {
     if (length > KEEP_OUTPUT_BYTES || this.#outBuffer.length <= KEEP_OUTPUT_BYTES) {
