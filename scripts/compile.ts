@@ -5,7 +5,11 @@
  *
  * `deno compile` needs a `denort` runtime per target: it downloads it, or
  * takes `DENORT_BIN`. Where neither works this fails with one clear line per
- * target and a non-zero exit, and leaves no binary behind.
+ * target and a non-zero exit, and leaves no binary behind. A `DENORT_BIN`
+ * that is the deno CLI itself is refused, and a binary for this machine's
+ * own target is run once (`--version`) and deleted unless it starts the
+ * gateway: a runtime that is not `denort` builds a file that runs something
+ * else.
  *
  *   deno task compile [--target TRIPLE]... [--out-dir dist]
  *
@@ -17,6 +21,7 @@
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { VERSION } from "../src/version.ts";
 
 /** The targets `deno compile` supports. */
 export const TARGETS = [
@@ -82,6 +87,53 @@ export function explain(target: string, stderr: string): string {
   return `Cannot build ${target}: ${lastLine(stderr)}`;
 }
 
+/**
+ * Why `denortBin` cannot serve as the compile runtime, or `undefined` when it
+ * may: the deno CLI itself is refused, since a binary built on it starts the
+ * CLI (a REPL), not the gateway.
+ *
+ * @example
+ * ```ts
+ * import { refuseRuntime } from "./compile.ts";
+ * await refuseRuntime(Deno.execPath()); // "DENORT_BIN=... is the deno CLI itself, ..."
+ * ```
+ */
+export async function refuseRuntime(
+  denortBin: string,
+  denoPath: string = Deno.execPath(),
+): Promise<string | undefined> {
+  const [runtime, deno] = await Promise.all(
+    [denortBin, denoPath].map((path) => Deno.realPath(path).catch(() => path)),
+  );
+  if (runtime !== deno) return undefined;
+  return `DENORT_BIN=${denortBin} is the deno CLI itself, not a denort runtime: ` +
+    "a binary built on it would start the deno CLI, not the gateway";
+}
+
+/**
+ * Runs a binary built for this machine with `--version`; resolves with why it
+ * is not the gateway, or `undefined` when it printed `tuigate <VERSION>`.
+ */
+async function notGateway(binary: string): Promise<string | undefined> {
+  const expected = `tuigate ${VERSION}`;
+  let printed: string;
+  try {
+    const result = await new Deno.Command(binary, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    printed = new TextDecoder().decode(result.stdout).trim().split("\n")[0];
+  } catch (error) {
+    return `the binary built could not be run: ${(error as Error).message}`;
+  }
+  if (printed === expected) return undefined;
+  return `the binary built does not start the gateway (\`--version\` printed "${printed}", ` +
+    `not "${expected}"); the runtime must be denort`;
+}
+
 function lastLine(text: string): string {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) =>
     l !== "" && !/^\d+:|Stack backtrace/.test(l)
@@ -103,6 +155,12 @@ async function main(): Promise<number> {
       await say(`compile: unknown target "${target}"; the targets are ${TARGETS.join(", ")}`);
       return 2;
     }
+  }
+  const denortBin = Deno.env.get("DENORT_BIN");
+  const refused = denortBin === undefined ? undefined : await refuseRuntime(denortBin);
+  if (refused !== undefined) {
+    await say(`compile: ${refused}`);
+    return 1;
   }
   const permissions = await startPermissions();
   const outDir = outputFolder(values["out-dir"]);
@@ -131,13 +189,18 @@ async function main(): Promise<number> {
       stdout: "inherit",
       stderr: "piped",
     }).output();
-    if (result.success) {
+    const wrong = !result.success
+      ? explain(target, new TextDecoder().decode(result.stderr))
+      : target === Deno.build.target
+      ? await notGateway(output).then((why) => why && `Cannot build ${target}: ${why}`)
+      : undefined;
+    if (wrong === undefined) {
       await say(`compile: built ${output}`);
       continue;
     }
     failed++;
     await Deno.remove(output).catch(() => {});
-    await say(`compile: ${explain(target, new TextDecoder().decode(result.stderr))}`);
+    await say(`compile: ${wrong}`);
   }
   return failed === 0 ? 0 : 1;
 }
