@@ -94,7 +94,7 @@ Deno.test(
   },
 );
 
-Deno.test("compile refuses the deno CLI under another path too", async () => {
+Deno.test("compile refuses the deno CLI behind a symlink and accepts any other file as DENORT_BIN", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.symlink(Deno.execPath(), `${dir}/denort`);
