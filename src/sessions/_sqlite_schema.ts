@@ -45,6 +45,28 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO totals (id, events, bytes) VALUES (1, 0, 0);
   `,
+  // 1 -> 2: events keep `size` before `data`. SQLite stores a row's columns in order, so
+  // reading `size` after a large `data` walked all of its overflow pages: pruning a session
+  // of 1 MiB events read every one of them, on every commit. Ids and the id sequence are kept.
+  `
+  CREATE TABLE events_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (session, seq)
+  );
+  INSERT INTO events_v2 (id, session, seq, type, time, size, data)
+    SELECT id, session, seq, type, time, size, data FROM events ORDER BY id;
+  DELETE FROM sqlite_sequence WHERE name = 'events_v2';
+  INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'events_v2', seq FROM sqlite_sequence WHERE name = 'events';
+  DROP TABLE events;
+  ALTER TABLE events_v2 RENAME TO events;
+  `,
 ];
 
 /** The schema version this code writes. */

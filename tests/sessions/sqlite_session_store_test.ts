@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { SCHEMA_VERSION } from "../../src/sessions/_sqlite_schema.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/sessions/_sqlite_schema.ts";
 import { SqliteSessionStore } from "../../src/sessions/sqlite_session_store.ts";
 import { StoreUnavailableError } from "../../src/sessions/store_unavailable_error.ts";
 import { append, makeSession, storeContract } from "./_store_contract.ts";
@@ -69,6 +69,69 @@ Deno.test("SqliteSessionStore migrates an empty version-0 file and keeps data on
       assert.equal(outcome.event.seq, 3);
     } finally {
       second.close();
+    }
+  });
+});
+
+Deno.test("SqliteSessionStore migrates a version-1 store: events, ids and sizes kept, size stored before data", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/sessions.sqlite`;
+    const v1 = new DatabaseSync(path);
+    v1.exec(MIGRATIONS[0]);
+    v1.exec("PRAGMA user_version = 1");
+    v1.prepare(
+      "INSERT INTO sessions (id, title, metadata, created_at, updated_at, latest, oldest, event_count, bytes) VALUES ('s1', 'old', '{}', 1, 2, 4, 3, 2, 20)",
+    ).run();
+    const insert = v1.prepare(
+      "INSERT INTO events (session, seq, type, time, data, size) VALUES ('s1', ?, 'note', ?, ?, 10)",
+    );
+    for (let seq = 1; seq <= 5; seq++) insert.run(seq, seq * 100, JSON.stringify({ n: seq }));
+    // Seqs 1-2 pruned, seq 5 rolled back: the id sequence (5) runs ahead of the newest row (4).
+    v1.exec("DELETE FROM events WHERE seq IN (1, 2, 5)");
+    v1.exec("UPDATE totals SET events = 2, bytes = 20");
+    v1.close();
+
+    const store = await SqliteSessionStore.open(path);
+    try {
+      assert.equal(store.schemaVersion, 2);
+      const page = store.eventsSince("s1", { after: 0, limit: 10 })!;
+      assert.deepEqual(page.events.map((e) => [e.seq, e.time, e.data]), [
+        [3, 300, { n: 3 }],
+        [4, 400, { n: 4 }],
+      ]);
+      assert.equal(page.oldest, 3);
+      const [outcome] = store.commit([append("s1", "after")]);
+      assert.ok(outcome.status === "appended");
+      assert.equal(outcome.event.seq, 5);
+    } finally {
+      store.close();
+    }
+    const db = new DatabaseSync(path);
+    try {
+      const columns = (db.prepare("PRAGMA table_info(events)").all() as { name: string }[])
+        .map((c) => c.name);
+      assert.deepEqual(columns, ["id", "session", "seq", "type", "time", "size", "data"]);
+      const rows = db.prepare("SELECT id, seq, size FROM events ORDER BY id").all() as {
+        id: number;
+        seq: number;
+        size: number;
+      }[];
+      assert.deepEqual(rows.slice(0, 2).map((r) => [r.id, r.seq, r.size]), [[3, 3, 10], [
+        4,
+        4,
+        10,
+      ]]);
+      assert.equal(rows[2].id, 6, "the id sequence carried over: a new id never reuses one");
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+        name: string;
+      }[]).map((t) => t.name);
+      assert.ok(!tables.includes("events_v2"), tables.join(","));
+      const keys = (db.prepare("SELECT key FROM meta").all() as { key: string }[]).map((r) =>
+        r.key
+      );
+      assert.ok(keys.includes("schema.v2"), keys.join(","));
+    } finally {
+      db.close();
     }
   });
 });
