@@ -1,7 +1,7 @@
 /**
  * Appends one job's events to its session log, in order, with a bound on
- * appends in flight so a fast job is held back by a slow store instead of
- * growing memory.
+ * the bytes in flight so a fast job is held back by the store instead of
+ * growing memory, and each commit of its output stays short.
  *
  * @module
  */
@@ -14,10 +14,13 @@ const logger = getLogger(["tuigate", "jobs"]);
 /** Options for {@linkcode SessionWriter}. */
 export interface SessionWriterOptions {
   /**
-   * Appends that may be in flight before {@linkcode SessionWriter.room} waits.
-   * @default {32}
+   * Bytes of event data (roughly: the lengths of its top-level values) that
+   * may be waiting to be stored before {@linkcode SessionWriter.room} waits.
+   * A commit serialises and stores what waits, on the main thread, so this
+   * also bounds how long one commit of a fast job's output takes.
+   * @default {131072}
    */
-  maxInflight?: number;
+  maxInflightBytes?: number;
   /**
    * The job id, for log lines.
    * @default {"?"}
@@ -29,9 +32,10 @@ export interface SessionWriterOptions {
 export class SessionWriter {
   #log: JobSessionLog;
   #session: string;
-  #maxInflight: number;
+  #maxInflightBytes: number;
   #job: string;
   #inflight = 0;
+  #inflightBytes = 0;
   #failed = false;
   #waiters: (() => void)[] = [];
 
@@ -39,14 +43,16 @@ export class SessionWriter {
   constructor(log: JobSessionLog, session: string, options: SessionWriterOptions = {}) {
     this.#log = log;
     this.#session = session;
-    this.#maxInflight = options.maxInflight ?? 32;
+    this.#maxInflightBytes = options.maxInflightBytes ?? 128 * 1024;
     this.#job = options.job ?? "?";
   }
 
   /** Appends an event now (calls keep their order); failures are logged once and stop later appends. */
   append(type: string, data: Record<string, unknown>, deltaKey?: string): void {
     if (this.#failed) return;
+    const bytes = roughSize(data);
     this.#inflight++;
+    this.#inflightBytes += bytes;
     let appended: Promise<unknown>;
     try {
       appended = this.#log.append(
@@ -59,7 +65,7 @@ export class SessionWriter {
       appended = Promise.reject(error);
     }
     appended.then(
-      () => this.#settle(),
+      () => this.#settle(bytes),
       (error) => {
         if (!this.#failed) {
           this.#failed = true;
@@ -69,15 +75,16 @@ export class SessionWriter {
             error,
           });
         }
-        this.#settle();
+        this.#settle(bytes);
       },
     );
   }
 
-  /** Resolves when fewer than `maxInflight` appends are in flight. */
-  room(): Promise<void> {
-    if (this.#inflight < this.#maxInflight) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /** Resolves when fewer than `maxInflightBytes` wait to be stored. */
+  async room(): Promise<void> {
+    while (this.#inflightBytes >= this.#maxInflightBytes) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
   }
 
   /** Resolves when no append is in flight. */
@@ -87,10 +94,21 @@ export class SessionWriter {
     }
   }
 
-  #settle(): void {
+  #settle(bytes: number): void {
     this.#inflight--;
+    this.#inflightBytes -= bytes;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** The lengths of an event's top-level values (strings by length, anything else as 8), plus 64. */
+function roughSize(data: Record<string, unknown>): number {
+  let size = 64;
+  for (const key in data) {
+    const value = data[key];
+    size += key.length + (typeof value === "string" ? value.length : 8);
+  }
+  return size;
 }

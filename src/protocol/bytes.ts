@@ -47,6 +47,8 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /**
  * The number of bytes of `text` encoded as UTF-8 (a lone surrogate counts 3,
  * like the U+FFFD it becomes). Stops counting and returns `Infinity` as soon
@@ -60,8 +62,12 @@ export function toBase64(bytes: Uint8Array): string {
  */
 export function utf8Length(text: string, limit = Infinity): number {
   if (text.length > limit) return Infinity;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
+  // Up to the first non-ASCII unit each unit is one byte; the regular expression finds it
+  // several times faster than the loop below counts.
+  const first = text.search(NON_ASCII);
+  if (first === -1) return text.length;
+  let bytes = first;
+  for (let i = first; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x80) bytes += 1;
     else if (code < 0x800) bytes += 2;

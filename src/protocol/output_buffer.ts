@@ -140,6 +140,12 @@ interface Waiter {
   resolve: () => void;
 }
 
+/** A producer waiting for the buffer to drain to a level (see {@linkcode OutputBuffer.drainedTo}). */
+interface LevelWaiter {
+  bytes: number;
+  resolve: () => void;
+}
+
 /**
  * The bounded output buffer of one peer.
  *
@@ -180,6 +186,7 @@ export class OutputBuffer {
   #scan = 0;
   #waiters: Waiter[] = [];
   #waiterHead = 0;
+  #levelWaiters: LevelWaiter[] = [];
   #readable: (() => void) | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #stalled = false;
@@ -267,6 +274,32 @@ export class OutputBuffer {
     return new Promise<void>((resolve) => {
       this.#waiters.push({ since: Date.now(), resolve });
       this.#armStall();
+    });
+  }
+
+  /**
+   * Resolves once at most `bytes` are queued or being written (at once while
+   * that holds), when the buffer closes, or when `signal` aborts. A producer
+   * that keeps only a little output ahead of the frames a client asks for
+   * awaits it, woken as soon as the writer finishes a batch.
+   */
+  drainedTo(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.#closed || this.#total() <= bytes || signal?.aborted) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      const waiter: LevelWaiter = {
+        bytes,
+        resolve: () => {
+          signal?.removeEventListener("abort", abort);
+          resolve();
+        },
+      };
+      const abort = () => {
+        const at = this.#levelWaiters.indexOf(waiter);
+        if (at !== -1) this.#levelWaiters.splice(at, 1);
+        resolve();
+      };
+      signal?.addEventListener("abort", abort, { once: true });
+      this.#levelWaiters.push(waiter);
     });
   }
 
@@ -458,6 +491,7 @@ export class OutputBuffer {
       this.#dropSpares();
     }
     this.#wakeWaiters();
+    if (this.#levelWaiters.length > 0) this.#wakeLevelWaiters();
   }
 
   /** Empties the buffer and wakes every waiting producer; later pushes are ignored. Idempotent. */
@@ -475,6 +509,9 @@ export class OutputBuffer {
     for (let i = this.#waiterHead; i < this.#waiters.length; i++) this.#waiters[i].resolve();
     this.#waiters = [];
     this.#waiterHead = 0;
+    const levelWaiters = this.#levelWaiters;
+    this.#levelWaiters = [];
+    for (const waiter of levelWaiters) waiter.resolve();
     this.#readable?.();
     this.#readable = undefined;
   }
@@ -588,6 +625,16 @@ export class OutputBuffer {
       clearTimeout(this.#stallTimer);
       this.#stallTimer = undefined;
     }
+  }
+
+  #wakeLevelWaiters(): void {
+    const total = this.#total();
+    const waiting: LevelWaiter[] = [];
+    const woken: LevelWaiter[] = [];
+    for (const waiter of this.#levelWaiters) (total <= waiter.bytes ? woken : waiting).push(waiter);
+    if (woken.length === 0) return;
+    this.#levelWaiters = waiting;
+    for (const waiter of woken) waiter.resolve();
   }
 
   #armStall(): void {

@@ -38,6 +38,20 @@ Deno.test("utf8Length counts UTF-8 bytes and stops at a limit", () => {
   assert.equal(utf8Length("abc", 2), Infinity);
 });
 
+Deno.test("utf8Length counts long ASCII runs, then what follows them, like TextEncoder", () => {
+  const ascii = "y\n".repeat(50_000);
+  assert.equal(utf8Length(ascii), 100_000);
+  assert.equal(utf8Length(ascii, 99_999), Infinity);
+  assert.equal(utf8Length(ascii, 100_000), 100_000);
+  for (const tail of ["é", "€", "😀", "\ud800", "\udc00x", "a\u0080\u07ff\u0800\uffff"]) {
+    const text = ascii + tail + ascii;
+    const bytes = encoder.encode(text).length;
+    assert.equal(utf8Length(text), bytes, JSON.stringify(tail));
+    assert.equal(utf8Length(text, bytes), bytes, JSON.stringify(tail));
+    assert.equal(utf8Length(text, bytes - 1), Infinity, JSON.stringify(tail));
+  }
+});
+
 Deno.test("concatBytes joins chunks in order", () => {
   assert.deepEqual(
     concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]),

@@ -97,6 +97,42 @@ Deno.test("OutputBuffer holds back a control producer until the writer makes roo
   assert.equal(released, true);
 });
 
+Deno.test("OutputBuffer.drainedTo waits until the writer has drained the buffer to a level", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20, maxBatchBytes: 100 });
+  await buffer.drainedTo(0); // empty: at once
+  for (let i = 0; i < 4; i++) buffer.pushDelta("k", "out", {}, { text: "x".repeat(100) });
+  const queued = buffer.stats().queuedBytes;
+  await buffer.drainedTo(queued); // at the level already: at once
+  let woken = false;
+  const waiting = buffer.drainedTo(150).then(() => (woken = true));
+  const first = buffer.take()!;
+  await Promise.resolve();
+  assert.equal(woken, false, "taken but not yet written still counts");
+  buffer.release(first.bytes);
+  for (let batch = buffer.take(); batch !== undefined; batch = buffer.take()) {
+    await Promise.resolve();
+    assert.equal(woken, buffer.stats().queuedBytes <= 150, `${buffer.stats().queuedBytes} queued`);
+    buffer.release(batch.bytes);
+  }
+  await waiting;
+  assert.equal(buffer.stats().queuedBytes, 0);
+});
+
+Deno.test("OutputBuffer.drainedTo ends when its signal aborts or the buffer closes", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20 });
+  buffer.pushDelta("k", "out", {}, { text: "x".repeat(1000) });
+  const aborted = new AbortController();
+  const waiting = buffer.drainedTo(0, aborted.signal);
+  aborted.abort();
+  await waiting;
+  assert.ok(buffer.stats().queuedBytes > 0, "it ended by the signal, not by draining");
+  await buffer.drainedTo(0, aborted.signal); // already aborted: at once
+  const closing = buffer.drainedTo(0);
+  buffer.close();
+  await closing;
+  await buffer.drainedTo(0); // closed: at once
+});
+
 Deno.test("OutputBuffer calls onStall when a control frame waits longer than the stall timeout", async () => {
   let stalled = 0;
   const buffer = new OutputBuffer({ maxBytes: 10, stallTimeoutMs: 50, onStall: () => stalled++ });
