@@ -97,7 +97,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
   const methods = [
     defineMethod({
       name: "job.start",
-      summary: "Starts a command in its own process group; output streams as job.output deltas",
+      summary:
+        "`{cmd, args?, cwd?, env?, session?, stdin?}` → `{job, pid}` at once; the command runs in its own process group, its output streams as `job.output` deltas, then `job.exit`",
       requires: JOBS_CAPABILITY,
       params: startParams,
       result: z.object({ job: z.string(), pid: z.number().int() }),
@@ -109,7 +110,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
     }),
     defineMethod({
       name: "job.write",
-      summary: "Writes to the stdin of a job started with stdin: true; eof closes it",
+      summary:
+        "`{job, data? | base64?, eof?}`: writes to the stdin of a job started with `stdin: true`; `eof` closes it",
       requires: JOBS_CAPABILITY,
       params: writeParams,
       result: z.object({ written: z.number().int() }),
@@ -123,7 +125,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
     }),
     defineMethod({
       name: "job.signal",
-      summary: "Sends a signal to the job's process group (or only the command with group: false)",
+      summary:
+        "`{job, signal, group? = true}`: signals the job's process group (or only the command with `group: false`)",
       requires: JOBS_CAPABILITY,
       params: z.object({
         job: jobId,
@@ -146,7 +149,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
     }),
     defineMethod({
       name: "job.cancel",
-      summary: "SIGTERM to the whole process group, SIGKILL after a grace; answers once it ended",
+      summary:
+        "`{job, graceMs?}`: SIGTERM to the whole process group, SIGKILL after a grace; answers once it ended",
       requires: JOBS_CAPABILITY,
       params: z.object({
         job: jobId,
@@ -159,7 +163,7 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
     }),
     defineMethod({
       name: "job.get",
-      summary: "The state of one job",
+      summary: "`{job}`: the state of one job",
       requires: JOBS_CAPABILITY,
       params: z.object({ job: jobId }),
       result: jobInfo,

@@ -33,7 +33,7 @@ const OBJECT = { type: "object" };
 export function registerBuiltinMethods(gateway: BuiltinHost): void {
   gateway.register({
     name: "gateway.ping",
-    summary: "Answers at once; params, if any, are echoed back",
+    summary: "Answers `{pong: true, time}` at once; params, if any, are echoed back as `echo`",
     jsonSchema: {
       params: { description: "Anything; echoed back as `echo`" },
       result: {
@@ -49,13 +49,15 @@ export function registerBuiltinMethods(gateway: BuiltinHost): void {
   });
   gateway.register({
     name: "gateway.info",
-    summary: "Version, pid, uptime, Deno version, effective settings and counters",
+    summary:
+      "Version, pid, uptime (`uptime` s, `uptimeMs`), Deno version, effective settings, counters (frames in/out, requests, errors, overloaded, cancelled), output buffer (queued bytes, high-water mark, coalesced and dropped deltas), stdio paths (`stdio`), sessions, jobs",
     jsonSchema: { params: OBJECT, result: OBJECT },
     handler: (_params, context) => gateway.info(context.peer),
   });
   gateway.register({
     name: "gateway.shutdown",
-    summary: "Replies, then shuts the gateway down through the orderly path (exit 0)",
+    summary:
+      "Replies `{ok: true}`, then shuts down through the orderly path (exit 0, reason `shutdown-request`)",
     jsonSchema: {
       params: OBJECT,
       result: { type: "object", properties: { ok: { const: true } }, required: ["ok"] },
@@ -67,7 +69,7 @@ export function registerBuiltinMethods(gateway: BuiltinHost): void {
   });
   gateway.register({
     name: "client.capabilities",
-    summary: 'The client announces what it supports, for example {"serverRequests": true}',
+    summary: 'The client announces what it supports, for example `{"serverRequests": true}`',
     jsonSchema: {
       params: {
         type: "object",

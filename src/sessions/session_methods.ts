@@ -74,7 +74,7 @@ const sessionEventSchema = z.object({
 export function registerSessionMethods(host: SessionMethodHost, sessions: SessionManager): void {
   host.register({
     name: "session.create",
-    summary: "Creates a session with an optional title and metadata",
+    summary: "Creates a session `{title?, metadata?}`",
     params: z.object({
       title: z.string().max(10_000).optional(),
       metadata: z.record(z.string(), z.unknown()).optional(),
@@ -94,14 +94,14 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
   });
   host.register({
     name: "session.get",
-    summary: "Describes one session",
+    summary: "Describes one session `{session}`",
     params: z.object({ session: sessionId }),
     result: sessionInfoSchema,
     handler: ({ session }) => sessions.get(session),
   });
   host.register({
     name: "session.close",
-    summary: "Closes a session: appends a last session.closed event; later appends fail",
+    summary: "Closes a session: appends a last `session.closed` event; later appends fail",
     params: z.object({ session: sessionId }),
     result: sessionInfoSchema,
     handler: ({ session }) => sessions.close(session),
@@ -109,7 +109,7 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
   host.register({
     name: "session.attach",
     summary:
-      "Sends the calling peer every event after `after` as session.event, then every new event, with no gap and no duplicate",
+      "`{session, after?}`: replays every event after `after` as `session.event`, then every new one, with no gap and no duplicate",
     params: z.object({
       session: sessionId,
       after: cursor.optional().describe("Replay events with seq > after; absent: only new events"),
@@ -134,7 +134,8 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
   });
   host.register({
     name: "session.events.since",
-    summary: "Stored events with seq > after, at most limit of them",
+    summary:
+      "`{session, after, limit}`: stored events with seq > `after`, at most `limit` of them → `{events, latest, truncated, epoch}`",
     params: z.object({
       session: sessionId,
       after: cursor.default(0),
@@ -151,7 +152,7 @@ export function registerSessionMethods(host: SessionMethodHost, sessions: Sessio
   host.register({
     name: "session.append",
     summary:
-      "Appends an event to a session; answers once it is stored (attached peers get it as session.event)",
+      "`{session, type, data, deltaKey?}`: appends an event; answers once it is stored (attached peers get it as `session.event`)",
     params: z.object({
       session: sessionId,
       type: z.string().min(1).max(200),

@@ -6,6 +6,7 @@ import metaSchemaModule from "@open-rpc/meta-schema";
 import AjvModule from "ajv";
 import { ERROR_CODES } from "../../src/protocol/error_codes.ts";
 import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { methodTableRows } from "../../scripts/method_table.ts";
 
 interface Validator {
   (data: unknown): boolean;
@@ -87,7 +88,8 @@ async function readmeTable(heading: string): Promise<string[][]> {
     if (line.startsWith("#")) break;
     if (line.startsWith("|")) {
       inTable = true;
-      const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+      // Cells end at each "|" that is not escaped as "\\|".
+      const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
       if (!cells.every((c) => /^:?-+:?$/.test(c))) rows.push(cells);
     } else if (inTable) {
       break;
@@ -96,12 +98,14 @@ async function readmeTable(heading: string): Promise<string[][]> {
   return rows.slice(1); // without the header row
 }
 
-Deno.test("README's method reference lists exactly the methods rpc.discover returns", async () => {
+Deno.test("README's method reference lists exactly the methods rpc.discover returns, with their summaries", async () => {
   const document = await discover();
   const rows = await readmeTable("## Method reference");
   const documented = rows.map((r) => r[0].replace(/`/g, "")).sort();
   const served = document.methods.map((m: { name: string }) => m.name).sort();
   assert.deepEqual(documented, served);
+  // Row by row, in discovery order: `deno run -A scripts/method_table.ts` prints the table.
+  assert.deepEqual(rows, methodTableRows(document.methods));
 });
 
 Deno.test("README's error table matches the error code table in the code", async () => {
