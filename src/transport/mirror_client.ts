@@ -444,6 +444,9 @@ export class MirrorClient {
   #flush(): void {
     const socket = this.#socket;
     if (socket === undefined || this.#state !== MirrorState.Open) return;
+    // Once the dashboard's close frame arrived the socket is closing and `send` would discard a
+    // frame without a word: frames wait for the next connection instead.
+    if (socket.readyState !== WebSocket.OPEN) return;
     try {
       if (this.#droppedUnreported > 0 && socket.bufferedAmount < this.#highWater) {
         socket.send(JSON.stringify({
