@@ -178,7 +178,7 @@ export interface CallOptions {
 export interface ServerRequestContext {
   /** Aborted when the gateway sends `request.cancel` for this request (timeout, cancel, shutdown). */
   signal: AbortSignal;
-  /** The request id (`"tuigate:N"`). */
+  /** The request id (`"tuigate:R:N"`: a random part per gateway process, then a count). */
   id: string | number;
   /** The method. */
   method: string;

@@ -148,7 +148,18 @@ export class InflightRequest {
 
 let peerCounter = 0;
 
-const SERVER_REQUEST_PREFIX = "tuigate:";
+/**
+ * The prefix of server-to-client request ids: `tuigate:` and 48 random bits
+ * drawn once per process, so that no id a client picks for its own requests
+ * can equal one (`tuigate:1` is not enough: a client may number its own so).
+ */
+const SERVER_REQUEST_PREFIX = `tuigate:${
+  Array.from(
+    crypto.getRandomValues(new Uint8Array(6)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  )
+    .join("")
+}:`;
 
 /**
  * One connected client. Transports create it, feed its frames to a

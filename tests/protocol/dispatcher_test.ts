@@ -350,7 +350,8 @@ Deno.test("Server-to-client request resolves with the client's result, and rejec
   await announceServerRequests(client);
   client.send({ jsonrpc: "2.0", id: 1, method: "ask", params: {} });
   const request = await client.waitFor((f) => f.method === "client.confirm");
-  assert.equal(typeof request.id, "string");
+  // A random part per process: a client numbering its own requests "tuigate:1" cannot collide.
+  assert.match(request.id, /^tuigate:[0-9a-f]{12}:\d+$/);
   assert.deepEqual(request.params, { q: "ok?" });
   client.send({ jsonrpc: "2.0", id: request.id, result: "yes" });
   assert.deepEqual((await client.response(1)).result, { answer: "yes" });
