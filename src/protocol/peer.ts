@@ -153,13 +153,13 @@ let peerCounter = 0;
  * drawn once per process, so that no id a client picks for its own requests
  * can equal one (`tuigate:1` is not enough: a client may number its own so).
  */
-const SERVER_REQUEST_PREFIX = `tuigate:${
-  Array.from(
-    crypto.getRandomValues(new Uint8Array(6)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  )
-    .join("")
-}:`;
+const SERVER_REQUEST_PREFIX = `tuigate:${randomHex(6)}:`;
+
+/** `count` random bytes as lowercase hex digits. */
+function randomHex(count: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(count));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 /**
  * One connected client. Transports create it, feed its frames to a
