@@ -125,11 +125,30 @@ export class LeanStdoutReader extends FrameLog {
   readonly invalid: string[] = [];
   /** Resolves when stdout ends. */
   readonly done: Promise<void>;
+  #gw: GatewayProcess;
+  #nextId = 0;
 
   /** Starts reading the gateway's stdout. */
   constructor(gw: GatewayProcess) {
     super();
+    this.#gw = gw;
     this.done = this.#loop(gw.child.stdout);
+  }
+
+  /** Sends a request with the next numeric id; resolves with its answer (waits up to 10 s). */
+  async call(method: string, params?: unknown): Promise<Frame> {
+    const request = { jsonrpc: "2.0", id: ++this.#nextId, method, params };
+    const response = this.wait((f) => f.id === request.id, 10_000);
+    await this.#gw.send(request);
+    return await response;
+  }
+
+  /** Waits until `chars` characters of job output were seen, or `timeoutMs` passed. */
+  async outputAtLeast(chars: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.outputChars < chars && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   async #loop(stdout: ReadableStream<Uint8Array>): Promise<void> {
