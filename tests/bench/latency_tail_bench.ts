@@ -39,6 +39,7 @@ const pipelined = Number(values.pipelined);
 const sequential = Number(values.sequential);
 const root = new URL("../../", import.meta.url).pathname;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const pad = "x".repeat(64);
 
 function request(id: number | string, method = "echo"): string {
@@ -77,11 +78,11 @@ class Frames {
     for (;;) {
       const newline = this.#chunk.indexOf(0x0a, this.#offset);
       if (newline !== -1) {
-        text += new TextDecoder().decode(this.#chunk.subarray(this.#offset, newline));
+        text += decoder.decode(this.#chunk.subarray(this.#offset, newline));
         this.#offset = newline + 1;
         return text;
       }
-      text += new TextDecoder().decode(this.#chunk.subarray(this.#offset));
+      text += decoder.decode(this.#chunk.subarray(this.#offset), { stream: true });
       await this.#fill();
     }
   }
