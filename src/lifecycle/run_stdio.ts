@@ -21,6 +21,7 @@ import type { Gateway } from "./gateway.ts";
 import { routeConsole, setupLogging } from "./logging.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
 import { defaultCrashLog } from "./state_dir.ts";
+import { whenQuiet } from "./_when_quiet.ts";
 
 /**
  * Options for {@linkcode runStdio}.
@@ -206,7 +207,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     // Loading node:net for the move (~20 ms) blocks the main thread too: it waits for a pause
     // in the client's first burst, so its requests are not held up, but not for long (the move
     // is what makes round trips fast).
-    await whenQuiet(transport, QUIET_MAX_MS);
+    await whenQuiet(transport, { maxMs: QUIET_MAX_MS });
     if (transport.state !== TransportState.Running) return;
     try {
       await pipes.upgrade();
@@ -218,46 +219,19 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     // Only records below info wait for the logger now: it can wait for a real pause, or for
     // enough of them that an application's own debug logging would start losing some.
     void transport.firstWrite.then(async () => {
-      await whenQuiet(
-        transport,
-        Infinity,
-        () => loggingStarted !== undefined || waitingRecordCount() >= LOG_WAITING_MAX,
-      );
+      await whenQuiet(transport, {
+        stop: () => loggingStarted !== undefined || waitingRecordCount() >= LOG_WAITING_MAX,
+      });
       void startLogging();
     });
   }
   return lifecycle.exited;
 }
 
-/** How long the client must send nothing, with no output waiting, to count as paused. */
-const QUIET_MS = 5;
 /** The longest wait for a pause before the stdio move; then it is done anyway. */
 const QUIET_MAX_MS = 250;
 /** How many log records may wait before the logger is loaded without a pause. */
 const LOG_WAITING_MAX = 100;
-
-/**
- * Resolves once nothing was read and no output waited for {@linkcode QUIET_MS},
- * after `maxMs` at most, or as soon as `stop()` says so. The timers do not
- * hold the process.
- */
-function whenQuiet(
-  transport: StdioTransport,
-  maxMs: number,
-  stop: () => boolean = () => false,
-): Promise<void> {
-  const until = Date.now() + maxMs;
-  return new Promise((resolve) => {
-    let bytesIn = transport.bytesIn;
-    const check = () => {
-      const quiet = transport.bytesIn === bytesIn && transport.peer.output.empty;
-      if (quiet || Date.now() >= until || stop()) return resolve();
-      bytesIn = transport.bytesIn;
-      Deno.unrefTimer(setTimeout(check, QUIET_MS));
-    };
-    Deno.unrefTimer(setTimeout(check, QUIET_MS));
-  });
-}
 
 /**
  * Logs through LogTape: the application's own configuration when it made
