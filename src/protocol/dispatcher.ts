@@ -186,7 +186,8 @@ function exact(message: unknown, respond: (frame: string) => void): (frame: stri
 }
 
 /**
- * Serialises an error response.
+ * Serialises an error response. Data that cannot be serialised (a BigInt,
+ * a cycle) is left out, with a warning in the log; the code and message stay.
  *
  * @example
  * ```ts
@@ -198,7 +199,15 @@ function exact(message: unknown, respond: (frame: string) => void): (frame: stri
 export function errorFrame(id: JsonRpcId, error: JsonRpcErrorObject): string {
   try {
     return JSON.stringify({ jsonrpc: "2.0", id, error });
-  } catch {
+  } catch (reason) {
+    logger.warn(
+      "Error {code} {message} is sent without its data, which cannot be serialised: {reason}",
+      {
+        code: error.code,
+        message: error.message,
+        reason: reason instanceof Error ? reason.message : String(reason),
+      },
+    );
     return JSON.stringify({
       jsonrpc: "2.0",
       id,

@@ -21,6 +21,8 @@ import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 const logger = getLogger(["tuigate", "stdio"]);
 const READ_BUFFER_BYTES = 256 * 1024;
 const textEncoder = new TextEncoder();
+/** What ends a last line that has no newline of its own, at the end of input. */
+const NEWLINE = new Uint8Array([0x0a]);
 
 /** The most bytes written at once while the output is over its bound (see `FrameWriterOptions`). */
 const SLICE_BYTES = 256 * 1024;
@@ -357,6 +359,7 @@ export class StdioTransport {
       if (this.#state !== TransportState.Running) return;
       if (n === null) {
         logger.debug("stdin reached end of input");
+        this.#endOfInput(emit);
         this.#finish({ reason: "stdin-eof" });
         return;
       }
@@ -426,6 +429,21 @@ export class StdioTransport {
         ahead = this.#readAhead(current);
       }
       pending = ahead;
+    }
+  }
+
+  /**
+   * At the end of input, a last line with no newline after it is still a
+   * frame (as `printf '{...}' | tuigate` sends one): it is handled as if the
+   * newline followed. A partial LSP frame cannot be completed: it is logged.
+   */
+  #endOfInput(emit: (event: FrameEvent) => void): void {
+    if (this.#lines !== undefined) {
+      if (!this.#lines.idle) this.#lines.pushUntilNewline(NEWLINE, emit, 0);
+    } else if (this.#decoder.pendingBytes > 0) {
+      logger.warn("stdin ended inside a frame: {bytes} bytes dropped", {
+        bytes: this.#decoder.pendingBytes,
+      });
     }
   }
 

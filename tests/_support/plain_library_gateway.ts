@@ -4,11 +4,12 @@
  *
  * - `plain.log {text}` -> `true`, after `console.log(text, { braces: ["{kept}"] })`
  * - `plain.throw {text}` -> throws `new Error(text)`
+ * - `plain.badData` -> throws a `JsonRpcError` whose data holds a BigInt
  *
  * @module
  */
 
-import { Gateway, runStdio } from "../../src/mod.ts";
+import { Gateway, JsonRpcError, runStdio } from "../../src/mod.ts";
 
 const gateway = new Gateway({ name: "plain" });
 gateway.register({
@@ -23,6 +24,12 @@ gateway.register({
   name: "plain.throw",
   handler: (params) => {
     throw new Error((params as { text: string }).text);
+  },
+});
+gateway.register({
+  name: "plain.badData",
+  handler: () => {
+    throw new JsonRpcError(-32050, "Bad data 5e7a", { count: 10n });
   },
 });
 await runStdio(gateway);

@@ -31,6 +31,18 @@ for (const io of ["auto", "deno"]) {
   });
 }
 
+Deno.test("Gateway answers a last request that has no newline before stdin EOF, then exits 0", async () => {
+  await using gw = await spawnGateway();
+  await gw.ready();
+  await gw.send('{"jsonrpc":"2.0","id":"last","method":"gateway.ping"}');
+  await gw.closeStdin();
+  const status = await gw.waitExit(5000);
+  assert.equal(status.code, 0);
+  assert.equal(gw.frames.at(-1)?.id, "last");
+  assert.equal(gw.frames.at(-1)?.result?.pong, true);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "stdin-eof");
+});
+
 Deno.test("Gateway writes non-ASCII text intact, alone and in batches", async () => {
   await using gw = await spawnGateway();
   await gw.ready();
@@ -48,7 +60,7 @@ Deno.test("Gateway writes non-ASCII text intact, alone and in batches", async ()
   assert.deepEqual(gw.invalidLines, []);
 });
 
-Deno.test("A library gateway run with runStdio keeps console.log off stdout and logs a handler's stack on stderr", async () => {
+Deno.test("A library gateway run with runStdio keeps console.log off stdout, logs a handler's stack on stderr and says when error data cannot be sent", async () => {
   await using gw = await spawnGateway([], {
     script: `${ROOT}/tests/_support/plain_library_gateway.ts`,
   });
@@ -58,11 +70,17 @@ Deno.test("A library gateway run with runStdio keeps console.log off stdout and 
   const thrown = await gw.request("plain.throw", { text: "kaboom 9c2e" });
   assert.equal(thrown.error.code, -32603);
   assert.equal(JSON.stringify(thrown).includes("kaboom 9c2e"), false, "no stack on the wire");
+  const badData = await gw.request("plain.badData");
+  assert.deepEqual(badData.error, { code: -32050, message: "Bad data 5e7a" });
   await gw.closeStdin();
   assert.equal((await gw.waitExit(3000)).code, 0);
   assert.deepEqual(gw.invalidLines, [], "stdout carries frames only");
   assert.match(gw.stderr, /CONSOLE LINE 1f3a \{ braces: \[ "\{kept\}" \] \}/);
   assert.match(gw.stderr, /Error: kaboom 9c2e\n\s+at /);
+  assert.match(
+    gw.stderr,
+    /Error -32050 "Bad data 5e7a" is sent without its data, which cannot be serialised: "[^"\n]*BigInt/,
+  );
 });
 
 Deno.test("A library gateway loads its logger for a record worth printing even while the client never pauses", async () => {

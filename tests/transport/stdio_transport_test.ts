@@ -87,6 +87,73 @@ Deno.test("StdioTransport splits frames across reads, multi-byte characters incl
   assert.deepEqual(answers.map((a) => a.result.t), frames.map((_, i) => `é€😀 ${i}`));
 });
 
+Deno.test("StdioTransport answers a last line that has no newline at the end of input", async (t) => {
+  const cases: [string, string, (answers: Record<string, unknown>[]) => void][] = [
+    [
+      "a request",
+      '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}\n{"jsonrpc":"2.0","id":2,"method":"echo","params":[2]}',
+      (answers) => {
+        assert.deepEqual(answers.map((a) => a.result), [[1], [2]]);
+      },
+    ],
+    [
+      "a request ending in \\r",
+      '{"jsonrpc":"2.0","id":3,"method":"echo","params":[3]}\r',
+      (answers) => {
+        assert.deepEqual(answers, [{ jsonrpc: "2.0", id: 3, result: [3] }]);
+      },
+    ],
+    ["invalid JSON", '{"jsonrpc":"2.0","id":4,', (answers) => {
+      assert.equal(answers.length, 1);
+      assert.equal(answers[0].id, null);
+      assert.equal((answers[0].error as { code: number }).code, -32700);
+    }],
+    [
+      "a frame over the limit",
+      `{"jsonrpc":"2.0","id":5,"method":"echo","params":["${"x".repeat(300)}"]}`,
+      (answers) => {
+        assert.equal(answers.length, 1);
+        assert.equal(answers[0].id, null);
+        assert.equal((answers[0].error as { code: number }).code, -32600);
+      },
+    ],
+    ["blanks", "  \r", (answers) => assert.deepEqual(answers, [])],
+  ];
+  for (const [name, input, check] of cases) {
+    await t.step(name, async () => {
+      const output = memorySink(1 << 20);
+      const transport = new StdioTransport(echoGateway(), {
+        input: memorySource(encoder.encode(input), 7),
+        output,
+        maxFrameBytes: 256,
+      });
+      transport.start();
+      assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+      await transport.drained();
+      check(
+        output.text().split("\n").filter((line) => line !== "").map((line) => JSON.parse(line)),
+      );
+    });
+  }
+});
+
+Deno.test("StdioTransport drops an LSP frame cut short by the end of input, after answering the whole ones", async () => {
+  const body = '{"jsonrpc":"2.0","id":1,"method":"echo","params":[1]}';
+  const input = `Content-Length: ${body.length}\r\n\r\n${body}Content-Length: 99\r\n\r\n{"json`;
+  const output = memorySink(1 << 20);
+  const transport = new StdioTransport(echoGateway(), {
+    input: memorySource(encoder.encode(input), 5),
+    output,
+    framing: "lsp",
+  });
+  transport.start();
+  assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+  await transport.drained();
+  const text = output.text();
+  assert.equal(text.match(/Content-Length/g)?.length, 1);
+  assert.match(text, /"result":\[1\]/);
+});
+
 Deno.test("StdioTransport answers invalid UTF-8 with -32700 and keeps serving", async () => {
   const bytes = new Uint8Array([
     ...encoder.encode('{"jsonrpc":"2.0","id":1,"method":"echo","params":["'),
