@@ -37,6 +37,7 @@ export * from "./protocol/dispatcher.ts";
 export * from "./protocol/exact_ids.ts";
 export * from "./protocol/request_scope.ts";
 export * from "./protocol/openrpc.ts";
+export * from "./protocol/turn_budget.ts";
 export * from "./transport/frame_writer.ts";
 export * from "./transport/stdio_pipes.ts";
 export * from "./transport/stdio_transport.ts";

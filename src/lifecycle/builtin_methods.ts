@@ -8,7 +8,7 @@
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
 import { buildOpenRpcDocument } from "../protocol/openrpc.ts";
 import type { Dispatcher } from "../protocol/dispatcher.ts";
-import type { AnyMethodDefinition } from "../protocol/method.ts";
+import type { AnyMethodDefinition, MethodDefinition } from "../protocol/method.ts";
 import type { Peer } from "../protocol/peer.ts";
 
 /** What the built-in methods need from a gateway (a `Gateway` is one). */
@@ -100,11 +100,31 @@ export function registerBuiltinMethods(gateway: BuiltinHost): void {
     name: "rpc.discover",
     summary: "The OpenRPC 1.3 document describing every method",
     jsonSchema: { params: OBJECT, result: OBJECT },
-    handler: () =>
-      buildOpenRpcDocument(gateway.dispatcher.methods(), {
+    handler: () => discover(),
+  });
+  // The document is built once (converting every zod schema takes about a millisecond) and
+  // again only when the methods change, so a burst of rpc.discover costs no more than pings.
+  let built:
+    | { methods: MethodDefinition[]; document: Promise<Record<string, unknown>> }
+    | undefined;
+  const discover = () => {
+    const methods = gateway.dispatcher.methods();
+    if (built === undefined || !sameMethods(built.methods, methods)) {
+      const document = buildOpenRpcDocument(methods, {
         title: gateway.name,
         version: gateway.version,
         description: "tuigate JSON-RPC 2.0 gateway",
-      }),
-  });
+      });
+      const entry = { methods, document };
+      built = entry;
+      document.catch(() => {
+        if (built === entry) built = undefined;
+      });
+    }
+    return built.document;
+  };
+}
+
+function sameMethods(a: MethodDefinition[], b: MethodDefinition[]): boolean {
+  return a.length === b.length && a.every((method, i) => method === b[i]);
 }

@@ -16,6 +16,7 @@ import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages
 import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
 import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
 import { runInContext } from "./request_scope.ts";
+import { nextTurn, turnOverdue } from "./turn_budget.ts";
 
 const logger = getLogger(["tuigate", "dispatcher"]);
 
@@ -237,6 +238,7 @@ export class Dispatcher {
   #running = 0;
   #queue: Call[] = [];
   #queueHead = 0;
+  #pumpScheduled = false;
   #sequential = new Map<string, { busy: boolean; waiting: Call[] }>();
   #sequentialWaiting = 0;
   /** Waiting calls already answered (cancelled): still in a queue until their turn, but not queued work. */
@@ -649,6 +651,12 @@ export class Dispatcher {
     this.#pumping = true;
     try {
       while (this.#running < this.#maxInflight && this.#queueHead < this.#queue.length) {
+        if (turnOverdue()) {
+          // A long chain of calls (each one's end starts the next) would hold the event loop:
+          // the rest start on a later turn, after signals and I/O are served.
+          this.#pumpLater();
+          break;
+        }
         const next = this.#queue[this.#queueHead];
         this.#queue[this.#queueHead++] = undefined as unknown as Call;
         if (this.#skip(next)) {
@@ -670,6 +678,15 @@ export class Dispatcher {
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
     }
+  }
+
+  #pumpLater(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    void nextTurn().then(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   /** Whether a waiting call should not run: cancelled while it waited, or its peer is gone. */

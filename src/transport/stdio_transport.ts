@@ -15,6 +15,7 @@ import {
 import { LineDecoder } from "../protocol/line_decoder.ts";
 import { encodeLspFrame, LspDecoder } from "../protocol/lsp_decoder.ts";
 import { Peer } from "../protocol/peer.ts";
+import { nextTurn, turnOverdue } from "../protocol/turn_budget.ts";
 import type { PeerHost } from "../protocol/peer_host.ts";
 import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
 
@@ -32,6 +33,12 @@ const SLICE_BYTES = 256 * 1024;
  * gets to work on them while the rest of the chunk is handled.
  */
 const EARLY_FRAMES = 64;
+/**
+ * Every this many frames of one read, the read loop asks whether the turn
+ * of the event loop is overdue (one clock read), and if so lets it turn
+ * before the next frame.
+ */
+const BUDGET_FRAMES = 8;
 /** The least size of the transport's reused output buffer. */
 const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
@@ -242,6 +249,8 @@ export class StdioTransport {
   #writeStopped = false;
   #early: Promise<void> | undefined;
   #heldBack = false;
+  /** Whether the read loop should let the event loop turn before its next frame. */
+  #yieldDue = false;
   #drainWaiters: (() => void)[] = [];
   #bytesIn = 0;
   #maxFrameBytes: number;
@@ -376,6 +385,7 @@ export class StdioTransport {
       // Frame by frame through the decoder: to complete a frame held from the last read, and
       // for the rest of a read the bulk way cannot take (invalid UTF-8, frames over the limit).
       let oneByOne = false;
+      let oneByOneFrames = 0;
       while (rest.length > 0) {
         if (lines === undefined) {
           // LSP: the decoder hands over every frame of the read at once, so they are kept
@@ -393,6 +403,10 @@ export class StdioTransport {
             }
             emit(frames[i]);
             if ((i + 1) % EARLY_FRAMES === 0) this.#sendEarly();
+            if ((i + 1) % BUDGET_FRAMES === 0 && turnOverdue() && i + 1 < frames.length) {
+              await nextTurn();
+              if (this.#state !== TransportState.Running) return;
+            }
           }
           break;
         }
@@ -400,6 +414,7 @@ export class StdioTransport {
           const taken = lines.pushUntilNewline(rest, emit);
           if (taken === rest.length) break;
           rest = rest.subarray(taken);
+          if (++oneByOneFrames % BUDGET_FRAMES === 0 && turnOverdue()) this.#yieldDue = true;
         } else {
           const handled = this.#fastLines(rest);
           if (handled === -1) {
@@ -422,6 +437,17 @@ export class StdioTransport {
           await output.room();
           if (this.#state !== TransportState.Running) return;
         }
+        if (this.#yieldDue && rest.length > 0) {
+          // The frames so far took the whole turn: let signals, timers and writes in.
+          this.#yieldDue = false;
+          await nextTurn();
+          if (this.#state !== TransportState.Running) return;
+        }
+      }
+      if (this.#yieldDue) {
+        this.#yieldDue = false;
+        await nextTurn();
+        if (this.#state !== TransportState.Running) return;
       }
       if (ahead === undefined) {
         await output.room();
@@ -463,7 +489,8 @@ export class StdioTransport {
    * Stops after a frame whose answers put the output over its bound,
    * returning the bytes up to that frame's end (complete frames are left).
    * Returns -1 when `bytes` hold no newline at all. Sets `#heldBack` when it
-   * stopped for the bound (complete frames are left), else clears it.
+   * stopped for the bound or because the turn is overdue (complete frames
+   * are left; `#yieldDue` says which), else clears it.
    */
   #fastLines(bytes: Uint8Array): number {
     this.#heldBack = false;
@@ -490,10 +517,11 @@ export class StdioTransport {
           this.peer,
         );
         if (++handled % EARLY_FRAMES === 0) this.#sendEarly();
+        if (handled % BUDGET_FRAMES === 0 && turnOverdue()) this.#yieldDue = true;
       }
       start = end + 1;
-      if (start <= text.length && this.peer.output.overBound) {
-        // Stop here: the caller waits for room before the next frame.
+      if (start <= text.length && (this.peer.output.overBound || this.#yieldDue)) {
+        // Stop here: the caller waits for room, or lets the event loop turn, before the next frame.
         this.#heldBack = true;
         return text.length === last ? start : utf8Length(text.slice(0, start));
       }

@@ -183,6 +183,24 @@ gateway.register(defineMethod({
   },
 }));
 
+gateway.register(defineMethod({
+  name: "test.crunch",
+  summary: "Computes for `ms` (after one await when `async`), then answers `size` characters",
+  params: z.object({
+    ms: z.number(),
+    size: z.number().default(0),
+    async: z.boolean().default(false),
+  }),
+  handler: ({ ms, size, async }) => {
+    const crunch = () => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) { /* work the main thread */ }
+      return "x".repeat(size);
+    };
+    return async ? Promise.resolve().then(crunch) : crunch();
+  },
+}));
+
 gateway.register({
   name: "test.logFlood",
   handler: (params) => {

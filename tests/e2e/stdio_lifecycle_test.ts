@@ -116,6 +116,65 @@ for (const [signal, io] of STDIO_IO.flatMap((io) => [["SIGTERM", io], ["SIGHUP",
   });
 }
 
+/**
+ * A gateway whose client wrote `count` requests of `method` at once and then
+ * stopped reading: stdout wedges while the gateway still works through the
+ * burst. Returns once the requests are written (or the pipe took no more).
+ */
+async function burstGateway(
+  method: string,
+  params: unknown,
+  options: { count?: number; script?: string } = {},
+) {
+  const gw = await spawnGateway([], {
+    ...(options.script === undefined ? {} : { script: options.script }),
+    readStdout: false,
+  });
+  const reader = await readUntilReady(gw.child.stdout);
+  let burst = "";
+  for (let id = 0; id < (options.count ?? 3000); id++) {
+    burst += JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n";
+  }
+  void gw.send(burst).catch(() => {}); // the pipe may fill: the gateway stops reading
+  await delay(500);
+  return { gw, reader, [Symbol.asyncDispose]: () => gw[Symbol.asyncDispose]() };
+}
+
+for (
+  const [name, method, params, script] of [
+    ["rpc.discover", "rpc.discover", undefined, undefined],
+    ["synchronous CPU-heavy", "test.crunch", { ms: 4, size: 20_000 }, TEST_GATEWAY],
+    ["asynchronous CPU-heavy", "test.crunch", { ms: 2, size: 20_000, async: true }, TEST_GATEWAY],
+  ] as const
+) {
+  Deno.test(`Gateway exits 0 within grace + 0.5 s on SIGTERM during a burst of ${name} requests while its stdout is wedged`, async () => {
+    await using burst = await burstGateway(method, params, { script });
+    const { gw, reader } = burst;
+    const since = performance.now();
+    gw.kill("SIGTERM");
+    const status = await gw.waitExit(5000, since);
+    assert.equal(status.code, 0, "killed, not an orderly exit");
+    assert.ok(status.ms < 1500, `exit took ${status.ms.toFixed(0)} ms`);
+    const last = (await gw.ledger()).at(-1)!;
+    assert.ok(last.reason === "grace-expired" || last.reason === "signal", String(last.reason));
+    assert.equal(last.signal, "SIGTERM");
+    await reader.cancel();
+  });
+}
+
+Deno.test("Gateway exits 0 within 1 s when the reader closes its stdout during a burst of CPU-heavy requests", async () => {
+  await using burst = await burstGateway("test.crunch", { ms: 2, size: 20_000, async: true }, {
+    script: TEST_GATEWAY,
+  });
+  const { gw, reader } = burst;
+  const since = performance.now();
+  await reader.cancel();
+  const status = await gw.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-peer-gone");
+});
+
 /** Waits until the test gateway has started the `test.sleep` calls with these tags. */
 async function started(gw: GatewayProcess, ...tags: string[]): Promise<void> {
   for (let i = 0; i < 200; i++) {

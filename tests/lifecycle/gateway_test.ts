@@ -84,3 +84,28 @@ Deno.test("client.capabilities answers -32602 with the failing path for params t
   assert.deepEqual(fine.result, { capabilities: { serverRequests: true, colours: 256 } });
   assert.equal(peer.clientCapabilities.serverRequests, true);
 });
+
+Deno.test("rpc.discover answers the same document until a method is registered, then one that lists it", async () => {
+  const gateway = new Gateway();
+  const peer = new Peer();
+  gateway.open(peer);
+  const discover = async (id: number) => {
+    gateway.dispatcher.handleText(`{"jsonrpc":"2.0","id":${id},"method":"rpc.discover"}`, peer);
+    for (let i = 0; i < 100; i++) {
+      const answer = drain(peer).find((frame) => frame.id === id);
+      if (answer !== undefined) return answer.result;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`rpc.discover ${id} was never answered`);
+  };
+  const first = await discover(1);
+  assert.deepEqual(await discover(2), first);
+  gateway.register({
+    name: "late.method",
+    summary: "Registered after the first discovery",
+    handler: () => 1,
+  });
+  const names = (await discover(3)).methods.map((method: { name: string }) => method.name);
+  assert.equal(names.includes("late.method"), true);
+  assert.equal(names.length, first.methods.length + 1);
+});

@@ -589,3 +589,31 @@ Deno.test("Server-to-client request pending when its method's own deadline expir
   assert.deepEqual(cancels.map((f) => f.params), [{ id: request.id, reason: "timeout" }]);
   client.close();
 });
+
+Deno.test("Dispatcher lets the event loop turn during a long chain of queued CPU-heavy calls", async () => {
+  const gateway = new Gateway({ maxInflight: 2, maxQueued: 500 });
+  const finished: number[] = [];
+  gateway.register({
+    name: "crunch",
+    handler: async (params) => {
+      await null;
+      const end = performance.now() + 1;
+      while (performance.now() < end) { /* a millisecond of work after the first await */ }
+      finished.push((params as { n: number }).n);
+      return true;
+    },
+  });
+  const client = new TestPeer(gateway);
+  // Each call's end starts the next one waiting: without turns, all 300 ms would run as one
+  // chain of microtasks, and the timer below would fire only after the last call.
+  let finishedWhenTimerFired = -1;
+  setTimeout(() => finishedWhenTimerFired = finished.length, 0);
+  for (let n = 0; n < 300; n++) {
+    client.send({ jsonrpc: "2.0", id: n, method: "crunch", params: { n } });
+  }
+  await client.response(299);
+  assert.ok(finishedWhenTimerFired >= 0, "the timer never fired");
+  assert.ok(finishedWhenTimerFired < 100, `the timer fired after ${finishedWhenTimerFired} calls`);
+  assert.deepEqual(finished, Array.from({ length: 300 }, (_, n) => n)); // in order, all of them
+  client.close();
+});
