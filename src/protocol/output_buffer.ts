@@ -267,6 +267,21 @@ export class OutputBuffer {
    * past the bound while the reader is slow. The wait counts towards the
    * stall timeout like a waiting control frame's.
    */
+  /**
+   * Lowers the stall timeout to `ms` (it is never raised), from now on: for
+   * when the client's input has ended, since a client that sends no more
+   * and reads nothing is gone.
+   */
+  limitStall(ms: number): void {
+    if (ms >= this.#stallMs) return;
+    this.#stallMs = ms;
+    if (this.#stallTimer !== undefined) {
+      clearTimeout(this.#stallTimer);
+      this.#stallTimer = undefined;
+      this.#armStall();
+    }
+  }
+
   room(): Promise<void> {
     if (this.#closed || this.#total() <= this.#maxBytes) return RESOLVED;
     this.#makeRoom();

@@ -39,6 +39,12 @@ const EARLY_FRAMES = 64;
  * before the next frame.
  */
 const BUDGET_FRAMES = 8;
+/**
+ * Once the end of input is read while answers wait for room, how long the
+ * output may make no progress before the client counts as gone (instead of
+ * the full stall timeout).
+ */
+const EOF_STALL_MS = 1000;
 /** The least size of the transport's reused output buffer. */
 const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
@@ -249,6 +255,8 @@ export class StdioTransport {
   #writeStopped = false;
   #early: Promise<void> | undefined;
   #heldBack = false;
+  /** The read whose end of input the wait for room watches. */
+  #watchedRead: Promise<number | null> | undefined;
   /** Whether the read loop should let the event loop turn before its next frame. */
   #yieldDue = false;
   #drainWaiters: (() => void)[] = [];
@@ -375,13 +383,10 @@ export class StdioTransport {
       this.#bytesIn += n;
       let rest = current.subarray(0, n);
       [current, spare] = [spare, current];
-      // Read ahead only while the answers fit the output bound. Line frames are dispatched
-      // one by one: once their answers exceed the bound, the rest of the chunk waits for
-      // room, so a client that writes faster than it reads cannot grow our memory.
       const output = this.peer.output;
-      let ahead: Promise<number | null> | undefined = output.overBound
-        ? undefined
-        : this.#readAhead(current);
+      // The next read starts at once, over the bound too (into the spare buffer: no memory
+      // grows), so that the end of input is seen while the answers wait for room.
+      const ahead = this.#readAhead(current);
       // Frame by frame through the decoder: to complete a frame held from the last read, and
       // for the rest of a read the bulk way cannot take (invalid UTF-8, frames over the limit).
       let oneByOne = false;
@@ -398,7 +403,7 @@ export class StdioTransport {
           });
           for (let i = 0; i < frames.length; i++) {
             if (output.overBound) {
-              await output.room();
+              await this.#room(ahead);
               if (this.#state !== TransportState.Running) return;
             }
             emit(frames[i]);
@@ -434,7 +439,7 @@ export class StdioTransport {
           }
         }
         if (output.overBound && rest.length > 0) {
-          await output.room();
+          await this.#room(ahead);
           if (this.#state !== TransportState.Running) return;
         }
         if (this.#yieldDue && rest.length > 0) {
@@ -449,10 +454,12 @@ export class StdioTransport {
         await nextTurn();
         if (this.#state !== TransportState.Running) return;
       }
-      if (ahead === undefined) {
-        await output.room();
+      if (output.overBound) {
+        // Read ahead only while the answers fit the output bound. Line frames are dispatched
+        // one by one: once their answers exceed the bound, the rest waits for room, so a client
+        // that writes faster than it reads cannot grow our memory.
+        await this.#room(ahead);
         if (this.#state !== TransportState.Running) return;
-        ahead = this.#readAhead(current);
       }
       pending = ahead;
     }
@@ -471,6 +478,24 @@ export class StdioTransport {
         bytes: this.#decoder.pendingBytes,
       });
     }
+  }
+
+  /**
+   * Waits for room in the output. Meanwhile, if the read already under way
+   * finds the end of input, the output's stall timeout drops to
+   * {@linkcode EOF_STALL_MS}: a client that sends no more and reads nothing
+   * is gone, and the gateway exits (`stdout-stalled`) instead of waiting the
+   * full stall timeout.
+   */
+  #room(ahead: Promise<number | null>): Promise<void> {
+    if (this.#watchedRead !== ahead) {
+      this.#watchedRead = ahead;
+      const output = this.peer.output;
+      ahead.then((n) => {
+        if (n === null) output.limitStall(EOF_STALL_MS);
+      }, () => {});
+    }
+    return this.peer.output.room();
   }
 
   /** Starts a read; a failure is observed by whoever awaits it, or by nobody once reading stopped. */

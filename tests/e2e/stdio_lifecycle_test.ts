@@ -175,6 +175,32 @@ Deno.test("Gateway exits 0 within 1 s when the reader closes its stdout during a
   assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-peer-gone");
 });
 
+Deno.test("Gateway exits 0 about 1 s after stdin EOF when its answers are backlogged and the client reads nothing", async () => {
+  const gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
+  await using _ = gw;
+  const reader = await readUntilReady(gw.child.stdout);
+  // 600 answers of 20 KB: over the 8 MiB output bound, so the gateway stops handling requests
+  // and waits for room; the requests themselves (55 KB) all fit the pipe.
+  let burst = "";
+  for (let id = 0; id < 600; id++) {
+    burst += JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "test.crunch",
+      params: { ms: 0, size: 20_000 },
+    }) + "\n";
+  }
+  await gw.send(burst);
+  const since = performance.now();
+  await gw.closeStdin();
+  const status = await gw.waitExit(15_000, since);
+  assert.equal(status.code, 0);
+  // Not the full 10 s stall timeout: the end of input was seen while waiting for room.
+  assert.ok(status.ms < 2500, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-stalled");
+  await reader.cancel();
+});
+
 /** Waits until the test gateway has started the `test.sleep` calls with these tags. */
 async function started(gw: GatewayProcess, ...tags: string[]): Promise<void> {
   for (let i = 0; i < 200; i++) {

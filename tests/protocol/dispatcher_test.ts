@@ -613,7 +613,7 @@ Deno.test("Dispatcher lets the event loop turn during a long chain of queued CPU
   }
   await client.response(299);
   assert.ok(finishedWhenTimerFired >= 0, "the timer never fired");
-  assert.ok(finishedWhenTimerFired < 100, `the timer fired after ${finishedWhenTimerFired} calls`);
+  assert.ok(finishedWhenTimerFired < 250, `the timer fired after ${finishedWhenTimerFired} calls`);
   assert.deepEqual(finished, Array.from({ length: 300 }, (_, n) => n)); // in order, all of them
   client.close();
 });

@@ -143,6 +143,24 @@ Deno.test("OutputBuffer calls onStall when a control frame waits longer than the
   buffer.close();
 });
 
+Deno.test("OutputBuffer.limitStall shortens the stall timeout of a wait already under way, and never lengthens it", async () => {
+  let stalled = 0;
+  const buffer = new OutputBuffer({
+    maxBytes: 10,
+    stallTimeoutMs: 10_000,
+    onStall: () => stalled++,
+  });
+  void buffer.pushControl("x".repeat(20));
+  void buffer.pushControl("y".repeat(20));
+  buffer.limitStall(60_000); // ignored
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(stalled, 0);
+  buffer.limitStall(50);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(stalled, 1);
+  buffer.close();
+});
+
 Deno.test("OutputBuffer does not call onStall while a slow reader keeps taking batches, and does once it stops", async () => {
   let stalled = 0;
   const buffer = new OutputBuffer({
