@@ -8,8 +8,28 @@
  */
 
 /**
+ * Options for {@linkcode EarlySignals}.
+ *
+ * @example
+ * ```ts
+ * import { EarlySignals, type EarlySignalsOptions } from "@tuigate/tuigate";
+ * const options: EarlySignalsOptions = { exitOnSigint: Deno.args.includes("--exit-on-sigint") };
+ * new EarlySignals(options);
+ * ```
+ */
+export interface EarlySignalsOptions {
+  /**
+   * Whether SIGINT counts like SIGTERM (the lifecycle's `exitOnSigint`);
+   * otherwise it is caught and ignored.
+   * @default {false}
+   */
+  exitOnSigint?: boolean;
+}
+
+/**
  * Listens for SIGTERM and SIGHUP from the moment it is made (SIGBREAK on
- * Windows) and remembers the first; a lifecycle given it in
+ * Windows) and remembers the first; SIGINT is caught too, and ignored
+ * unless `exitOnSigint`; a lifecycle given it in
  * `ProcessLifecycleOptions.earlySignals` takes over when it starts and acts on
  * that signal at once.
  *
@@ -30,12 +50,15 @@ export class EarlySignals {
   #takenOver = false;
 
   /** Starts listening. */
-  constructor() {
+  constructor(options: EarlySignalsOptions = {}) {
     const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGBREAK"]
-      : ["SIGTERM", "SIGHUP"];
+      ? ["SIGBREAK", "SIGINT"]
+      : ["SIGTERM", "SIGHUP", "SIGINT"];
+    const exitOnSigint = options.exitOnSigint ?? false;
     for (const signal of signals) {
       const listener = () => {
+        // Ignored as the lifecycle will ignore it (listening keeps the default action away).
+        if (signal === "SIGINT" && !exitOnSigint) return;
         if (this.#signal !== undefined) return;
         this.#signal = signal;
         for (const callback of this.#onSignal) {

@@ -214,6 +214,8 @@ export class ProcessLifecycle {
   #drains: DrainStep[] = [];
   #finalizers: (() => void)[] = [];
   #worker: Worker | undefined;
+  /** When the watchdog worker saw the first SIGTERM or SIGHUP (ms since the epoch; 0: not yet). */
+  #signalAt = new BigInt64Array(new SharedArrayBuffer(8));
   #groups = new Set<number>();
   #parentTimer: ReturnType<typeof setInterval> | undefined;
   /** Cancels the fallback start of the background guards scheduled by `start()`. */
@@ -335,6 +337,7 @@ export class ProcessLifecycle {
       worker.postMessage({
         type: "config",
         config: {
+          signalAt: this.#signalAt.buffer,
           graceMs: this.#graceMs,
           marginMs: this.#marginMs,
           ledgerPath: this.#ledger.path,
@@ -415,7 +418,7 @@ export class ProcessLifecycle {
       signal: details.signal,
       inflight: this.#inflight(),
     });
-    const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceMs);
+    const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceLeft(reason));
     const drains = this.#drains.map(async (step) => {
       try {
         await step(reason);
@@ -427,6 +430,20 @@ export class ProcessLifecycle {
       clearTimeout(grace);
       return this.#exit(reason);
     });
+  }
+
+  /**
+   * The grace period from now. For a signal, it counts from when the signal
+   * arrived, as the watchdog worker (which waits on nothing) saw it: a main
+   * thread that noticed it late (a burst of heavy handlers) still exits, with
+   * its ledger line and code 0, before the watchdog's own clock runs out.
+   */
+  #graceLeft(reason: ExitReason): number {
+    const arrivedAt = Number(Atomics.load(this.#signalAt, 0));
+    if (reason !== "signal" || arrivedAt === 0) return this.#graceMs;
+    const late = Math.min(Math.max(0, Date.now() - arrivedAt), this.#graceMs);
+    if (late > 50) logger.warn("The signal was seen {late} ms after it arrived", { late });
+    return this.#graceMs - late;
   }
 
   async #exit(reason: ExitReason): Promise<void> {

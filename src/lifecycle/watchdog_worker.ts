@@ -16,6 +16,8 @@
 /// <reference lib="deno.worker" />
 
 interface Config {
+  /** Where the first SIGTERM or SIGHUP's arrival is written for the main isolate (one BigInt64, ms since the epoch). */
+  signalAt?: SharedArrayBuffer;
   graceMs: number;
   marginMs: number;
   ledgerPath: string;
@@ -101,6 +103,10 @@ async function fire(): Promise<void> {
 for (const name of ["SIGTERM", "SIGHUP"] as const) {
   try {
     Deno.addSignalListener(name, () => {
+      if (signal === undefined && config?.signalAt !== undefined) {
+        // The main isolate may see the signal late: it counts its grace period from this.
+        Atomics.compareExchange(new BigInt64Array(config.signalAt), 0, 0n, BigInt(Date.now()));
+      }
       signal ??= name;
       arm(name);
     });

@@ -19,7 +19,7 @@
  */
 
 import * as z from "zod";
-import { buildGateway } from "../../main.ts";
+import { buildGateway } from "../../src/lifecycle/run_command.ts";
 import { defineMethod, type MethodDefinition } from "../../src/protocol/method.ts";
 import { AsyncLineSink } from "../../src/lifecycle/async_line_sink.ts";
 import { setupLogging } from "../../src/lifecycle/logging.ts";

@@ -595,6 +595,29 @@ Deno.test("Watchdog ends the process with reason parent-exited when the parent d
   assert.equal(last.via, "watchdog");
 });
 
+Deno.test("Gateway that sees a SIGTERM late still exits 0 at grace counted from the signal, before the watchdog", async () => {
+  await using gw = await spawnGateway(["--test-hooks"], {
+    script: TEST_GATEWAY,
+    readStdout: false,
+  });
+  const reader = await readUntilReady(gw.child.stdout);
+  // The main isolate will be busy for 600 ms (within the grace period) when the signal arrives,
+  // and a 20 MB answer nobody reads wedges stdout, so the exit waits for the grace period.
+  const block = { jsonrpc: "2.0", id: 1, method: "debug.block", params: { ms: 600 } };
+  const big = { jsonrpc: "2.0", id: 2, method: "test.crunch", params: { ms: 0, size: 20_000_000 } };
+  await gw.send(`${JSON.stringify(block)}\n${JSON.stringify(big)}\n`);
+  await delay(200); // the block starts 50 ms after its answer
+  const since = performance.now();
+  gw.kill("SIGTERM");
+  const status = await gw.waitExit(6000, since);
+  assert.equal(status.code, 0, "the watchdog's SIGKILL, not an orderly exit");
+  assert.ok(status.ms < 1200, `exit took ${status.ms.toFixed(0)} ms`);
+  const last = (await gw.ledger()).at(-1)!;
+  assert.equal(last.reason, "grace-expired");
+  assert.equal(last.signal, "SIGTERM");
+  await reader.cancel();
+});
+
 Deno.test("Watchdog ends the process after grace + margin when the main isolate is blocked", async () => {
   await using gw = await spawnGateway(["--test-hooks"]);
   await gw.ready();
