@@ -210,7 +210,8 @@ export class ProcessLifecycle {
   #meta: Record<string, unknown>;
   #callExit: boolean;
   #state = LifecycleState.Idle;
-  #startedAt = Date.now();
+  /** When the process started (the runtime's time origin), for the ledger's uptime. */
+  #startedAt = Math.round(performance.timeOrigin);
   #drains: DrainStep[] = [];
   #finalizers: (() => void)[] = [];
   #worker: Worker | undefined;

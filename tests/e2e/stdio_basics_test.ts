@@ -17,8 +17,10 @@ Deno.test("Gateway writes gateway.ready as its first frame, then answers gateway
 
 for (const io of ["auto", "deno"]) {
   Deno.test(`Gateway exits 0 on stdin EOF within 1 s and records stdin-eof (--stdio-io ${io})`, async () => {
+    const spawned = performance.now();
     await using gw = await spawnGateway(["--stdio-io", io]);
     await gw.ready();
+    const readyAfter = performance.now() - spawned;
     if (io === "auto") await gw.onSockets();
     const since = performance.now();
     await gw.closeStdin();
@@ -27,6 +29,9 @@ for (const io of ["auto", "deno"]) {
     assert.ok(status.ms < 1000, `exit took ${status.ms} ms`);
     const ledger = await gw.ledger();
     assert.equal(ledger.at(-1)?.reason, "stdin-eof");
+    // The process's uptime, start-up included (the runtime starts a few ms after the spawn).
+    const uptimeMs = Number((ledger.at(-1) as { uptimeMs?: number }).uptimeMs);
+    assert.ok(uptimeMs >= readyAfter - 20, `uptime ${uptimeMs} ms, ready after ${readyAfter} ms`);
     assert.match(gw.stderr, /\[tuigate-exit\] stdin-eof/);
   });
 }
