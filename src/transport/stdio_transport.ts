@@ -455,9 +455,9 @@ export class StdioTransport {
         if (this.#state !== TransportState.Running) return;
       }
       if (output.overBound) {
-        // Read ahead only while the answers fit the output bound. Line frames are dispatched
-        // one by one: once their answers exceed the bound, the rest waits for room, so a client
-        // that writes faster than it reads cannot grow our memory.
+        // The next read is handled only once the answers fit the output bound (frames are
+        // dispatched one by one, and a read's rest waits for room too), so a client that writes
+        // faster than it reads cannot grow our memory.
         await this.#room(ahead);
         if (this.#state !== TransportState.Running) return;
       }
@@ -474,7 +474,7 @@ export class StdioTransport {
     if (this.#lines !== undefined) {
       if (!this.#lines.idle) this.#lines.pushUntilNewline(NEWLINE, emit, 0);
     } else if (this.#decoder.pendingBytes > 0) {
-      logger.warn("stdin ended inside a frame: {bytes} bytes dropped", {
+      logger.warn("Input ended inside a frame: {bytes} bytes dropped", {
         bytes: this.#decoder.pendingBytes,
       });
     }
