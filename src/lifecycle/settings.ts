@@ -297,7 +297,9 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
   let graceSeconds = 1;
   if (graceRaw !== undefined) {
     const value = Number(graceRaw.trim());
-    if (graceRaw.trim() === "" || !Number.isFinite(value) || value < 0 || value > 3600) {
+    // Seconds in decimal only: `Number` would also take "0x1", "1e1" or "0b1".
+    const decimal = /^\d+(\.\d*)?$|^\.\d+$/.test(graceRaw.trim());
+    if (!decimal || !Number.isFinite(value) || value < 0 || value > 3600) {
       warnings.push(`Invalid grace period "${graceRaw}": using the default of 1 s`);
     } else {
       graceSeconds = value;

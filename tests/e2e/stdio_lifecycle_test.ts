@@ -610,8 +610,9 @@ Deno.test("Gateway that sees a SIGTERM late still exits 0 at grace counted from 
   const since = performance.now();
   gw.kill("SIGTERM");
   const status = await gw.waitExit(6000, since);
+  // Without the grace counted from the signal, the watchdog's SIGKILL comes at grace + 250 ms.
   assert.equal(status.code, 0, "the watchdog's SIGKILL, not an orderly exit");
-  assert.ok(status.ms < 1200, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.ok(status.ms < 2000, `exit took ${status.ms.toFixed(0)} ms`);
   const last = (await gw.ledger()).at(-1)!;
   assert.equal(last.reason, "grace-expired");
   assert.equal(last.signal, "SIGTERM");

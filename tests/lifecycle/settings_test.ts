@@ -37,13 +37,18 @@ Deno.test("parseSettings reads flags over environment variables", () => {
 });
 
 Deno.test("parseSettings warns and uses the default for an invalid grace period", () => {
-  for (const bad of ["soon", "-1", "", "NaN"]) {
+  for (const bad of ["soon", "-1", "", "NaN", "0x1", "1e1", "Infinity"]) {
     const { settings, warnings } = parseSettings([], {
       env: { TUIGATE_SHUTDOWN_GRACE_S: bad, HOME: "/h" },
     });
     assert.equal(settings.graceSeconds, 1, bad);
     assert.equal(warnings.length, 1, bad);
     assert.match(warnings[0], /grace/);
+  }
+  for (const good of ["0", "0.5", ".5", "2.", " 3 "]) {
+    const { settings, warnings } = parseSettings(["--grace", good], { env: { HOME: "/h" } });
+    assert.equal(settings.graceSeconds, Number(good), good);
+    assert.deepEqual(warnings, [], good);
   }
 });
 
