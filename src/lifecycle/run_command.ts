@@ -6,6 +6,7 @@
  */
 
 import { getLogger } from "../protocol/logger.ts";
+import { withTimeout } from "../protocol/timing.ts";
 import { AsyncLineSink } from "./async_line_sink.ts";
 import { type EarlyExitOptions, writeEarlyExit } from "./early_exit.ts";
 import { EarlySignals } from "./early_signals.ts";
@@ -94,12 +95,7 @@ export async function buildGateway(
   features.setup.push((lifecycle) => {
     // Drain: let handlers finish (within half the grace period), commit what they appended.
     lifecycle.onDrain(async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        gateway.dispatcher.idle(),
-        new Promise((resolve) => (timer = setTimeout(resolve, lifecycle.graceMs / 2))),
-      ]);
-      clearTimeout(timer);
+      await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
       await sessions.flush();
     });
     // Exit (every path, after all drain steps): commit what later steps appended, close the store.
