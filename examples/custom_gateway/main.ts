@@ -30,8 +30,11 @@ gateway.register(defineMethod({
   handler: async ({ title }, ctx) => {
     const todo = { id: nextId++, title, done: false };
     todos.set(todo.id, todo);
-    await ctx.notify("todo.changed", { todo });
-    return todo;
+    // The answer is the to-do as added: a todo.complete that runs while this awaits changes the
+    // stored one, not this copy.
+    const added = { ...todo };
+    await ctx.notify("todo.changed", { todo: added });
+    return added;
   },
 }));
 
@@ -44,8 +47,9 @@ gateway.register(defineMethod({
     const todo = todos.get(id);
     if (todo === undefined) throw new JsonRpcError(-32060, `To-do ${id} not found`, { id });
     todo.done = true;
-    await ctx.notify("todo.changed", { todo });
-    return todo;
+    const completed = { ...todo };
+    await ctx.notify("todo.changed", { todo: completed });
+    return completed;
   },
 }));
 

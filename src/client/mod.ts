@@ -24,3 +24,5 @@ export * from "./restart_policy.ts";
 export { JsonRpcError, type JsonRpcErrorObject } from "../protocol/json_rpc_error.ts";
 export { ERROR_CODES, type ErrorCodeName } from "../protocol/error_codes.ts";
 export { VERSION } from "../version.ts";
+// The job states `JobInfo` (a gateway method's result type) refers to.
+export type { JobState } from "../jobs/job.ts";

@@ -590,7 +590,11 @@ export class TuigateClient<
       deadline.signal,
     ]);
     try {
-      const gateway = await this.#whenConnected(method, abort);
+      // Ready: written before this returns, so a call made just before close() is still sent
+      // (close() ends stdin after what was written) and answered.
+      const gateway = this.#state === ClientState.Ready
+        ? this.#process!
+        : await this.#whenConnected(method, abort);
       return await this.#request(gateway, method, params, abort);
     } finally {
       clearTimeout(timer);
@@ -681,7 +685,9 @@ export class TuigateClient<
 
   /** Sends a notification (no answer). Waits through a start or restart; rejects when closed. */
   async notify(method: string, params?: unknown): Promise<void> {
-    const gateway = await this.#whenConnected(method, new AbortController().signal);
+    const gateway = this.#state === ClientState.Ready
+      ? this.#process!
+      : await this.#whenConnected(method, new AbortController().signal);
     await gateway.write(
       params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params },
     );
@@ -728,6 +734,7 @@ export class TuigateClient<
 
   async #spawn(): Promise<ReadyParams> {
     const settings = this.#settings;
+    let firstProtocolError: string | undefined;
     const gateway: GatewayProcess = new GatewayProcess({
       command: settings.command,
       args: settings.args,
@@ -739,6 +746,7 @@ export class TuigateClient<
       onStderr: settings.onStderr,
       onMessage: (message) => this.#onMessage(gateway, message),
       onProtocolError: (reason, text) => {
+        firstProtocolError ??= reason;
         if (this.#process === gateway) this.dispatchEvent(new ProtocolErrorEvent(reason, text));
       },
     });
@@ -757,7 +765,11 @@ export class TuigateClient<
       await this.#killTree(gateway, "SIGKILL");
       await gateway.exited;
       throw new GatewayStartError(
-        `Gateway ${settings.command} did not send gateway.ready within ${settings.readyTimeoutMs} ms`,
+        `Gateway ${settings.command} did not send gateway.ready within ${settings.readyTimeoutMs} ms${
+          firstProtocolError === undefined
+            ? ""
+            : ` (its stdout is not ${settings.framing} framing as the client expects: ${firstProtocolError})`
+        }`,
         { stderrTail: gateway.stderrTail },
       );
     }

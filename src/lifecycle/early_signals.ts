@@ -51,9 +51,11 @@ export class EarlySignals {
 
   /** Starts listening. */
   constructor(options: EarlySignalsOptions = {}) {
+    // SIGINT first: Ctrl+C reaches the whole foreground group, the gateway too, and until it is
+    // caught its default action would end the gateway.
     const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGBREAK", "SIGINT"]
-      : ["SIGTERM", "SIGHUP", "SIGINT"];
+      ? ["SIGINT", "SIGBREAK"]
+      : ["SIGINT", "SIGTERM", "SIGHUP"];
     const exitOnSigint = options.exitOnSigint ?? false;
     for (const signal of signals) {
       const listener = () => {

@@ -6,6 +6,7 @@
  */
 
 import {
+  getLogger,
   loggingConfigured,
   useLogtape,
   waitingRecordCount,
@@ -22,6 +23,8 @@ import { routeConsole, setupLogging } from "./logging.ts";
 import { ProcessLifecycle } from "./process_lifecycle.ts";
 import { defaultCrashLog } from "./state_dir.ts";
 import { whenQuiet } from "./_when_quiet.ts";
+
+const logger = getLogger(["tuigate", "stdio"]);
 
 /**
  * Options for {@linkcode runStdio}.
@@ -61,7 +64,9 @@ export interface RunStdioOptions {
    */
   earlySignals?: EarlySignals;
   /**
-   * The stdio framing.
+   * The stdio framing. Unset, it follows `TUIGATE_FRAMING` as `main.ts`
+   * does (the TypeScript client sets it to match its own framing); an unset
+   * or invalid value (the latter with a warning) means `"line"`.
    * @default {"line"}
    */
   framing?: Framing;
@@ -141,7 +146,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   const transport = new StdioTransport(gateway, {
     input: pipes.input,
     output: pipes.output,
-    framing: options.framing,
+    framing: options.framing ?? framingFromEnv(),
     maxFrameBytes: options.maxFrameBytes,
     outBufferBytes: options.outBufferBytes,
     stallTimeoutMs: (options.stallTimeoutSeconds ?? 10) * 1000,
@@ -226,6 +231,26 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     });
   }
   return lifecycle.exited;
+}
+
+/** `TUIGATE_FRAMING` when it names a framing; `undefined` (line framing) otherwise. */
+function framingFromEnv(): Framing | undefined {
+  let value: string | undefined;
+  try {
+    value = Deno.env.get("TUIGATE_FRAMING");
+  } catch {
+    return undefined; // No permission to read the environment.
+  }
+  if (value === undefined || value === "" || value === "line" || value === "lsp") {
+    return value === "lsp" ? "lsp" : undefined;
+  }
+  logger.warn(
+    'Ignored TUIGATE_FRAMING="{value}": it is not "line" or "lsp"; line framing is used',
+    {
+      value,
+    },
+  );
+  return undefined;
 }
 
 /** The longest wait for a pause before the stdio move; then it is done anyway. */

@@ -373,6 +373,13 @@ export class Dispatcher {
     switch (classified.kind) {
       case "invalid":
         this.#stats.errors++;
+        if (
+          typeof value === "object" && value !== null && !("method" in value) &&
+          typeof (value as { id?: unknown }).id === "string"
+        ) {
+          // A broken answer to one of our own requests: its handler hears so now, not at its timeout.
+          peer.rejectInvalidResponse((value as { id: string }).id, classified.reason);
+        }
         respond(errorFrame(classified.id, {
           code: ERROR_CODES.INVALID_REQUEST.code,
           message: ERROR_CODES.INVALID_REQUEST.message,
@@ -573,7 +580,11 @@ export class Dispatcher {
     this.#answerEarly(call, error);
   }
 
-  /** See {@linkcode CallRecord.abort}. */
+  /**
+   * Answers one of this dispatcher's own calls now (see `CallRecord.abort`).
+   *
+   * @ignore
+   */
   [ANSWER_EARLY](call: Call, error: JsonRpcError): void {
     this.#answerEarly(call, error);
   }

@@ -67,8 +67,10 @@ type Mode = "header" | "body" | "skip";
  * - Header lines end with `\r\n` (a bare `\n` is accepted); a blank line ends
  *   the block. Header names are case-insensitive; headers other than
  *   `Content-Length` and `Content-Type` are ignored.
- * - A body over the limit is skipped without being held in memory and
- *   reported as `oversize` once skipped. A `Content-Length: 0` body is
+ * - A body over the limit is reported as `oversize` as soon as its header
+ *   block ends, then skipped without being held in memory; a length too
+ *   large to skip (over 2^53) is reported the same way, and the decoder then
+ *   looks for the next `Content-Length` header. A `Content-Length: 0` body is
  *   emitted as an empty frame (the dispatcher answers it with a parse error).
  * - A malformed block (a line that is not `Name: value`, a missing, invalid
  *   or conflicting `Content-Length`, a charset other than UTF-8, a line over
@@ -101,8 +103,6 @@ export class LspDecoder implements FrameDecoder {
   #bodyOffset = 0;
   // Skip state.
   #skip = 0;
-  #skipTotal = 0;
-  #skipReport: "oversize" | "none" = "none";
 
   /** Makes a decoder. */
   constructor(options: LspDecoderOptions = {}) {
@@ -123,12 +123,7 @@ export class LspDecoder implements FrameDecoder {
         const n = Math.min(this.#skip, chunk.length - i);
         this.#skip -= n;
         i += n;
-        if (this.#skip === 0) {
-          this.#mode = "header";
-          if (this.#skipReport === "oversize") {
-            emit({ kind: "oversize", bytes: this.#skipTotal, limit: this.#limit });
-          }
-        }
+        if (this.#skip === 0) this.#mode = "header";
         continue;
       }
       if (this.#mode === "body") {
@@ -201,7 +196,8 @@ export class LspDecoder implements FrameDecoder {
   #record(name: string, value: string): void {
     this.#fields++;
     if (name === "content-length") {
-      const length = /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+      // Any run of digits is a length; one beyond 2^53 is only ever too long.
+      const length = /^\d+$/.test(value) ? Number(value) : undefined;
       if (length === undefined) {
         this.#blockError ??= `Invalid Content-Length ${describe(value)}`;
       } else if (this.#length !== undefined && this.#length !== length) {
@@ -237,11 +233,13 @@ export class LspDecoder implements FrameDecoder {
     if (error !== undefined) {
       // The length is known: skip the body and stay in step.
       this.#fail(error);
-      this.#startSkip(length, "none");
+      this.#startSkip(length);
       return;
     }
     if (length > this.#limit) {
-      this.#startSkip(length, "oversize");
+      // Answered now, not once the body has gone by: the client may wait for it before sending more.
+      emit({ kind: "oversize", bytes: length, limit: this.#limit });
+      this.#startSkip(length);
       return;
     }
     if (length === 0) {
@@ -253,9 +251,12 @@ export class LspDecoder implements FrameDecoder {
     this.#mode = "body";
   }
 
-  #startSkip(length: number, report: "oversize" | "none"): void {
-    this.#skipReport = report;
-    this.#skipTotal = length;
+  /** Skips a body of `length` bytes; one too long to skip (over 2^53) means looking for the next header block. */
+  #startSkip(length: number): void {
+    if (!Number.isSafeInteger(length)) {
+      this.#resyncing = true;
+      return;
+    }
     this.#skip = length;
     if (length > 0) {
       this.#mode = "skip";

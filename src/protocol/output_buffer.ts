@@ -282,6 +282,11 @@ export class OutputBuffer {
     }
   }
 
+  /**
+   * Resolves once the buffer holds no more than its bound (at once when it
+   * does, or when it is closed), making room first by dropping what may be
+   * dropped. Producers that must not run ahead await it.
+   */
   room(): Promise<void> {
     if (this.#closed || this.#total() <= this.#maxBytes) return RESOLVED;
     this.#makeRoom();

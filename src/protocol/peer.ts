@@ -374,6 +374,34 @@ export class Peer {
     }
   }
 
+  /**
+   * Settles a pending server request whose answer from the client was not a
+   * valid response (both `result` and `error`, say): it rejects with -32600
+   * and `reason`, at once rather than at its timeout. Returns whether `id`
+   * was pending.
+   *
+   * @example
+   * ```ts
+   * import { Peer } from "@tuigate/tuigate";
+   * const peer = new Peer({ transport: "test" });
+   * peer.rejectInvalidResponse("tuigate:0123456789ab:1", "Both result and error"); // false: not pending
+   * ```
+   */
+  rejectInvalidResponse(id: string, reason: string): boolean {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return false;
+    this.#pending.delete(id);
+    pending.cleanup();
+    pending.reject(
+      JsonRpcError.from(
+        "INVALID_REQUEST",
+        { id, reason },
+        `The client's answer to ${pending.method} (${id}) is not a valid response: ${reason}`,
+      ),
+    );
+    return true;
+  }
+
   /** Server requests waiting for an answer. */
   get pendingServerRequests(): number {
     return this.#pending.size;

@@ -20,6 +20,7 @@ export * from "../lifecycle/attach_mirror.ts";
 
 // Core types this entry's API refers to, re-exported so that its documentation is complete.
 export type { AsyncLineSink } from "../lifecycle/async_line_sink.ts";
+export type { EarlySignals } from "../lifecycle/early_signals.ts";
 export type { ExitReason } from "../lifecycle/exit_ledger.ts";
 export type { Gateway, ShutdownRequestHandler } from "../lifecycle/gateway.ts";
 export type {

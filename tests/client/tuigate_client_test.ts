@@ -117,6 +117,15 @@ Deno.test("TuigateClient speaks LSP framing when asked, setting the gateway's fr
   assert.equal((pong.echo as { text: string }).text.length, 100_000);
 });
 
+Deno.test("TuigateClient speaks LSP framing with a library gateway, whose runStdio follows TUIGATE_FRAMING", async () => {
+  // examples/custom_gateway calls runStdio(gateway) with no framing option.
+  await using client = await TuigateClient.start(
+    await options(`${ROOT}/examples/custom_gateway/main.ts`, { framing: "lsp" }),
+  );
+  const added = await client.call("todo.add", { title: "Über LSP" });
+  assert.deepEqual(added, { id: 1, title: "Über LSP", done: false });
+});
+
 Deno.test("TuigateClient start fails with GatewayStartError ending with the stderr tail when gateway.ready does not come", async () => {
   const started = performance.now();
   let pid: number | undefined;
@@ -193,7 +202,14 @@ Deno.test("TuigateClient start times out with a protocol error when the framings
   );
   const protocolErrors: string[] = [];
   client.addEventListener("protocolerror", (event) => protocolErrors.push(event.reason));
-  await assert.rejects(client.start(), GatewayStartError);
+  await assert.rejects(
+    client.start(),
+    (error: unknown) =>
+      error instanceof GatewayStartError &&
+      /its stdout is not lsp framing as the client expects: Malformed header line/.test(
+        error.message,
+      ),
+  );
   assert.match(protocolErrors[0], /Malformed header line/);
 });
 
@@ -428,6 +444,20 @@ Deno.test("TuigateClient close() lets a real gateway exit on stdin EOF and answe
   await sleeping;
   assert.equal(alive(pid), false);
   assert.deepEqual(await client.close(), result, "close() is idempotent");
+});
+
+Deno.test("TuigateClient sends calls and notifications made just before close() and resolves the calls", async () => {
+  const client = await TuigateClient.start<TestMethods>(await options(INTEROP_GATEWAY));
+  // Neither is awaited before close(): both must still reach the gateway, which answers the
+  // call before it exits on stdin EOF.
+  const notified = client.notify("test.nothing");
+  const sleeping = client.call("test.sleep", { ms: 50 });
+  const pinged = client.call("gateway.ping");
+  const result = await client.close();
+  assert.equal(result.code, 0);
+  assert.deepEqual(await sleeping, { slept: 50 });
+  assert.equal((await pinged as { pong: boolean }).pong, true);
+  await notified;
 });
 
 Deno.test("TuigateClient close() escalates to SIGTERM then SIGKILL on the whole tree, each after its wait", async () => {

@@ -42,16 +42,18 @@ Deno.test("Gateway skips a frame larger than the default 16 MiB limit without ho
   const before = await hwmKiB(gw.child.pid);
   const chunk = "y".repeat(1024 * 1024);
   await gw.send('{"jsonrpc":"2.0","id":7,"method":"gateway.ping","params":"');
-  for (let i = 0; i < 64; i++) await gw.send(chunk);
+  for (let i = 0; i < 128; i++) await gw.send(chunk);
   await gw.send('"}\n');
   const oversize = await gw.next((f) => f.error?.code === -32600, 30_000);
   assert.equal(oversize.error.data.limit, 16 * 1024 * 1024);
-  assert.ok(oversize.error.data.bytes > 64 * 1024 * 1024);
+  assert.ok(oversize.error.data.bytes > 128 * 1024 * 1024);
   const pong = await gw.request("gateway.ping");
   assert.equal(pong.result.pong, true);
   const grown = (await hwmKiB(gw.child.pid)) - before;
-  // Holding the 64 MiB frame would need at least 64 MiB; the limit is 16 MiB.
-  assert.ok(grown < 48 * 1024, `peak RSS grew by ${grown} KiB`);
+  // Holding the 128 MiB frame would need at least 128 MiB. Read buffers already handled are
+  // garbage until a collection, which V8 starts at about 64 MiB of such external memory: under
+  // the full suite's load one run peaked 55 MiB above idle with 64 MiB sent.
+  assert.ok(grown < 100 * 1024, `peak RSS grew by ${grown} KiB`);
 });
 
 Deno.test("Gateway answers -32603 naming the method when a handler throws, with the stack only in the log", async () => {

@@ -32,6 +32,19 @@ Deno.test("Custom gateway example serves its methods, the built-ins and schemas 
     data: { id: 99 },
   });
 
+  // Pipelined in one write: the completion runs while the add awaits its notification, and the
+  // add still answers the to-do as it was added.
+  const pipelined = gw.response("p-add");
+  const completed = gw.response("p-done");
+  await gw.send(
+    [
+      { jsonrpc: "2.0", id: "p-add", method: "todo.add", params: { title: "Race" } },
+      { jsonrpc: "2.0", id: "p-done", method: "todo.complete", params: { id: 3 } },
+    ].map((m) => JSON.stringify(m) + "\n").join(""),
+  );
+  assert.deepEqual((await pipelined).result, { id: 3, title: "Race", done: false });
+  assert.deepEqual((await completed).result, { id: 3, title: "Race", done: true });
+
   const { result } = await gw.request("rpc.discover");
   const names = result.methods.map((m: { name: string }) => m.name);
   assert.ok(names.includes("todo.add") && names.includes("gateway.ping"));

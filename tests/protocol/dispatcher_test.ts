@@ -371,6 +371,34 @@ Deno.test("Server-to-client request resolves with the client's result, and rejec
   client.close();
 });
 
+Deno.test("Server-to-client request rejects at once with -32600 when the client's answer is not a valid response", async () => {
+  const client = new TestPeer(askingGateway());
+  await announceServerRequests(client);
+  const broken = [
+    (id: string) => ({ jsonrpc: "2.0", id, result: "yes", error: { code: 1, message: "no" } }),
+    (id: string) => ({ jsonrpc: "2.0", id, error: "oops" }),
+  ];
+  for (const [n, answer] of broken.entries()) {
+    const asked = client.frames.filter((f) => f.method === "client.confirm").length;
+    // No timeout of its own: without the fix the handler would wait for the default one.
+    client.send({ jsonrpc: "2.0", id: 10 + n, method: "ask", params: {} });
+    const request = await client.waitFor(() =>
+      client.frames.filter((f) => f.method === "client.confirm").length > asked
+    ).then(() => client.frames.filter((f) => f.method === "client.confirm")[asked]);
+    client.send(answer(request.id));
+    const reply = await client.waitFor((f) => f.id === 10 + n && !("method" in f), 1000);
+    assert.equal(reply.result.error.code, -32600);
+    assert.equal(reply.result.error.data.id, request.id);
+    assert.match(reply.result.error.message, /client\.confirm .* is not a valid response/);
+    // The client is still told its message was invalid, and no request.cancel is sent.
+    assert.ok(
+      client.frames.some((f) => f.error?.code === -32600 && (f.id === null || f.id === request.id)),
+    );
+  }
+  assert.equal(client.frames.filter((f) => f.method === "request.cancel").length, 0);
+  client.close();
+});
+
 Deno.test("Server-to-client request times out with one request.cancel, and a late answer is dropped", async () => {
   const client = new TestPeer(askingGateway());
   await announceServerRequests(client);

@@ -122,6 +122,29 @@ Deno.test("LspDecoder skips an oversize body without holding it and reports it o
   assert.ok(maxPending < 100, `held ${maxPending} bytes while skipping`);
 });
 
+Deno.test("LspDecoder reports an oversize body as soon as its header block ends, before the body arrives", () => {
+  const seen: Seen[] = [];
+  const lsp = new LspDecoder({ maxFrameBytes: 1000 });
+  const emit = (event: FrameEvent) => {
+    if (event.kind === "frame") seen.push({ frame: decoder.decode(event.bytes) });
+    else seen.push({ oversize: event.bytes, limit: event.limit });
+  };
+  lsp.push(encoder.encode("Content-Length: 5000\r\n\r\n"), emit);
+  assert.deepEqual(seen, [{ oversize: 5000, limit: 1000 }]);
+  lsp.push(encoder.encode("z".repeat(5000) + frame('{"after":1}')), emit);
+  assert.deepEqual(seen, [{ oversize: 5000, limit: 1000 }, { frame: '{"after":1}' }]);
+});
+
+Deno.test("LspDecoder reports a Content-Length beyond 2^53 as oversize and finds the next frame", () => {
+  for (const digits of ["9007199254740993", "1" + "0".repeat(23)]) {
+    const seen = decode(
+      [`Content-Length: ${digits}\r\n\r\n{"lost":1}`, frame('{"after":1}')],
+      { maxFrameBytes: 1000 },
+    );
+    assert.deepEqual(seen, [{ oversize: Number(digits), limit: 1000 }, { frame: '{"after":1}' }]);
+  }
+});
+
 Deno.test("LspDecoder accepts a body of exactly the limit", () => {
   const body = `"${"y".repeat(98)}"`;
   assert.deepEqual(decode([frame(body)], { maxFrameBytes: 100 }), [{ frame: body }]);
