@@ -244,12 +244,7 @@ function framingFromEnv(): Framing | undefined {
   if (value === undefined || value === "" || value === "line" || value === "lsp") {
     return value === "lsp" ? "lsp" : undefined;
   }
-  logger.warn(
-    'Ignored TUIGATE_FRAMING="{value}": it is not "line" or "lsp"; line framing is used',
-    {
-      value,
-    },
-  );
+  logger.warn("Ignored TUIGATE_FRAMING {value}: not line or lsp (line framing is used)", { value });
   return undefined;
 }
 
