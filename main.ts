@@ -18,6 +18,24 @@ import { EarlySignals } from "./src/lifecycle/early_signals.ts";
 
 if (import.meta.main) {
   const earlySignals = new EarlySignals({ exitOnSigint: Deno.args.includes("--exit-on-sigint") });
+  if (Deno.args.includes("--test-hooks")) await holdStartForTests();
   const { runCommand } = await import("./src/lifecycle/run_command.ts");
   Deno.exit(await runCommand(Deno.args, { earlySignals }));
+}
+
+/**
+ * With `--test-hooks`: says on stderr that the early listeners are in place,
+ * then holds the start for 300 ms, so that a test can send a signal inside
+ * the loading window without guessing when it opens (Deno itself catches
+ * SIGINT and SIGTERM from its first moment, so /proc cannot tell).
+ */
+async function holdStartForTests(): Promise<void> {
+  try {
+    await Deno.stderr.write(
+      new TextEncoder().encode("[tuigate] test hooks: early signal listeners in place\n"),
+    );
+  } catch {
+    // No stderr: the hold still applies.
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
 }
