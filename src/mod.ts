@@ -25,6 +25,7 @@ export * from "./protocol/logger.ts";
 export * from "./protocol/bytes.ts";
 export * from "./protocol/timing.ts";
 export * from "./protocol/json_rpc_error.ts";
+export * from "./protocol/loggable_error.ts";
 export * from "./protocol/messages.ts";
 export * from "./protocol/frame_decoder.ts";
 export * from "./protocol/line_decoder.ts";

@@ -7,6 +7,7 @@
  */
 
 import { decodeUtf8 } from "./bytes.ts";
+import { loggableError } from "./loggable_error.ts";
 import { getLogger, type Logger } from "./logger.ts";
 import type { DeltaPayload } from "./output_buffer.ts";
 import { ERROR_CODES } from "./error_codes.ts";
@@ -775,30 +776,34 @@ export class Dispatcher {
     }
     const { record, message } = call;
     if (call.respond === undefined || record === undefined || record.answered) return;
-    let frame: string;
+    let result: string | undefined;
+    let reason: string;
     try {
-      frame = JSON.stringify({
-        jsonrpc: "2.0",
-        id: message.id,
-        result: value === undefined ? null : value,
-      });
+      result = JSON.stringify(value === undefined ? null : value);
+      // A function, a symbol, or a toJSON() that returns undefined: no JSON at all.
+      reason = "it has no JSON form (a function or a symbol, say)";
     } catch (error) {
-      logger.error("Result of {method} could not be serialised: {error}", {
+      const loggable = loggableError(error);
+      reason = typeof loggable === "string" ? loggable : loggable.message;
+    }
+    if (result === undefined) {
+      logger.error("Result of {method} could not be serialised: {reason}", {
         method: message.method,
-        error,
+        reason,
       });
       this.#fail(
         call,
         new JsonRpcError(
           ERROR_CODES.INTERNAL_ERROR.code,
-          `Result of method ${message.method} could not be serialised: ${(error as Error).message}`,
+          `Result of method ${message.method} could not be serialised: ${reason}`,
           { method: message.method },
         ),
       );
       return;
     }
     record.answered = true;
-    call.respond(frame);
+    // Built around the result's JSON: the id goes first, as exact ids (exact_ids.ts) expect.
+    call.respond(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${result}}`);
   }
 
   #fail(call: Call, error: unknown): void {
@@ -813,11 +818,17 @@ export class Dispatcher {
     if (record.answered) return;
     record.answered = true;
     this.#stats.errors++;
-    let json: JsonRpcErrorObject;
-    if (error instanceof JsonRpcError) {
-      json = error.toJson();
-    } else {
-      logger.error("Method {method} threw: {error}", { method: message.method, error });
+    let json: JsonRpcErrorObject | undefined;
+    try {
+      if (error instanceof JsonRpcError) json = error.toJson();
+    } catch {
+      // A thrown value that throws when looked at (a hostile Proxy): an internal error.
+    }
+    if (json === undefined) {
+      logger.error("Method {method} threw: {error}", {
+        method: message.method,
+        error: loggableError(error),
+      });
       json = {
         code: ERROR_CODES.INTERNAL_ERROR.code,
         message: `Internal error in method ${message.method}`,

@@ -7,6 +7,7 @@
  */
 
 import { concatBytes, toBase64 } from "./bytes.ts";
+import { getLogger } from "./logger.ts";
 import { Utf8Builder, type Utf8Storage } from "./_utf8_builder.ts";
 
 /**
@@ -101,6 +102,11 @@ export interface OutputBufferStats {
  * ```
  */
 export const DEFAULT_OUT_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/** How many stream keys a buffer remembers dropped deltas for, until their next delta says so. */
+const MAX_CARRY_KEYS = 1024;
+
+const logger = getLogger(["tuigate", "output"]);
 
 const DELTA_OVERHEAD = 64;
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -365,11 +371,11 @@ export class OutputBuffer {
         size: 0,
         overhead: key.length + method.length + paramsSize(params) + DELTA_OVERHEAD,
         count: 1,
-        dropped: this.#carry.get(key) ?? 0,
+        dropped: this.#carry.size === 0 ? 0 : this.#carry.get(key) ?? 0,
         live: true,
       };
       entry.size = length + entry.overhead;
-      this.#carry.delete(key);
+      if (entry.dropped > 0) this.#carry.delete(key);
       this.#live.set(key, (this.#live.get(key) ?? 0) + 1);
       this.#append(entry);
       if (last !== undefined) this.#fragmented = true;
@@ -472,15 +478,40 @@ export class OutputBuffer {
           continue;
         }
         this.#forget(entry);
-        const text = serialiseDelta(entry);
+        let text: string | undefined;
+        try {
+          text = serialiseDelta(entry);
+        } catch (error) {
+          // Its params were kept as given and serialise only now: one that cannot (a BigInt, a
+          // cycle) is dropped alone, with an error in the log, and every other frame goes out.
+          this.#stats.droppedDeltas += entry.count;
+          logger.error(
+            "Dropped a {method} delta of {key}: its params cannot be serialised: {error}",
+            {
+              method: entry.method,
+              key: entry.key,
+              error: error instanceof Error ? error.message : String(error),
+            },
+          );
+        }
         if (entry.more !== undefined) entry.more.release();
         entry.more = undefined;
+        if (text === undefined) continue;
         parts.push(text);
         size += text.length + 1;
       } else {
         parts.push(entry.text);
         size += entry.size;
       }
+    }
+    // Deltas dropped for room right behind the batch go too: a queue of only those counts as
+    // not empty, and whoever waits for the output to drain would wait for nothing.
+    while (this.#head < this.#queue.length) {
+      const entry = this.#queue[this.#head];
+      if (!entry.delta || entry.live) break;
+      this.#queue[this.#head++] = undefined as unknown as Entry;
+      bytes += entry.size;
+      this.#dead--;
     }
     this.#compactQueue();
     this.#queuedBytes -= bytes;
@@ -524,6 +555,7 @@ export class OutputBuffer {
     this.#dead = 0;
     this.#tail.clear();
     this.#live.clear();
+    this.#carry.clear();
     this.#dropSpares();
     clearTimeout(this.#stallTimer);
     for (let i = this.#waiterHead; i < this.#waiters.length; i++) this.#waiters[i].resolve();
@@ -601,7 +633,21 @@ export class OutputBuffer {
       const next = this.#nextLiveDelta(entry.key, this.#scan);
       const dropped = entry.count + entry.dropped;
       if (next !== undefined) next.dropped += dropped;
-      else this.#carry.set(entry.key, (this.#carry.get(entry.key) ?? 0) + dropped);
+      else this.#carryDropped(entry.key, dropped);
+    }
+  }
+
+  /**
+   * Remembers deltas of `key` dropped with none of its deltas left to tell:
+   * the next one will. Keys that never send another (a finished job's stream)
+   * would pile up, so only the latest {@linkcode MAX_CARRY_KEYS} are kept.
+   */
+  #carryDropped(key: string, dropped: number): void {
+    const carried = this.#carry.get(key);
+    if (carried !== undefined) this.#carry.delete(key); // re-inserted as the newest
+    this.#carry.set(key, (carried ?? 0) + dropped);
+    if (this.#carry.size > MAX_CARRY_KEYS) {
+      this.#carry.delete(this.#carry.keys().next().value!);
     }
   }
 

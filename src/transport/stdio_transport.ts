@@ -6,6 +6,7 @@
  */
 
 import { concatBytes, decodeUtf8, lastIndexOfNewline, utf8Length } from "../protocol/bytes.ts";
+import { loggableError } from "../protocol/loggable_error.ts";
 import { getLogger } from "../protocol/logger.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -33,6 +34,17 @@ const SLICE_BYTES = 256 * 1024;
  * gets to work on them while the rest of the chunk is handled.
  */
 const EARLY_FRAMES = 64;
+
+/**
+ * Logs a failure that escaped the dispatcher while it handled one frame. The
+ * read loop goes on with the next frame: one bad frame must not stop input.
+ */
+function frameFailed(error: unknown): void {
+  logger.error("Handling a frame failed: {error}", { error: loggableError(error) });
+}
+
+/** What an LSP read yields, in input order: frames, oversize reports and malformed headers. */
+type LspEvent = FrameEvent | { kind: "header-error"; reason: string };
 /**
  * Every this many frames of one read, the read loop asks whether the turn
  * of the event loop is overdue (one clock read), and if so lets it turn
@@ -263,6 +275,8 @@ export class StdioTransport {
   #bytesIn = 0;
   #maxFrameBytes: number;
   #lines: LineDecoder | undefined;
+  /** While an LSP read is decoded: its frames and header errors, in input order. */
+  #lspEvents: LspEvent[] | undefined;
   #tap: ((frames: readonly string[]) => void) | undefined;
   #outBuffer = new Uint8Array(0);
   #smallBatches = 0;
@@ -284,7 +298,11 @@ export class StdioTransport {
     this.#lines = this.#framing === "line" ? new LineDecoder({ maxFrameBytes }) : undefined;
     this.#decoder = this.#lines ?? new LspDecoder({
       maxFrameBytes,
-      onHeaderError: (reason) => host.dispatcher.rejectHeader(this.peer, reason),
+      onHeaderError: (reason) => {
+        // While a read is decoded its frames are collected: the error takes its place among them.
+        if (this.#lspEvents !== undefined) this.#lspEvents.push({ kind: "header-error", reason });
+        else host.dispatcher.rejectHeader(this.peer, reason);
+      },
     });
     this.peer = new Peer({
       transport: "stdio",
@@ -353,8 +371,12 @@ export class StdioTransport {
     const dispatcher = this.#host.dispatcher;
     const emit = (event: FrameEvent) => {
       if (this.#state !== TransportState.Running) return;
-      if (event.kind === "frame") dispatcher.handleBytes(event.bytes, this.peer);
-      else dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
+      try {
+        if (event.kind === "frame") dispatcher.handleBytes(event.bytes, this.peer);
+        else dispatcher.rejectOversize(this.peer, event.bytes, event.limit);
+      } catch (error) {
+        frameFailed(error);
+      }
     };
     // Two buffers: the next read is already under way while a chunk is handled,
     // so a writer of large frames is not held up while they are parsed.
@@ -395,18 +417,29 @@ export class StdioTransport {
         if (lines === undefined) {
           // LSP: the decoder hands over every frame of the read at once, so they are kept
           // (copied: frame bytes are views valid only during emit) and dispatched one by one.
-          const frames: FrameEvent[] = [];
-          this.#decoder.push(rest, (event) => {
-            frames.push(
-              event.kind === "frame" ? { kind: "frame", bytes: event.bytes.slice() } : event,
-            );
-          });
+          const frames: LspEvent[] = this.#lspEvents = [];
+          try {
+            this.#decoder.push(rest, (event) => {
+              frames.push(
+                event.kind === "frame" ? { kind: "frame", bytes: event.bytes.slice() } : event,
+              );
+            });
+          } finally {
+            this.#lspEvents = undefined;
+          }
           for (let i = 0; i < frames.length; i++) {
             if (output.overBound) {
               await this.#room(ahead);
               if (this.#state !== TransportState.Running) return;
             }
-            emit(frames[i]);
+            const event = frames[i];
+            if (event.kind === "header-error") {
+              if (this.#state === TransportState.Running) {
+                dispatcher.rejectHeader(this.peer, event.reason);
+              }
+            } else {
+              emit(event);
+            }
             if ((i + 1) % EARLY_FRAMES === 0) this.#sendEarly();
             if ((i + 1) % BUDGET_FRAMES === 0 && turnOverdue() && i + 1 < frames.length) {
               await nextTurn();
@@ -537,10 +570,14 @@ export class StdioTransport {
       let lineEnd = end;
       if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
       if (lineEnd > start && !isBlank(text, start, lineEnd)) {
-        dispatcher.handleText(
-          start === 0 && lineEnd === text.length ? text : text.slice(start, lineEnd),
-          this.peer,
-        );
+        try {
+          dispatcher.handleText(
+            start === 0 && lineEnd === text.length ? text : text.slice(start, lineEnd),
+            this.peer,
+          );
+        } catch (error) {
+          frameFailed(error);
+        }
         if (++handled % EARLY_FRAMES === 0) this.#sendEarly();
         if (handled % BUDGET_FRAMES === 0 && turnOverdue()) this.#yieldDue = true;
       }
@@ -565,7 +602,11 @@ export class StdioTransport {
       if (this.#early !== undefined) await this.#early;
       if (this.#writeStopped || output.closed) break;
       const batch = output.take();
-      if (batch === undefined) continue;
+      if (batch === undefined) {
+        // Only deltas dropped for room (or unserialisable) were left: the output is drained.
+        if (output.empty) this.#wakeDrained();
+        continue;
+      }
       await this.#writeBatch(batch);
     }
     this.#pumping = false;

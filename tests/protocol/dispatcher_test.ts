@@ -99,6 +99,55 @@ Deno.test("Dispatcher answers -32601 for an unknown method", async () => {
   client.close();
 });
 
+Deno.test("Dispatcher answers -32603 for a result with no JSON form: a function, a symbol, a toJSON that returns undefined", async () => {
+  const gateway = new Gateway();
+  gateway.register({ name: "fn", handler: () => () => 1 });
+  gateway.register({ name: "sym", handler: () => Symbol("x") });
+  gateway.register({ name: "tojson", handler: () => ({ toJSON: () => undefined }) });
+  gateway.register({ name: "ok", handler: () => ({ toJSON: () => "fine" }) });
+  const client = new TestPeer(gateway);
+  for (const [id, method] of ["fn", "sym", "tojson"].entries()) {
+    client.send({ jsonrpc: "2.0", id, method });
+    const reply = await client.response(id);
+    assert.equal(reply.error.code, -32603, JSON.stringify(reply));
+    assert.match(
+      reply.error.message,
+      new RegExp(`Result of method ${method} could not be serialised`),
+    );
+    assert.equal("result" in reply, false);
+  }
+  client.send({ jsonrpc: "2.0", id: 9, method: "ok" });
+  assert.equal((await client.response(9)).result, "fine");
+  client.close();
+});
+
+Deno.test("Dispatcher answers -32603 when a handler throws a value that throws when inspected", async () => {
+  const gateway = new Gateway();
+  // A hostile thrown value: asking for its prototype (as instanceof does) throws.
+  const hostile = new Proxy({}, {
+    getPrototypeOf() {
+      throw new Error("No prototype for you");
+    },
+  });
+  gateway.register({
+    name: "sync",
+    handler: () => {
+      throw hostile;
+    },
+  });
+  gateway.register({ name: "async", handler: () => Promise.reject(hostile) });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "sync" });
+  client.send({ jsonrpc: "2.0", id: 2, method: "async" });
+  client.send({ jsonrpc: "2.0", id: 3, method: "gateway.ping" });
+  for (const id of [1, 2]) {
+    const reply = await client.response(id);
+    assert.equal(reply.error.code, -32603);
+  }
+  assert.equal((await client.response(3)).result.pong, true);
+  client.close();
+});
+
 Deno.test("Dispatcher aborts a running request on $/cancelRequest and answers -32800", async () => {
   const { gateway, aborted } = slowGateway();
   const client = new TestPeer(gateway);

@@ -296,3 +296,50 @@ Deno.test("OutputBuffer merges a surrogate pair split between deltas and keeps l
   assert.equal(buffer.stats().droppedDeltas, 1, "only the large delta of the other key");
   assert.equal(frames.map((f) => String(f.params!.text)).join(""), parts.join("").repeat(3));
 });
+
+Deno.test("OutputBuffer is empty once its last live frame is taken, with merged-away deltas behind it", () => {
+  // One frame per batch: the merges leave dead entries behind the last live one.
+  const buffer = new OutputBuffer({ maxBytes: 10_000, maxBatchBytes: 1 });
+  buffer.pushDelta("k", "m", {}, { text: "x".repeat(20) });
+  for (let i = 0; i < 60; i++) buffer.pushDelta("k", "m", {}, { text: "x".repeat(100) });
+  assert.ok(buffer.stats().coalescedDeltas > 0, "the test needs merges");
+  let text = "";
+  for (let batch = buffer.take(); batch !== undefined; batch = buffer.take()) {
+    for (const frame of batch.frames) text += JSON.parse(frame).params.text;
+    buffer.release(batch.bytes);
+    if (text.length === 20 + 60 * 100) {
+      // What waits for the output to drain is told so now, not after one more take().
+      assert.equal(buffer.empty, true);
+    }
+  }
+  assert.equal(text.length, 20 + 60 * 100);
+  assert.equal(buffer.empty, true);
+});
+
+Deno.test("OutputBuffer drops a delta whose params cannot be serialised and sends every other frame", () => {
+  const buffer = new OutputBuffer({ maxBytes: 1 << 20 });
+  void buffer.pushControl(control(1));
+  buffer.pushDelta("k", "out", { seq: 1n }, { text: "lost" });
+  buffer.pushDelta("j", "out", { seq: 2 }, { text: "kept" });
+  void buffer.pushControl(control(2));
+  const frames = drain(buffer);
+  assert.deepEqual(frames.map((f) => f.params!.i ?? f.params!.text), [1, "kept", 2]);
+  assert.equal(buffer.stats().droppedDeltas, 1);
+  assert.equal(buffer.empty, true);
+});
+
+Deno.test("OutputBuffer remembers dropped deltas for the latest 1024 keys only", () => {
+  // Each key's one delta is dropped for room, and no later delta of it comes to tell.
+  const buffer = new OutputBuffer({ maxBytes: 200 });
+  for (let key = 0; key < 1500; key++) {
+    buffer.pushDelta(`stream:${key}`, "d", {}, { text: "x".repeat(150) });
+  }
+  drain(buffer);
+  assert.ok(buffer.stats().droppedDeltas >= 1400);
+  // The newest keys still say what they lost; the oldest were forgotten (the map is bounded).
+  buffer.pushDelta("stream:1498", "d", {}, { text: "y" });
+  buffer.pushDelta("stream:0", "d", {}, { text: "y" });
+  const [newest, oldest] = drain(buffer);
+  assert.equal(newest.params!.dropped, 1);
+  assert.equal(oldest.params!.dropped, undefined);
+});

@@ -542,3 +542,98 @@ Deno.test("StdioTransport's tap sees the frames in the order they are written, e
   assert.equal(sink.writes.join(""), tapped.map((frame) => frame + "\n").join(""));
   assert.equal(tapped.length, 300);
 });
+
+Deno.test("StdioTransport answers a malformed LSP header in its place among the frames of one read", async () => {
+  const frame = (body: string) => `Content-Length: ${encoder.encode(body).length}\r\n\r\n${body}`;
+  const input = frame('{"jsonrpc":"2.0","id":1,"method":"echo","params":["first"]}') +
+    "Content-Length: abc\r\n\r\n" +
+    frame('{"jsonrpc":"2.0","id":2,"method":"echo","params":["third"]}');
+  const output = memorySink(1 << 20);
+  const transport = new StdioTransport(echoGateway(), {
+    input: memorySource(encoder.encode(input), 1 << 16), // one read
+    output,
+    framing: "lsp",
+  });
+  transport.start();
+  await transport.ended;
+  await transport.drained();
+  const bodies = output.text().split(/Content-Length: \d+\r\n\r\n/).filter((b) => b !== "");
+  assert.deepEqual(bodies.map((b) => JSON.parse(b).id), [1, null, 2]);
+  assert.equal(JSON.parse(bodies[1]).error.code, -32700);
+});
+
+Deno.test("StdioTransport logs a failure that escapes the dispatcher and goes on reading the next frames", async () => {
+  const gateway = echoGateway();
+  const dispatcher = gateway.dispatcher;
+  const handleText = dispatcher.handleText.bind(dispatcher);
+  // As if the dispatcher had a bug for one frame: it throws instead of answering.
+  dispatcher.handleText = (text, peer) => {
+    if (text.includes("boom")) throw new Error("Dispatcher bug");
+    handleText(text, peer);
+  };
+  const lines = [1, "boom", 3].map((p, i) =>
+    JSON.stringify({ jsonrpc: "2.0", id: i + 1, method: "echo", params: [p] })
+  );
+  for (const chunkBytes of [1 << 16, 7]) { // the whole-read path and the frame-by-frame one
+    const output = memorySink(1 << 20);
+    const transport = new StdioTransport(gateway, {
+      input: memorySource(encoder.encode(lines.join("\n") + "\n"), chunkBytes),
+      output,
+    });
+    transport.start();
+    assert.deepEqual(await transport.ended, { reason: "stdin-eof" });
+    await transport.drained();
+    const ids = output.text().trim().split("\n").map((line) => JSON.parse(line).id);
+    assert.deepEqual(ids, [1, 3], `chunks of ${chunkBytes}`);
+  }
+});
+
+Deno.test("StdioTransport.drained() resolves once the last live frame is written, with merged-away deltas behind it", async () => {
+  const gateway = new Gateway(); // gateway.ready goes first, as in a real start
+  let streamed!: () => void;
+  const queued = new Promise<void>((resolve) => (streamed = resolve));
+  gateway.register({
+    name: "stream",
+    handler: (_params, context) => {
+      // Answer first, then stream more than the output bound at once: merges leave dead entries.
+      setTimeout(() => {
+        context.delta("k", "out", {}, { text: "a".repeat(1500) });
+        for (let i = 0; i < 104; i++) context.delta("k", "out", {}, { text: "y".repeat(10_000) });
+        streamed();
+      }, 100);
+      return "started";
+    },
+  });
+  const request = encoder.encode('{"jsonrpc":"2.0","id":1,"method":"stream"}\n');
+  let reads = 0;
+  const input: ByteSource = {
+    read(p) {
+      if (reads++ > 0) return new Promise(() => {}); // stdin stays open
+      p.set(request);
+      return Promise.resolve(request.length);
+    },
+  };
+  let written = 0;
+  const output: ByteSink = {
+    async write(p) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a slow reader
+      written += p.length;
+      return p.length;
+    },
+  };
+  const transport = new StdioTransport(gateway, { input, output, outBufferBytes: 1 << 20 });
+  transport.start();
+  await queued;
+  await new Promise((resolve) => setTimeout(resolve, 15)); // the first batch is being written
+  assert.ok(transport.peer.output.stats().coalescedDeltas > 0, "the test needs merges");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    transport.drained().then(() => "drained"),
+    new Promise((resolve) => (timer = setTimeout(() => resolve("still waiting"), 3000))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "drained");
+  assert.equal(transport.peer.output.empty, true);
+  assert.ok(written > 1_040_000, `wrote ${written} bytes`);
+  transport.close("test over");
+});
