@@ -8,6 +8,7 @@
 
 import { concatBytes, toBase64 } from "./bytes.ts";
 import { getLogger } from "./logger.ts";
+import { loggableError } from "./loggable_error.ts";
 import { Utf8Builder, type Utf8Storage } from "./_utf8_builder.ts";
 
 /**
@@ -490,7 +491,7 @@ export class OutputBuffer {
             {
               method: entry.method,
               key: entry.key,
-              error: error instanceof Error ? error.message : String(error),
+              error: loggableError(error),
             },
           );
         }

@@ -36,16 +36,6 @@ const SLICE_BYTES = 256 * 1024;
 const EARLY_FRAMES = 64;
 
 /**
- * Logs a failure that escaped the dispatcher while it handled one frame. The
- * read loop goes on with the next frame: one bad frame must not stop input.
- */
-function frameFailed(error: unknown): void {
-  logger.error("Handling a frame failed: {error}", { error: loggableError(error) });
-}
-
-/** What an LSP read yields, in input order: frames, oversize reports and malformed headers. */
-type LspEvent = FrameEvent | { kind: "header-error"; reason: string };
-/**
  * Every this many frames of one read, the read loop asks whether the turn
  * of the event loop is overdue (one clock read), and if so lets it turn
  * before the next frame.
@@ -61,6 +51,17 @@ const EOF_STALL_MS = 1000;
 const MIN_OUTPUT_BYTES = 64 * 1024;
 /** A reused output buffer above this size is dropped after a run of smaller batches. */
 const KEEP_OUTPUT_BYTES = 1024 * 1024;
+
+/** What an LSP read yields, in input order: frames, oversize reports and malformed headers. */
+type LspEvent = FrameEvent | { kind: "header-error"; reason: string };
+
+/**
+ * Logs a failure that escaped the dispatcher while it handled one frame. The
+ * read loop goes on with the next frame: one bad frame must not stop input.
+ */
+function frameFailed(error: unknown): void {
+  logger.error("Handling a frame failed: {error}", { error: loggableError(error) });
+}
 
 /** The byte length of frames as lines, if they are pure ASCII. */
 function asciiLinesLength(frames: string[]): number {
