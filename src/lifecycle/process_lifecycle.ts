@@ -7,11 +7,15 @@
  */
 
 import { getLogger } from "../protocol/logger.ts";
+import { watchInterrupt } from "../protocol/turn_budget.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
 import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 
 const logger = getLogger(["tuigate", "lifecycle"]);
+
+/** The signals the watchdog worker reports through the shared flag, by index + 1. */
+const WATCHED_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGHUP"];
 
 /**
  * Exit codes of the gateway process.
@@ -216,7 +220,15 @@ export class ProcessLifecycle {
   #finalizers: (() => void)[] = [];
   #worker: Worker | undefined;
   /** When the watchdog worker saw the first SIGTERM or SIGHUP (ms since the epoch; 0: not yet). */
-  #signalAt = new BigInt64Array(new SharedArrayBuffer(8));
+  /**
+   * Shared with the watchdog worker, which sees signals at once: the first
+   * SIGTERM/SIGHUP's arrival (`Date.now()`, BigInt64 at byte 0) and which
+   * one it was (Int32 at byte 8: 1 SIGTERM, 2 SIGHUP).
+   */
+  #signalAt = new BigInt64Array(new SharedArrayBuffer(16), 0, 1);
+  #signalSeen = new Int32Array(this.#signalAt.buffer, 8, 1);
+  /** When the grace period of the shutdown under way ends (`Date.now()` time). */
+  #deadline = 0;
   #groups = new Set<number>();
   #parentTimer: ReturnType<typeof setInterval> | undefined;
   /** Cancels the fallback start of the background guards scheduled by `start()`. */
@@ -255,6 +267,19 @@ export class ProcessLifecycle {
   /** The grace period in ms. */
   get graceMs(): number {
     return this.#graceMs;
+  }
+
+  /**
+   * Milliseconds left for drain steps to let running work finish: until half
+   * the grace period has passed, counted as the grace period is (from the
+   * signal's arrival for a signal, so a main thread that saw it late does
+   * not wait longer). Half the grace period while no shutdown is under way.
+   */
+  get finishWindowMs(): number {
+    if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Running) {
+      return this.#graceMs / 2;
+    }
+    return Math.max(0, this.#deadline - this.#graceMs / 2 - Date.now());
   }
 
   /** Adds a step awaited during the orderly drain (flush output, close a store, stop jobs). */
@@ -350,6 +375,13 @@ export class ProcessLifecycle {
       });
       for (const pgid of this.#groups) worker.postMessage({ type: "group", pgid, alive: true });
       this.#worker = worker;
+      // A main thread busy with a long run of work hears of a signal from the runtime late (up
+      // to 600 ms was measured with 64 CPU-heavy handlers in flight); the worker's flag is read
+      // at every turn-budget check of that work, so the shutdown starts within one of them.
+      watchInterrupt(this.#signalSeen, () => {
+        const signal = WATCHED_SIGNALS[Atomics.load(this.#signalSeen, 0) - 1];
+        if (signal !== undefined && this.#state === LifecycleState.Running) this.#onSignal(signal);
+      });
     } catch (error) {
       logger.warn("Watchdog worker not started: {error}", { error });
     }
@@ -419,7 +451,9 @@ export class ProcessLifecycle {
       signal: details.signal,
       inflight: this.#inflight(),
     });
-    const grace = setTimeout(() => void this.#exit("grace-expired"), this.#graceLeft(reason));
+    const graceLeft = this.#graceLeft(reason);
+    this.#deadline = Date.now() + graceLeft;
+    const grace = setTimeout(() => void this.#exit("grace-expired"), graceLeft);
     const drains = this.#drains.map(async (step) => {
       try {
         await step(reason);
@@ -493,6 +527,7 @@ export class ProcessLifecycle {
     this.#signalListeners = [];
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     globalThis.removeEventListener("error", this.#onError);
+    if (this.#worker !== undefined) watchInterrupt(undefined);
     this.#worker?.terminate();
   }
 }

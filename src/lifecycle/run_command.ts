@@ -95,7 +95,7 @@ export async function buildGateway(
   features.setup.push((lifecycle) => {
     // Drain: let handlers finish (within half the grace period), commit what they appended.
     lifecycle.onDrain(async () => {
-      await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
+      await withTimeout(gateway.dispatcher.idle(), lifecycle.finishWindowMs, undefined);
       await sessions.flush();
     });
     // Exit (every path, after all drain steps): commit what later steps appended, close the store.

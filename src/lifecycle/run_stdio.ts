@@ -175,7 +175,7 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     transport.peer.finish("shutdown");
     // With stdin gone the client can answer no question: a handler waiting on one hears so now.
     if (reason === "stdin-eof") transport.peer.cancelServerRequests("stdin-eof");
-    await withTimeout(gateway.dispatcher.idle(), lifecycle.graceMs / 2, undefined);
+    await withTimeout(gateway.dispatcher.idle(), lifecycle.finishWindowMs, undefined);
     transport.stopReading();
     // Every request still in flight is answered -32002 now (a handler that ignores its signal
     // cannot hold the exit); only the answers have to drain.

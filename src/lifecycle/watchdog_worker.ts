@@ -16,7 +16,7 @@
 /// <reference lib="deno.worker" />
 
 interface Config {
-  /** Where the first SIGTERM or SIGHUP's arrival is written for the main isolate (one BigInt64, ms since the epoch). */
+  /** Where the first SIGTERM or SIGHUP's arrival is written for the main isolate (BigInt64 at byte 0, ms since the epoch; Int32 at byte 8, 1 SIGTERM or 2 SIGHUP). */
   signalAt?: SharedArrayBuffer;
   graceMs: number;
   marginMs: number;
@@ -104,8 +104,20 @@ for (const name of ["SIGTERM", "SIGHUP"] as const) {
   try {
     Deno.addSignalListener(name, () => {
       if (signal === undefined && config?.signalAt !== undefined) {
-        // The main isolate may see the signal late: it counts its grace period from this.
-        Atomics.compareExchange(new BigInt64Array(config.signalAt), 0, 0n, BigInt(Date.now()));
+        // The main isolate may see the signal late: it counts its grace period from this, and
+        // its long runs of work look at the second slot (1 SIGTERM, 2 SIGHUP) to start at once.
+        Atomics.compareExchange(
+          new BigInt64Array(config.signalAt, 0, 1),
+          0,
+          0n,
+          BigInt(Date.now()),
+        );
+        Atomics.compareExchange(
+          new Int32Array(config.signalAt, 8, 1),
+          0,
+          0,
+          name === "SIGTERM" ? 1 : 2,
+        );
       }
       signal ??= name;
       arm(name);

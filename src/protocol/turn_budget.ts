@@ -24,6 +24,30 @@ export const TURN_BUDGET_MS = 10;
 /** When the current turn's first check was made; -1 when none was made in this turn. */
 let turnStarted = -1;
 
+/** The shared flag {@linkcode watchInterrupt} looks at, and what to run once it is set. */
+let interrupt: { flag: Int32Array; handler: () => void } | undefined;
+
+/**
+ * Makes every {@linkcode turnOverdue} also look at a flag another thread
+ * may set (`flag[0]`, read with `Atomics`): once it is non-zero, `handler`
+ * runs in a microtask, once, and `turnOverdue()` answers `true`, so that the
+ * work under way yields at once. For events that the busy main thread's
+ * runtime would deliver late, such as a signal the watchdog thread has
+ * already seen. `undefined` stops watching.
+ *
+ * @example
+ * ```ts
+ * import { watchInterrupt } from "@tuigate/tuigate";
+ * const flag = new Int32Array(new SharedArrayBuffer(4)); // set by a worker: Atomics.store(flag, 0, 1)
+ * watchInterrupt(flag, () => {
+ *   // Begin the shutdown the worker saw a reason for.
+ * });
+ * ```
+ */
+export function watchInterrupt(flag: Int32Array | undefined, handler?: () => void): void {
+  interrupt = flag === undefined || handler === undefined ? undefined : { flag, handler };
+}
+
 function endTurn(): void {
   turnStarted = -1;
 }
@@ -45,6 +69,11 @@ function endTurn(): void {
  * ```
  */
 export function turnOverdue(): boolean {
+  if (interrupt !== undefined && Atomics.load(interrupt.flag, 0) !== 0) {
+    queueMicrotask(interrupt.handler);
+    interrupt = undefined;
+    return true;
+  }
   const now = performance.now();
   if (turnStarted < 0) {
     turnStarted = now;

@@ -436,10 +436,18 @@ function mergeDelta(into: Record<string, unknown>, next: Record<string, unknown>
   }
   if (typeof into.base64 === "string" && typeof next.base64 === "string") {
     if (into.text !== undefined || next.text !== undefined) return -1;
-    if (into.base64.endsWith("=")) {
-      into.base64 = btoa(atob(into.base64) + atob(next.base64));
+    const first = into.base64;
+    if (first.length % 4 === 0 && !first.endsWith("=")) {
+      // Whole groups of four, no padding: the texts join as the bytes do.
+      into.base64 = first + next.base64;
     } else {
-      into.base64 += next.base64;
+      // Padded, or unpadded mid-group ("AQ"): join the bytes. Text that is not base64 is not
+      // merged (and nothing throws): it is stored as an event of its own, as it was sent.
+      try {
+        into.base64 = btoa(atob(first) + atob(next.base64));
+      } catch {
+        return -1;
+      }
     }
     return next.base64.length;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nextTurn, TURN_BUDGET_MS, turnOverdue } from "../../src/mod.ts";
+import { nextTurn, TURN_BUDGET_MS, turnOverdue, watchInterrupt } from "../../src/mod.ts";
 
 function busy(ms: number): void {
   const end = performance.now() + ms;
@@ -30,4 +30,33 @@ Deno.test("nextTurn lets a signal listener run between stretches of work", async
   const latencyMs = Number(new TextDecoder().decode(output.stdout).trim());
   assert.ok(latencyMs >= 0, "the signal listener never ran");
   assert.ok(latencyMs < 100, `the signal listener ran ${latencyMs} ms after the signal`);
+});
+
+Deno.test("turnOverdue answers true and runs the handler once when the watched flag is set by another thread", async () => {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  let heard = 0;
+  watchInterrupt(flag, () => heard++);
+  try {
+    await nextTurn();
+    assert.equal(turnOverdue(), false, "a fresh turn, flag not set");
+    // A real other thread sets it, as the watchdog worker does on SIGTERM.
+    const worker = new Worker(
+      `data:application/javascript,self.onmessage = (e) => { Atomics.store(new Int32Array(e.data), 0, 1); self.postMessage("set"); };`,
+      { type: "module" },
+    );
+    const set = new Promise((resolve) => (worker.onmessage = resolve));
+    worker.postMessage(flag.buffer);
+    await set;
+    worker.terminate();
+    assert.equal(turnOverdue(), true, "the flag makes the work yield at once");
+    assert.equal(heard, 0, "the handler runs in a microtask, not inside the check");
+    await Promise.resolve();
+    assert.equal(heard, 1);
+    await nextTurn();
+    turnOverdue();
+    await Promise.resolve();
+    assert.equal(heard, 1, "once only");
+  } finally {
+    watchInterrupt(undefined);
+  }
 });

@@ -336,6 +336,30 @@ Deno.test("SessionManager stores consecutive deltas of one key as one event, kee
   await client.close();
 });
 
+Deno.test("SessionManager merges unpadded base64 deltas by their bytes, and stores text that is not base64 on its own", async () => {
+  await using s = await setup();
+  const { id } = s.sessions.create();
+  const key = { deltaKey: "bytes" };
+  const bytes = (base64: string) => [...atob(base64)].map((c) => c.charCodeAt(0));
+  // "AQ" is byte 1 without padding, "Ag" byte 2: joined as text they would read [1, 0, 32].
+  const appended = await Promise.all([
+    s.sessions.append(id, "raw", { base64: "AQ" }, key),
+    s.sessions.append(id, "raw", { base64: "Ag" }, key),
+    s.sessions.append(id, "raw", { base64: "Aw==" }, key),
+  ]);
+  assert.deepEqual(appended.map((e) => e.seq), [1, 1, 1]);
+  let log = s.sessions.eventsSince(id, { after: 0 }).events;
+  assert.deepEqual(bytes(log[0].data.base64 as string), [1, 2, 3]);
+  // After a padded one, text that is not base64 neither throws nor merges: it is its own event.
+  const more = await Promise.all([
+    s.sessions.append(id, "raw", { base64: "BA==" }, key),
+    s.sessions.append(id, "raw", { base64: "not base64!" }, key),
+  ]);
+  assert.deepEqual(more.map((e) => e.seq), [2, 3]);
+  log = s.sessions.eventsSince(id, { after: 1 }).events;
+  assert.deepEqual(log.map((e) => e.data), [{ base64: "BA==" }, { base64: "not base64!" }]);
+});
+
 Deno.test("session.append answers SESSION_NOT_FOUND, SESSION_CLOSED and INVALID_PARAMS", async () => {
   await using s = await setup();
   const client = new PeerClient(s.gateway);
