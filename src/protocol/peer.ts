@@ -359,13 +359,11 @@ export class Peer {
   /** Settles a pending server request with the client's response. Late or unknown responses are logged and dropped. */
   handleResponse(message: JsonRpcResponse): void {
     const key = typeof message.id === "string" ? message.id : String(message.id);
-    const pending = this.#pending.get(key);
+    const pending = this.#takePending(key);
     if (pending === undefined) {
       logger.warn("Dropped a response for unknown or settled request {id}", { id: message.id });
       return;
     }
-    this.#pending.delete(key);
-    pending.cleanup();
     if ("error" in message) {
       const error = message.error;
       pending.reject(new JsonRpcError(error.code, error.message, error.data));
@@ -388,10 +386,8 @@ export class Peer {
    * ```
    */
   rejectInvalidResponse(id: string, reason: string): boolean {
-    const pending = this.#pending.get(id);
+    const pending = this.#takePending(id);
     if (pending === undefined) return false;
-    this.#pending.delete(id);
-    pending.cleanup();
     pending.reject(
       JsonRpcError.from(
         "INVALID_REQUEST",
@@ -407,11 +403,18 @@ export class Peer {
     return this.#pending.size;
   }
 
-  #cancelServerRequest(id: string, reason: string, error: JsonRpcError): void {
+  /** Removes a pending server request and stops its timer and signal listener; `undefined` if none. */
+  #takePending(id: string): PendingServerRequest | undefined {
     const pending = this.#pending.get(id);
-    if (pending === undefined) return;
+    if (pending === undefined) return undefined;
     this.#pending.delete(id);
     pending.cleanup();
+    return pending;
+  }
+
+  #cancelServerRequest(id: string, reason: string, error: JsonRpcError): void {
+    const pending = this.#takePending(id);
+    if (pending === undefined) return;
     if (this.#state !== PeerState.Closed) {
       this.output.pushControl(
         JSON.stringify({ jsonrpc: "2.0", method: "request.cancel", params: { id, reason } }),
