@@ -37,6 +37,29 @@ export interface GatewayProcessOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The end of `text` that takes at most `bytes` bytes as UTF-8, starting at a
+ * whole character. Looks at no more than `bytes` code units.
+ */
+function tailOf(text: string, bytes: number): string {
+  let size = 0;
+  let start = text.length;
+  while (start > 0) {
+    const unit = text.charCodeAt(start - 1);
+    const before = start >= 2 ? text.charCodeAt(start - 2) : 0;
+    const pair = unit >= 0xdc00 && unit <= 0xdfff && before >= 0xd800 && before <= 0xdbff;
+    const length = pair ? 4 : unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
+    if (size + length > bytes) break;
+    size += length;
+    start -= pair ? 2 : 1;
+  }
+  return start === 0 ? text : text.slice(start);
+}
 /** How long stdout may stay open after the process exited before reading stops. */
 const STDOUT_LINGER_MS = 500;
 
@@ -47,6 +70,8 @@ export class GatewayProcess {
   readonly exited: Promise<ProcessExit>;
   /** When the process was spawned (performance.now()). */
   readonly spawnedAt: number = performance.now();
+  /** Whether the client asked it to exit with `gateway.shutdown` (its exit is then expected). */
+  shutdownRequested = false;
   #framing: "line" | "lsp";
   #decoder: FrameDecoder;
   #stderrTail = "";
@@ -97,13 +122,24 @@ export class GatewayProcess {
       options.onMessage(message);
     };
     child.stdout!.on("data", (chunk: Uint8Array) => {
-      // A plain view: Node's Buffer#slice does not copy, and decoders rely on slice() copying.
-      this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), emit);
+      try {
+        // A plain view: Node's Buffer#slice does not copy, and decoders rely on slice() copying.
+        this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), emit);
+      } catch (error) {
+        // Whatever the gateway writes must not throw out of this handler (it would end the TUI).
+        options.onProtocolError(`Reading the gateway's output failed: ${errorText(error)}`, "");
+      }
     });
+    // One streaming decoder: a character split between two chunks is kept whole.
+    const stderrDecoder = new TextDecoder();
     child.stderr!.on("data", (chunk: Uint8Array) => {
-      const text = decoder.decode(chunk);
-      this.#stderrTail = (this.#stderrTail + text).slice(-this.#tailBytes);
-      options.onStderr?.(text);
+      const text = stderrDecoder.decode(chunk, { stream: true });
+      this.#stderrTail = tailOf(this.#stderrTail + text, this.#tailBytes);
+      try {
+        options.onStderr?.(text);
+      } catch {
+        // The caller's callback must not end the TUI either.
+      }
     });
     child.stderr!.on("error", () => {});
     this.exited = new Promise<ProcessExit>((resolve) => {

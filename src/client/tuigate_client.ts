@@ -7,6 +7,7 @@
 
 import process from "node:process";
 import { JsonRpcError } from "../protocol/json_rpc_error.ts";
+import { classifyMessage } from "../protocol/messages.ts";
 import { GatewayProcess, type ProcessExit } from "./_gateway_process.ts";
 import { processTree, signalTree, type TreeProcess } from "./_process_tree.ts";
 import {
@@ -78,12 +79,14 @@ export interface ClientOptions {
   framing?: "line" | "lsp";
   /**
    * How long to wait for `gateway.ready` before giving up with a
-   * {@linkcode GatewayStartError} that ends with the tail of stderr.
+   * {@linkcode GatewayStartError} that ends with the tail of stderr; `0` or
+   * `Infinity` (or anything over 2^31 - 1) for no limit.
    * @default {15000}
    */
   readyTimeoutMs?: number;
   /**
-   * The timeout of calls that do not give their own, in ms; `0` for none.
+   * The timeout of calls that do not give their own, in ms; `0` or `Infinity`
+   * (or anything over 2^31 - 1) for none.
    * @default {0}
    */
   callTimeoutMs?: number;
@@ -108,7 +111,8 @@ export interface ClientOptions {
   restart?: boolean | RestartOptions;
   /**
    * `close()` step 1: how long to wait for the gateway to exit after its
-   * stdin was ended (it drains and exits on EOF, within its own grace).
+   * stdin was ended (it drains and exits on EOF, within its own grace);
+   * `Infinity` (or anything over 2^31 - 1) waits without limit.
    * @default {3000}
    */
   closeInputWaitMs?: number;
@@ -134,8 +138,9 @@ export interface ClientOptions {
    */
   onStderr?: (text: string) => void;
   /**
-   * The longest frame read from the gateway, in bytes.
-   * @default {Infinity}
+   * The longest frame read from the gateway, in bytes: a longer one is
+   * skipped (not held in memory) and reported as a `protocolerror`.
+   * @default {268435456}
    */
   maxFrameBytes?: number;
 }
@@ -156,7 +161,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /**
    * Milliseconds before the call is cancelled (with `$/cancelRequest`) and
-   * rejects with a `TimeoutError` DOMException; `0` for none.
+   * rejects with a `TimeoutError` DOMException; `0` or `Infinity` (or
+   * anything over 2^31 - 1) for none.
    * @default {ClientOptions.callTimeoutMs}
    */
   timeout?: number;
@@ -370,6 +376,16 @@ type Settings =
 
 function settingsOf(options: ClientOptions): Settings {
   const framing = options.framing ?? "line";
+  const capabilities = options.capabilities ?? {};
+  try {
+    JSON.stringify(capabilities);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot create the client: its capabilities cannot be serialised as JSON (${
+        (error as Error).message
+      })`,
+    );
+  }
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries({ ...process.env, TUIGATE_FRAMING: framing })) {
     if (value !== undefined) env[name] = value;
@@ -387,7 +403,7 @@ function settingsOf(options: ClientOptions): Settings {
     readyTimeoutMs: options.readyTimeoutMs ?? 15_000,
     callTimeoutMs: options.callTimeoutMs ?? 0,
     serverRequests: options.serverRequests ?? true,
-    capabilities: options.capabilities ?? {},
+    capabilities,
     restart: options.restart === true
       ? restartPolicy()
       : options.restart
@@ -398,12 +414,34 @@ function settingsOf(options: ClientOptions): Settings {
     killWaitMs: options.killWaitMs ?? 2000,
     stderrTailBytes: options.stderrTailBytes ?? 8192,
     onStderr: options.onStderr,
-    maxFrameBytes: options.maxFrameBytes ?? Infinity,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
   };
 }
 
-/** Resolves with the value, or `undefined` after `ms`. */
+/**
+ * The longest frame the client reads by default: 256 MiB, past what one
+ * JavaScript string holds as JSON text, so no real answer is refused, while a
+ * corrupt length cannot make the client allocate without bound.
+ */
+const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+/** The built-in method that makes the gateway exit: an exit the client asked for. */
+const SHUTDOWN_METHOD = "gateway.shutdown";
+
+/**
+ * The longest delay a timer can take (2^31 - 1 ms, about 24.8 days): a
+ * longer one fires at once, so such a wait (or `Infinity`) has no timer.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whether a wait of `ms` is bounded by a timer (a positive, finite delay a timer can take). */
+function hasLimit(ms: number): boolean {
+  return ms > 0 && ms <= MAX_TIMER_MS;
+}
+
+/** Resolves with the value, or `undefined` after `ms` (no limit above {@linkcode MAX_TIMER_MS}). */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  if (ms > MAX_TIMER_MS) return await promise;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((
     resolve,
@@ -576,7 +614,7 @@ export class TuigateClient<
     signal?.throwIfAborted();
     const timeoutMs = options.timeout ?? this.#settings.callTimeoutMs;
     const deadline = new AbortController();
-    const timer = timeoutMs > 0
+    const timer = hasLimit(timeoutMs)
       ? setTimeout(
         () =>
           deadline.abort(
@@ -595,7 +633,15 @@ export class TuigateClient<
       const gateway = this.#state === ClientState.Ready
         ? this.#process!
         : await this.#whenConnected(method, abort);
-      return await this.#request(gateway, method, params, abort);
+      if (method !== SHUTDOWN_METHOD) return await this.#request(gateway, method, params, abort);
+      // Asked for: its exit is expected, and the client does not restart it.
+      gateway.shutdownRequested = true;
+      try {
+        return await this.#request(gateway, method, params, abort);
+      } catch (error) {
+        if (error instanceof JsonRpcError) gateway.shutdownRequested = false; // Refused.
+        throw error;
+      }
     } finally {
       clearTimeout(timer);
     }
@@ -688,6 +734,7 @@ export class TuigateClient<
     const gateway = this.#state === ClientState.Ready
       ? this.#process!
       : await this.#whenConnected(method, new AbortController().signal);
+    if (method === SHUTDOWN_METHOD) gateway.shutdownRequested = true;
     await gateway.write(
       params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params },
     );
@@ -755,10 +802,10 @@ export class TuigateClient<
     const ready = new Promise<ReadyParams>((resolve) => {
       this.#awaitingReady = { process: gateway, resolve };
     });
-    const outcome = await within(
-      Promise.race([ready, gateway.exited.then((exit) => ({ exit }))]),
-      settings.readyTimeoutMs,
-    );
+    const started = Promise.race([ready, gateway.exited.then((exit) => ({ exit }))]);
+    const outcome = hasLimit(settings.readyTimeoutMs)
+      ? await within(started, settings.readyTimeoutMs)
+      : await started;
     this.#awaitingReady = undefined;
     this.#throwIfClosing(); // close() takes care of the process.
     if (outcome === undefined) {
@@ -787,7 +834,9 @@ export class TuigateClient<
       // Bounded by what is left of the ready timeout: a gateway that never answers fails the start.
       const left = Math.max(1, settings.readyTimeoutMs - (performance.now() - gateway.spawnedAt));
       const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), left);
+      const timer = hasLimit(settings.readyTimeoutMs)
+        ? setTimeout(() => deadline.abort(), left)
+        : undefined;
       try {
         await this.#request(gateway, "client.capabilities", announce, deadline.signal);
       } catch (error) {
@@ -808,7 +857,18 @@ export class TuigateClient<
           );
         }
         // A gateway without client.capabilities (-32601) simply never asks the client.
-        if (!(error instanceof JsonRpcError)) throw error;
+        if (!(error instanceof JsonRpcError)) {
+          // Anything else: nothing may be left running that the caller cannot close.
+          await this.#killTree(gateway, "SIGKILL");
+          await gateway.exited;
+          this.#throwIfClosing();
+          throw new GatewayStartError(
+            `Gateway ${settings.command} could not be told the client's capabilities: ${
+              (error as Error).message
+            }`,
+            { stderrTail: gateway.stderrTail, cause: error },
+          );
+        }
       } finally {
         clearTimeout(timer);
       }
@@ -858,11 +918,28 @@ export class TuigateClient<
     }
     if (typeof m.id === "number") {
       const pending = this.#pending.get(m.id);
-      if (pending !== undefined && pending.process === gateway) {
-        this.#pending.delete(m.id);
-        pending.settle(m);
-      }
       // Otherwise a late answer to a cancelled or timed-out call: dropped.
+      if (pending === undefined || pending.process !== gateway) return;
+      this.#pending.delete(m.id);
+      const found = classifyMessage(m);
+      if (found.kind === "response") {
+        pending.settle(m);
+        return;
+      }
+      const reason = found.kind === "invalid" ? found.reason : "Not a response";
+      pending.reject(
+        new JsonRpcError(
+          -32600,
+          `The gateway's answer to ${pending.method} (${m.id}) is not a valid response: ${reason}`,
+          { id: m.id, reason },
+        ),
+      );
+      this.dispatchEvent(
+        new ProtocolErrorEvent(
+          `An answer is not a valid response: ${reason}`,
+          JSON.stringify(m).slice(0, 200),
+        ),
+      );
       return;
     }
     if ("error" in m) {
@@ -972,29 +1049,35 @@ export class TuigateClient<
     }
     if (exit.error !== undefined && gateway.pid === undefined) return; // Never ran: no exit event.
     const wasReady = this.#state === ClientState.Ready && this.#process === gateway;
+    // Asked for with gateway.shutdown: an expected exit, after which the client is closed.
+    const shutDown = gateway.shutdownRequested && !closing;
+    const restart = this.#settings.restart;
+    const unexpected = wasReady && !closing && !shutDown;
+    const cause = new GatewayExitedError(
+      shutDown
+        ? "The gateway was shut down (gateway.shutdown)"
+        : `Gateway ${describeExit(exit)} unexpectedly`,
+      { code: exit.code, signal: exit.signal, stderrTail },
+    );
+    if (wasReady && !closing) {
+      // The state changes before any exit listener runs: a call made from one waits for the
+      // restart or rejects, and a close() made from one is not undone by a restart.
+      void this.#sweep(gateway);
+      this.#state = unexpected && restart !== undefined
+        ? ClientState.Restarting
+        : ClientState.Closed;
+      this.#connected = deferred();
+      if (this.#state === ClientState.Closed) this.#connected.reject(cause);
+    }
     this.dispatchEvent(
       new ExitEvent(
-        { code: exit.code, signal: exit.signal, expected: closing, stderrTail },
+        { code: exit.code, signal: exit.signal, expected: closing || shutDown, stderrTail },
         gateway.pid ?? -1,
       ),
     );
-    if (!wasReady || closing) return;
-    // An unexpected exit of a ready gateway.
-    void this.#sweep(gateway);
-    const cause = new GatewayExitedError(`Gateway ${describeExit(exit)} unexpectedly`, {
-      code: exit.code,
-      signal: exit.signal,
-      stderrTail,
-    });
-    if (this.#settings.restart === undefined) {
-      this.#state = ClientState.Closed;
-      this.#connected = deferred();
-      this.#connected.reject(cause);
-      return;
-    }
-    this.#state = ClientState.Restarting;
-    this.#connected = deferred();
-    void this.#restart(this.#settings.restart, cause);
+    // A listener may have called close(): then there is no restart.
+    if (!unexpected || restart === undefined || this.#state !== ClientState.Restarting) return;
+    void this.#restart(restart, cause);
   }
 
   async #restart(policy: RestartPolicy, cause: Error): Promise<void> {
@@ -1019,12 +1102,17 @@ export class TuigateClient<
       this.dispatchEvent(
         new RestartEvent({ attempt, delayMs, maxAttempts: policy.maxAttempts }, last),
       );
+      // A restart listener may have called close(): its abort has already fired.
+      if (this.#state !== ClientState.Restarting) return;
+      let onClose: (() => void) | undefined;
       await within(
-        new Promise<void>((resolve) =>
-          this.#closing.signal.addEventListener("abort", () => resolve(), { once: true })
-        ),
+        new Promise<void>((resolve) => {
+          onClose = resolve;
+          this.#closing.signal.addEventListener("abort", onClose, { once: true });
+        }),
         delayMs,
       );
+      this.#closing.signal.removeEventListener("abort", onClose!);
       if (this.#state !== ClientState.Restarting) return;
       try {
         const params = await this.#spawn();

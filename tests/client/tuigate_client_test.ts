@@ -552,11 +552,190 @@ Deno.test("TuigateClient starts a job and streams its output until job.exit", as
   assert.equal(text, "tick 1\ntick 2\ntick 3\n");
 });
 
-Deno.test({
-  name: "TuigateClient test cleanup",
-  fn: async () => {
-    if (tempDir !== undefined) await Deno.remove(tempDir, { recursive: true }).catch(() => {});
-  },
+Deno.test("TuigateClient leaves Ready before exit listeners run: a call made in one waits for the restart, or rejects without one", async () => {
+  for (const restart of [true, false]) {
+    const client = await TuigateClient.start(
+      await options(MAIN, { restart: restart ? { initialDelayMs: 50, jitter: 0 } : false }),
+    );
+    const first = client.pid!;
+    const fromListener = new Promise<string>((resolve) => {
+      client.addEventListener("exit", () => {
+        client.call("gateway.ping").then(
+          (result) => resolve(result.pong ? "resolved" : "no pong"),
+          (error) => resolve(`rejected ${(error as Error).name}`),
+        );
+      }, { once: true });
+    });
+    Deno.kill(first, "SIGKILL");
+    const outcome = await Promise.race([fromListener, delay(8000).then(() => "pending")]);
+    if (restart) {
+      assert.equal(outcome, "resolved");
+      assert.notEqual(client.pid, first);
+    } else {
+      assert.equal(outcome, "rejected GatewayExitedError");
+    }
+    await client.close();
+  }
+});
+
+Deno.test("TuigateClient close() from an exit listener stops the restart: no gateway is spawned after it", async () => {
+  const client = await TuigateClient.start(
+    await options(MAIN, { restart: { initialDelayMs: 1, jitter: 0 } }),
+  );
+  const first = client.pid!;
+  let closed: Promise<unknown> | undefined;
+  const restarts: RestartEvent[] = [];
+  client.addEventListener("restart", (event) => restarts.push(event));
+  client.addEventListener("exit", () => {
+    closed = client.close();
+  }, { once: true });
+  Deno.kill(first, "SIGKILL");
+  await waitFor(() => closed !== undefined);
+  await closed;
+  await delay(1500);
+  assert.equal(client.state, ClientState.Closed);
+  assert.equal(client.pid, first, "no new gateway was spawned");
+  assert.equal(restarts.length, 0);
+});
+
+Deno.test("TuigateClient close() from a restart listener ends the backoff wait at once (no timer outlives it)", async () => {
+  const client = await TuigateClient.start(
+    await options(MAIN, { restart: { initialDelayMs: 8000, jitter: 0 } }),
+  );
+  let closed: Promise<unknown> | undefined;
+  client.addEventListener("restart", () => {
+    closed = client.close();
+  }, { once: true });
+  const started = performance.now();
+  Deno.kill(client.pid!, "SIGKILL");
+  await waitFor(() => closed !== undefined);
+  await closed;
+  assert.ok(performance.now() - started < 4000, "close() did not wait for the backoff");
+  assert.equal(client.state, ClientState.Closed);
+  // The test's op sanitizer fails it if the 8 s backoff timer were still pending.
+});
+
+Deno.test("TuigateClient treats an exit after gateway.shutdown as expected: no restart, the client is closed", async () => {
+  const client = await TuigateClient.start(
+    await options(MAIN, { restart: { initialDelayMs: 20, jitter: 0 } }),
+  );
+  const exits: ExitEvent[] = [];
+  const restarts: RestartEvent[] = [];
+  client.addEventListener("exit", (event) => exits.push(event));
+  client.addEventListener("restart", (event) => restarts.push(event));
+  const pid = client.pid!;
+  assert.deepEqual(await client.call("gateway.shutdown"), { ok: true });
+  await waitFor(() => exits.length === 1);
+  assert.equal(exits[0].code, 0);
+  assert.equal(exits[0].expected, true);
+  await delay(300);
+  assert.equal(restarts.length, 0);
+  assert.equal(client.pid, pid);
+  assert.equal(client.state, ClientState.Closed);
+  await assert.rejects(client.call("gateway.ping"), GatewayExitedError);
+  assert.equal((await client.close()).step, "gone");
+});
+
+/** A fake gateway in Python: announces ready, then answers every call with `answer` (the id filled in). */
+function fakeGateway(answer: string): ClientOptions {
+  const script = `import sys, json
+print(json.dumps({"jsonrpc": "2.0", "method": "gateway.ready", "params": {"pid": 0, "version": "0", "protocol": 1, "epoch": "e", "capabilities": {}}}), flush=True)
+for line in sys.stdin:
+    message = json.loads(line)
+    print(${JSON.stringify(answer)}.replace('"ID"', json.dumps(message["id"])), flush=True)
+`;
+  return { command: "python3", args: ["-c", script], serverRequests: false };
+}
+
+Deno.test("TuigateClient rejects a call whose answer is not a valid response with -32600, reports it, and keeps running", async () => {
+  for (
+    const [answer, reason] of [
+      ['{"jsonrpc":"2.0","id":"ID","error":null}', /"error" member must be an error object/],
+      ['{"jsonrpc":"2.0","id":"ID","result":1,"error":{"code":1,"message":"m"}}', /not a response/],
+      ['{"id":"ID","result":1}', /"jsonrpc" member/],
+    ] as const
+  ) {
+    const client = await TuigateClient.start(fakeGateway(answer));
+    const reported: string[] = [];
+    client.addEventListener("protocolerror", (event) => reported.push(event.reason));
+    for (let round = 0; round < 2; round++) {
+      await assert.rejects(client.call("x"), (error: unknown) => {
+        assert.ok(error instanceof JsonRpcError, String(error));
+        assert.equal(error.code, -32600);
+        assert.match(error.message, reason);
+        assert.equal((error.data as { id: number }).id, round + 1);
+        return true;
+      });
+    }
+    assert.equal(reported.length, 2);
+    assert.equal(client.state, ClientState.Ready);
+    await client.close();
+  }
+});
+
+Deno.test("TuigateClient skips an LSP frame announcing more than maxFrameBytes and reports it, without allocating it", async () => {
+  const ready = JSON.stringify({
+    jsonrpc: "2.0",
+    method: "gateway.ready",
+    params: { pid: 1, version: "0", protocol: 1, epoch: "x", capabilities: {} },
+  });
+  const script = `printf 'Content-Length: ${ready.length}\\r\\n\\r\\n%s' '${ready}'; sleep 0.2; ` +
+    `printf 'Content-Length: 99999999999\\r\\n\\r\\n'; sleep 5`;
+  const client = await TuigateClient.start({
+    command: "sh",
+    args: ["-c", script],
+    framing: "lsp",
+    serverRequests: false,
+    closeInputWaitMs: 100,
+  });
+  const reported: string[] = [];
+  client.addEventListener("protocolerror", (event) => reported.push(event.reason));
+  await waitFor(() => reported.length > 0);
+  assert.match(reported[0], /99999999999 bytes exceeds the limit/);
+  assert.equal(client.state, ClientState.Ready);
+  await client.close();
+});
+
+Deno.test("TuigateClient takes a timeout of Infinity, or over 2^31-1 ms, as no limit", async () => {
+  const client = await TuigateClient.start<TestMethods>(
+    await options(INTEROP_GATEWAY, { readyTimeoutMs: Infinity, closeInputWaitMs: Infinity }),
+  );
+  assert.equal(client.state, ClientState.Ready);
+  for (const timeout of [Infinity, 2 ** 31]) {
+    assert.deepEqual(await client.call("test.sleep", { ms: 200 }, { timeout }), { slept: 200 });
+  }
+  const closed = await client.close();
+  assert.equal(closed.step, "stdin");
+  assert.equal(closed.code, 0);
+});
+
+Deno.test("TuigateClient refuses capabilities that cannot be serialised when it is made, before spawning anything", () => {
+  assert.throws(
+    () => new TuigateClient({ command: "no-such-gateway", capabilities: { limit: 10n } }),
+    (error: unknown) =>
+      error instanceof TypeError && /capabilities cannot be serialised/.test(error.message),
+  );
+});
+
+Deno.test("TuigateClient keeps a character of stderr split between reads whole, and bounds the tail in bytes", async () => {
+  const script = `import sys, time
+data = "é".encode() * 5000
+sys.stderr.buffer.write(data[:4001]); sys.stderr.flush(); time.sleep(0.2)
+sys.stderr.buffer.write(data[4001:]); sys.stderr.flush(); sys.exit(3)`;
+  let seen = "";
+  for (const tailBytes of [100_000, 1001]) {
+    seen = "";
+    const error = await TuigateClient.start({
+      command: "python3",
+      args: ["-c", script],
+      stderrTailBytes: tailBytes,
+      onStderr: (text) => (seen += text),
+    }).then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof GatewayStartError, String(error));
+    assert.equal(seen, "é".repeat(5000));
+    // "é" is two bytes: a 1001-byte bound keeps 500 of them.
+    assert.equal(error.stderrTail, "é".repeat(tailBytes === 1001 ? 500 : 5000));
+  }
 });
 
 Deno.test("TuigateClient answers -32603 when a handler's result cannot be serialised, and rejects unserialisable params at once", async () => {
@@ -569,4 +748,11 @@ Deno.test("TuigateClient answers -32603 when a handler's result cannot be serial
   );
   await assert.rejects(client.call("gateway.ping", { n: 1n } as never), TypeError);
   assert.equal((await client.call("gateway.ping")).pong, true);
+});
+
+Deno.test({
+  name: "TuigateClient test cleanup",
+  fn: async () => {
+    if (tempDir !== undefined) await Deno.remove(tempDir, { recursive: true }).catch(() => {});
+  },
 });
