@@ -11,6 +11,9 @@ import { sleep } from "../protocol/timing.ts";
 
 const logger = getLogger(["tuigate", "mirror"]);
 
+/** How long a connection must stay open for the next failure to start the backoff afresh. */
+const STABLE_OPEN_MS = 1000;
+
 /**
  * Options for {@linkcode MirrorClient}.
  *
@@ -363,6 +366,7 @@ export class MirrorClient {
     }
     this.#socket = socket;
     let opened = false;
+    let openedAt = 0;
     clearTimeout(this.#connectTimer);
     const timeout = this.#connectTimer = setTimeout(() => {
       this.#connectTimer = undefined;
@@ -382,10 +386,9 @@ export class MirrorClient {
         return;
       }
       opened = true;
+      openedAt = Date.now();
       this.#state = MirrorState.Open;
       this.#connects++;
-      this.#attempt = 0;
-      this.#warned = false;
       logger.info("Mirroring to {url}", { url: redact(this.url) });
       try {
         socket.send(JSON.stringify({
@@ -409,7 +412,12 @@ export class MirrorClient {
       if (opened) {
         logger.info("The mirror dashboard went away ({code}); reconnecting", { code: event.code });
         this.#lastError = `Closed with ${event.code}${event.reason ? ` ${event.reason}` : ""}`;
-        this.#attempt = 0;
+        if (Date.now() - openedAt >= STABLE_OPEN_MS) {
+          // It served a while: start the backoff afresh. A dashboard that accepts and closes at
+          // once keeps growing the delay (and is warned about once), instead of a busy loop.
+          this.#attempt = 0;
+          this.#warned = false;
+        }
       }
       this.#failed(this.#lastError ?? `Closed with ${event.code}`);
     });

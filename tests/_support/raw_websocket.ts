@@ -67,6 +67,11 @@ export class RawWebSocket {
     await this.#writeFrame(1, encoder.encode(text));
   }
 
+  /** Sends a text frame of raw bytes (which need not be UTF-8). */
+  async sendTextBytes(bytes: Uint8Array): Promise<void> {
+    await this.#writeFrame(1, bytes);
+  }
+
   /** Sends a pong. */
   async sendPong(payload = new Uint8Array()): Promise<void> {
     await this.#writeFrame(10, payload);

@@ -66,6 +66,35 @@ Deno.test("MirrorClient retries an absent dashboard with growing delays", async 
   }
 });
 
+Deno.test("MirrorClient keeps growing its delay for a dashboard that accepts and closes at once", async () => {
+  const opens: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = () => {
+      opens.push(performance.now());
+      socket.close(1011, "dashboard restarting");
+    };
+    return response;
+  });
+  const mirror = new MirrorClient(`ws://127.0.0.1:${server.addr.port}/`, {
+    initialBackoffMs: 40,
+    maxBackoffMs: 10_000,
+    jitter: 0,
+  });
+  try {
+    mirror.start();
+    await waitFor(() => opens.length >= 5);
+    const gaps = opens.slice(1).map((t, i) => t - opens[i]);
+    for (let i = 1; i < gaps.length; i++) {
+      assert.ok(gaps[i] > gaps[i - 1] * 1.4, `gaps ${gaps.map(Math.round).join(", ")}`);
+    }
+    assert.ok(mirror.info().connects >= 5);
+  } finally {
+    await mirror.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("MirrorClient drops the oldest frames beyond its bound and tells the dashboard how many", async () => {
   const port = freePort();
   const mirror = new MirrorClient(`ws://127.0.0.1:${port}/`, {

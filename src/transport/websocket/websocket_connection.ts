@@ -7,6 +7,7 @@
  */
 
 import { utf8Length } from "../../protocol/bytes.ts";
+import { loggableError } from "../../protocol/loggable_error.ts";
 import { getLogger } from "../../protocol/logger.ts";
 import { Peer } from "../../protocol/peer.ts";
 import type { PeerHost } from "../../protocol/peer_host.ts";
@@ -180,9 +181,12 @@ const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /**
  * One WebSocket client of a gateway. Each text message is one JSON-RPC
  * message or batch; each frame of the peer's output goes out as one text
- * message. A client that leaves more than `sendHighWaterBytes` unread for
- * longer than `sendDeadlineMs` is closed with 4008; this only ever stops
- * its own pump, never another connection's.
+ * message. A client whose socket takes none of its unsent bytes for
+ * `sendDeadlineMs` (or holds more than `sendHighWaterBytes` that long) is
+ * closed with 4008; this only ever stops its own pump, never another
+ * connection's. While the peer's output is over its bound, the client's
+ * messages are held, not dispatched; past the larger of `maxFrameBytes` and
+ * `outBufferBytes` held, the client is closed with 4008 too.
  *
  * @example
  * ```ts
@@ -224,6 +228,19 @@ export class WebSocketConnection {
   #messagesIn = 0;
   #messagesOut = 0;
   #started = false;
+  /** Messages received while the output is over its bound, waiting to be dispatched. */
+  #held: (string | Uint8Array)[] = [];
+  #heldHead = 0;
+  #heldBytes = 0;
+  #heldLimit: number;
+  #releasing = false;
+  /** UTF-8 bytes handed to the socket, and what the watch saw written last. */
+  #handedBytes = 0;
+  #lastWritten = 0;
+  #stuckSince = 0;
+  #watch: ReturnType<typeof setInterval> | undefined;
+  /** The error the socket reported (for example a text frame that is not UTF-8), if any. */
+  #socketError: string | undefined;
 
   /** Wraps an upgraded socket (still connecting or open). */
   constructor(host: PeerHost, socket: WebSocket, options: WebSocketConnectionOptions = {}) {
@@ -233,6 +250,7 @@ export class WebSocketConnection {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#sendDeadlineMs = options.sendDeadlineMs ?? 10_000;
     this.#highWater = options.sendHighWaterBytes ?? 1024 * 1024;
+    this.#heldLimit = Math.max(this.#maxFrameBytes, options.outBufferBytes ?? 8 * 1024 * 1024);
     this.peer = new Peer({
       transport: "websocket",
       grants: options.grants ?? [],
@@ -273,9 +291,10 @@ export class WebSocketConnection {
     });
     socket.addEventListener("message", (event) => this.#onMessage(event));
     socket.addEventListener("error", (event) => {
+      this.#socketError = (event as ErrorEvent).message || "WebSocket error";
       logger.debug("WebSocket error on {peer}: {message}", {
         peer: this.peer.id,
-        message: (event as ErrorEvent).message,
+        message: this.#socketError,
       });
     });
     socket.addEventListener("close", (event) => this.#onClosed(event.code, event.reason));
@@ -284,6 +303,11 @@ export class WebSocketConnection {
       this.#opened();
     }
     void this.#pump();
+    this.#stuckSince = Date.now();
+    this.#watch = setInterval(
+      () => this.#watchSocket(),
+      Math.min(1000, Math.max(50, this.#sendDeadlineMs / 4)),
+    );
   }
 
   /** A snapshot for `gateway.info`. */
@@ -371,15 +395,93 @@ export class WebSocketConnection {
         this.#oversize(utf8Length(data));
         return;
       }
-      this.#host.dispatcher.handleText(data, this.peer);
+      this.#deliver(data, data.length);
     } else if (data instanceof ArrayBuffer) {
       if (data.byteLength > this.#maxFrameBytes) {
         this.#oversize(data.byteLength);
         return;
       }
-      this.#host.dispatcher.handleBytes(new Uint8Array(data), this.peer);
+      this.#deliver(new Uint8Array(data), data.byteLength);
     } else {
       logger.warn("Ignored a message of unexpected type from {peer}", { peer: this.peer.id });
+    }
+  }
+
+  /**
+   * Dispatches a message, or holds it while the peer's output is over its
+   * bound (as stdio stops reading then): answers cannot pile up past the
+   * bound for a client that sends without reading. A WebSocket cannot stop
+   * reading, so the held messages are bounded too: past the larger of
+   * `maxFrameBytes` and `outBufferBytes`, the client is closed with 4008.
+   */
+  #deliver(data: string | Uint8Array, size: number): void {
+    if (this.#heldHead === this.#held.length && !this.peer.output.overBound) {
+      this.#dispatch(data);
+      return;
+    }
+    this.#held.push(data);
+    this.#heldBytes += size;
+    if (this.#heldBytes > this.#heldLimit) {
+      this.#expire(
+        `it sent ${this.#heldBytes} bytes of messages while the answers to earlier ones went unread`,
+      );
+      return;
+    }
+    if (!this.#releasing) void this.#releaseHeld();
+  }
+
+  #dispatch(data: string | Uint8Array): void {
+    try {
+      if (typeof data === "string") this.#host.dispatcher.handleText(data, this.peer);
+      else this.#host.dispatcher.handleBytes(data, this.peer);
+    } catch (error) {
+      logger.error("Handling a message from {peer} failed: {error}", {
+        peer: this.peer.id,
+        error: loggableError(error),
+      });
+    }
+  }
+
+  /** Dispatches held messages in order, each once the output is within its bound. */
+  async #releaseHeld(): Promise<void> {
+    this.#releasing = true;
+    try {
+      while (this.#heldHead < this.#held.length && this.#pumping()) {
+        await this.peer.output.room();
+        if (!this.#pumping() || this.#heldHead === this.#held.length) break;
+        const data = this.#held[this.#heldHead];
+        this.#held[this.#heldHead++] = "";
+        this.#heldBytes -= typeof data === "string" ? data.length : data.byteLength;
+        if (this.#heldHead === this.#held.length) {
+          this.#held = [];
+          this.#heldHead = 0;
+        }
+        this.#dispatch(data);
+      }
+    } finally {
+      this.#releasing = false;
+    }
+  }
+
+  /**
+   * Runs every quarter of the send deadline (at most every second): a client
+   * whose socket holds unsent bytes and takes none of them for the send
+   * deadline is closed with 4008, whether or not more is waiting to be sent
+   * (the pump's own wait covers only a socket over its high-water mark, and
+   * Deno's heartbeat ping waits behind the unsent bytes).
+   */
+  #watchSocket(): void {
+    if (!this.#pumping()) {
+      clearInterval(this.#watch);
+      return;
+    }
+    const buffered = this.socket.bufferedAmount;
+    const written = this.#handedBytes - buffered;
+    const now = Date.now();
+    if (buffered === 0 || written > this.#lastWritten) this.#stuckSince = now;
+    this.#lastWritten = written;
+    if (now - this.#stuckSince >= this.#sendDeadlineMs) {
+      this.#expire(`${buffered} bytes unsent and none taken for ${this.#sendDeadlineMs} ms`);
     }
   }
 
@@ -416,11 +518,21 @@ export class WebSocketConnection {
     const initiated = this.#end !== undefined;
     this.#state = ConnectionState.Closed;
     if (!initiated) {
+      // A close that follows a socket error (Deno drops a connection whose text frame is not
+      // UTF-8, with no close frame) is an error, not the client's own close.
       const cause: ConnectionCause = reason === "No response from ping frame."
         ? "heartbeat"
+        : this.#socketError !== undefined
+        ? "error"
         : "client";
-      this.#end = { cause, code, reason };
-      if (cause === "heartbeat") {
+      this.#end = { cause, code, reason: cause === "error" ? this.#socketError! : reason };
+      if (cause === "error") {
+        logger.info("Closed {peer} ({remote}) after a socket error: {error}", {
+          peer: this.peer.id,
+          remote: this.#remote,
+          error: this.#socketError,
+        });
+      } else if (cause === "heartbeat") {
         logger.info("Closed {peer} ({remote}): no answer to a heartbeat ping", {
           peer: this.peer.id,
           remote: this.#remote,
@@ -440,6 +552,10 @@ export class WebSocketConnection {
   }
 
   #releasePeer(cause: ConnectionCause): void {
+    clearInterval(this.#watch);
+    this.#held = [];
+    this.#heldHead = 0;
+    this.#heldBytes = 0;
     this.peer.close(cause);
     this.#host.close(this.peer, cause);
     this.#wakeDrained();
@@ -462,7 +578,10 @@ export class WebSocketConnection {
       const batch = output.take();
       if (batch === undefined) continue;
       try {
-        for (const frame of batch.frames) this.socket.send(frame);
+        for (const frame of batch.frames) {
+          this.socket.send(frame);
+          this.#handedBytes += utf8Length(frame);
+        }
       } catch (error) {
         output.release(batch.bytes);
         logger.error("Sending to {peer} failed: {error}", { peer: this.peer.id, error });

@@ -187,3 +187,105 @@ Deno.test("WebSocketServer coalesces and drops deltas with a count for a slow co
     slow.close();
   }
 });
+
+/** A gateway whose `test.big` answers `size` characters. */
+function gatewayWithBigAnswers(): Gateway {
+  const gateway = new Gateway({ name: "ws-big" });
+  gateway.register({
+    name: "test.big",
+    handler: (params) => ({ data: "x".repeat((params as { size: number }).size) }),
+  });
+  return gateway;
+}
+
+Deno.test("WebSocketServer holds a client's messages while its answers go unread, and closes it with 4008 when it keeps sending", async () => {
+  const gateway = gatewayWithBigAnswers();
+  await using server = new WebSocketServer(gateway, {
+    token: TOKEN,
+    outBufferBytes: 256 * 1024,
+    maxFrameBytes: 64 * 1024,
+    sendHighWaterBytes: 64 * 1024,
+    sendDeadlineMs: 60_000, // Not the deadline: the held messages' bound closes it.
+    heartbeatMs: 0,
+  });
+  const { port } = await server.listen();
+  const upgrade = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const greedy = upgrade.socket!;
+  let peakQueued = 0;
+  const sample = setInterval(() => {
+    for (const peer of gateway.peers()) {
+      peakQueued = Math.max(peakQueued, peer.output.stats().highWaterBytes);
+    }
+  }, 5);
+  try {
+    // 6000 requests for 32 KiB each (188 MiB of answers), never reading any.
+    for (let id = 1; id <= 6000; id++) {
+      try {
+        await greedy.sendText(
+          JSON.stringify({ jsonrpc: "2.0", id, method: "test.big", params: { size: 32 * 1024 } }),
+        );
+      } catch (error) {
+        // Deno resets a connection that goes on sending after the close.
+        assert.ok(error instanceof Deno.errors.ConnectionReset, String(error));
+        break;
+      }
+      if ((server.stats().closed["send-deadline"] ?? 0) > 0) break;
+    }
+    const deadline = performance.now() + 15_000;
+    while ((server.stats().closed["send-deadline"] ?? 0) === 0) {
+      assert.ok(performance.now() < deadline, "the client that kept sending was closed");
+      await sleep(20);
+    }
+    // The bound (256 KiB) plus at most one answer past it: nothing piled up.
+    assert.ok(peakQueued <= 256 * 1024 + 40 * 1024, `peak queued ${peakQueued} bytes`);
+    assert.equal(gateway.peers().length, 0, "the gateway forgot the closed peer");
+  } finally {
+    clearInterval(sample);
+    greedy.close();
+  }
+});
+
+Deno.test("WebSocketServer closes with 4008 a client that reads nothing while its socket holds less than the high-water mark", async () => {
+  await using server = new WebSocketServer(gatewayWithBigAnswers(), {
+    token: TOKEN,
+    sendHighWaterBytes: 256 * 1024 * 1024, // The pump never waits: only the socket watch can see it.
+    sendDeadlineMs: 600,
+    heartbeatMs: 0,
+  });
+  const { port } = await server.listen();
+  const upgrade = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const stalled = upgrade.socket!;
+  try {
+    // 24 MiB of answer: more than the kernel's socket buffers take, so some stays unsent.
+    await stalled.sendText(
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "test.big", params: { size: 24 << 20 } }),
+    );
+    const started = performance.now();
+    while ((server.stats().closed["send-deadline"] ?? 0) === 0) {
+      assert.ok(performance.now() - started < 10_000, "the stalled client was closed");
+      await sleep(20);
+    }
+    assert.equal(server.stats().connections, 0);
+  } finally {
+    stalled.close();
+  }
+});
+
+Deno.test("WebSocketServer counts a connection dropped for a text frame that is not UTF-8 as an error, not a client close", async () => {
+  await using server = new WebSocketServer(new Gateway(), { token: TOKEN, heartbeatMs: 0 });
+  const { port } = await server.listen();
+  const upgrade = await rawUpgrade(port, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const raw = upgrade.socket!;
+  try {
+    await raw.readFrame(); // gateway.ready
+    await raw.sendTextBytes(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]));
+    const started = performance.now();
+    while (server.stats().connections > 0) {
+      assert.ok(performance.now() - started < 5000, "the connection was dropped");
+      await sleep(20);
+    }
+    assert.deepEqual(server.stats().closed, { error: 1 });
+  } finally {
+    raw.close();
+  }
+});
