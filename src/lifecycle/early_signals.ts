@@ -45,6 +45,7 @@ export interface EarlySignalsOptions {
  */
 export class EarlySignals {
   #signal: Deno.Signal | undefined;
+  #arrivedAt = 0;
   #listeners: [Deno.Signal, () => void][] = [];
   #onSignal: ((signal: Deno.Signal) => void)[] = [];
   #takenOver = false;
@@ -63,6 +64,7 @@ export class EarlySignals {
         if (signal === "SIGINT" && !exitOnSigint) return;
         if (this.#signal !== undefined) return;
         this.#signal = signal;
+        this.#arrivedAt = Date.now();
         for (const callback of this.#onSignal) {
           try {
             callback(signal);
@@ -83,6 +85,11 @@ export class EarlySignals {
   /** The first signal received, if any. */
   get signal(): Deno.Signal | undefined {
     return this.#signal;
+  }
+
+  /** When the first signal arrived (`Date.now()`), or 0: the grace period counts from then. */
+  get arrivedAt(): number {
+    return this.#arrivedAt;
   }
 
   /** Whether a lifecycle took the signals over (see {@linkcode EarlySignals.takeOver}). */

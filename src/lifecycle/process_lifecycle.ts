@@ -328,7 +328,14 @@ export class ProcessLifecycle {
       this.#cancelFallback = () => signal.removeEventListener("abort", listener);
     }
     const early = this.#earlySignals?.takeOver();
-    if (early !== undefined) this.#onSignal(early);
+    if (early !== undefined) {
+      // The grace period counts from the signal's arrival during start-up, not from now.
+      const arrivedAt = this.#earlySignals!.arrivedAt;
+      if (arrivedAt > 0 && Atomics.load(this.#signalAt, 0) === 0n) {
+        Atomics.store(this.#signalAt, 0, BigInt(arrivedAt));
+      }
+      this.#onSignal(early);
+    }
   }
 
   /**
@@ -453,6 +460,11 @@ export class ProcessLifecycle {
     });
     const graceLeft = this.#graceLeft(reason);
     this.#deadline = Date.now() + graceLeft;
+    if (graceLeft <= 0) {
+      // Seen only after the grace period had run out (a busy main thread, a slow start-up).
+      void this.#exit("grace-expired");
+      return;
+    }
     const grace = setTimeout(() => void this.#exit("grace-expired"), graceLeft);
     const drains = this.#drains.map(async (step) => {
       try {

@@ -169,7 +169,9 @@ export async function runCommand(args: string[], options: RunCommandOptions = {}
 async function main(args: string[], earlySignals: EarlySignals): Promise<number> {
   let parsed;
   try {
-    parsed = parseSettings(args, { env: Deno.env.toObject() });
+    // --help and --version answer whatever the environment holds (a bad variable is not theirs).
+    const helpOrVersion = args.some((arg) => /^(-h|--help|--version)$/.test(arg));
+    parsed = parseSettings(args, { env: helpOrVersion ? {} : Deno.env.toObject() });
   } catch (error) {
     if (error instanceof UsageError) {
       // One line on stderr; the ledger (at its default path) also records the exit.
@@ -212,12 +214,16 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
   // serving takes the signal over, or start-up already exits for its own reason).
   let building = true;
   let deadline: ReturnType<typeof setTimeout> | undefined;
+  let exitingEarly: Promise<number> | undefined;
   earlySignals.onSignal((signal) => {
+    // Counted from the signal's arrival, which may have come before logging was set up.
+    const left = settings.graceSeconds * 1000 - (Date.now() - earlySignals.arrivedAt);
     deadline = setTimeout(async () => {
       if (!building || earlySignals.takenOver) return;
       const exit = { crashLog: settings.crashLog, stderr, code: EXIT_CODES.OK, fields: { signal } };
-      Deno.exit(await exitEarly("signal", exit));
-    }, settings.graceSeconds * 1000);
+      exitingEarly = exitEarly("signal", exit);
+      Deno.exit(await exitingEarly);
+    }, Math.max(0, left));
   });
 
   let built: Awaited<ReturnType<typeof buildGateway>>;
@@ -240,6 +246,8 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
   }
   building = false;
   clearTimeout(deadline);
+  // The deadline's exit is under way (its ledger line written or being written): it is the only one.
+  if (exitingEarly !== undefined) return await exitingEarly;
   const { gateway, features } = built;
   if (file !== undefined) {
     features.setup.push((lifecycle) => {

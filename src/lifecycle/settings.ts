@@ -193,11 +193,34 @@ function integer(
   return value;
 }
 
+/**
+ * The longest wait a timer can take, in seconds (2^31 - 1 ms, about 24.8
+ * days): a longer one would fire at once.
+ */
+const MAX_SECONDS = 2_147_483;
+
+/** The name to report and the raw value: the flag's when given, else the variable's. */
+function pick(
+  flag: string,
+  flagValue: string | undefined,
+  variable: string,
+  variableValue: string | undefined,
+): [string, string | undefined] {
+  return flagValue !== undefined ? [flag, flagValue] : [variable, variableValue];
+}
+
 function seconds(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const value = Number(raw.trim());
-  if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
+  const text = raw.trim();
+  // Decimal only, as for --grace: `Number` would also take "0x10" or "1e9".
+  if (!/^\d+(\.\d*)?$|^\.\d+$/.test(text)) {
     throw new UsageError(`Invalid value for ${name}: "${raw}" is not a number of seconds`);
+  }
+  const value = Number(text);
+  if (value > MAX_SECONDS) {
+    throw new UsageError(
+      `Invalid value for ${name}: ${text} s is more than ${MAX_SECONDS} s (about 24.8 days)`,
+    );
   }
   return value;
 }
@@ -306,74 +329,134 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     }
   }
 
-  const logLevel = (values["log-level"] ?? env.TUIGATE_LOG_LEVEL ?? "info").toLowerCase();
+  // An empty variable counts as unset, as for the path variables (and runStdio's TUIGATE_FRAMING).
+  const [levelName, levelRaw] = pick(
+    "--log-level",
+    values["log-level"],
+    "TUIGATE_LOG_LEVEL",
+    env.TUIGATE_LOG_LEVEL || undefined,
+  );
+  const logLevel = (levelRaw ?? "info").toLowerCase();
   const level = logLevel === "warn" ? "warning" : logLevel;
   if (!LOG_LEVELS.includes(level as LogLevelName)) {
     throw new UsageError(
-      `Invalid value for --log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`,
+      `Invalid value for ${levelName}: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const framing = values.framing ?? env.TUIGATE_FRAMING ?? "line";
+  const [framingName, framingRaw] = pick(
+    "--framing",
+    values.framing,
+    "TUIGATE_FRAMING",
+    env.TUIGATE_FRAMING || undefined,
+  );
+  const framing = framingRaw ?? "line";
   if (framing !== "line" && framing !== "lsp") {
-    throw new UsageError(`Invalid value for --framing: "${framing}" is not "line" or "lsp"`);
+    throw new UsageError(`Invalid value for ${framingName}: "${framing}" is not "line" or "lsp"`);
   }
-  const stdioIo = values["stdio-io"] ?? env.TUIGATE_STDIO_IO ?? "auto";
+  const [stdioIoName, stdioIoRaw] = pick(
+    "--stdio-io",
+    values["stdio-io"],
+    "TUIGATE_STDIO_IO",
+    env.TUIGATE_STDIO_IO || undefined,
+  );
+  const stdioIo = stdioIoRaw ?? "auto";
   if (stdioIo !== "auto" && stdioIo !== "deno") {
-    throw new UsageError(`Invalid value for --stdio-io: "${stdioIo}" is not "auto" or "deno"`);
+    throw new UsageError(`Invalid value for ${stdioIoName}: "${stdioIo}" is not "auto" or "deno"`);
   }
-  const state = values.state ?? env.TUIGATE_STATE ?? "sqlite";
+  const [stateName, stateRaw] = pick(
+    "--state",
+    values.state,
+    "TUIGATE_STATE",
+    env.TUIGATE_STATE || undefined,
+  );
+  const state = stateRaw ?? "sqlite";
   if (state !== "sqlite" && state !== "memory") {
-    throw new UsageError(`Invalid value for --state: "${state}" is not "sqlite" or "memory"`);
+    throw new UsageError(`Invalid value for ${stateName}: "${state}" is not "sqlite" or "memory"`);
   }
   // An empty path means "not set", as for every path flag and variable.
   const chosenStateDir = values["state-dir"] || env.TUIGATE_STATE_DIR || undefined;
   const stateDir = chosenStateDir ?? defaultStateDir({ HOME: options.home, ...env });
   const listen = parseListen(values.listen || env.TUIGATE_LISTEN || "127.0.0.1:0");
-  const mirrorUrl = values.mirror ?? env.TUIGATE_MIRROR_URL;
-  if (mirrorUrl !== undefined && mirrorUrl !== "" && !/^wss?:\/\/[^/]+/.test(mirrorUrl)) {
-    throw new UsageError(`Invalid value for --mirror: "${mirrorUrl}" is not a ws:// or wss:// URL`);
+  const [mirrorName, mirrorUrl] = pick(
+    "--mirror",
+    values.mirror,
+    "TUIGATE_MIRROR_URL",
+    env.TUIGATE_MIRROR_URL,
+  );
+  if (mirrorUrl !== undefined && mirrorUrl !== "" && !isWebSocketUrl(mirrorUrl)) {
+    throw new UsageError(
+      `Invalid value for ${mirrorName}: "${mirrorUrl}" is not a ws:// or wss:// URL`,
+    );
   }
 
   const settings: Settings = {
     mode: positionals[0] === "serve" ? "serve" : "stdio",
     graceSeconds,
     maxFrameBytes: integer(
-      "--max-frame-bytes",
-      values["max-frame-bytes"] ?? env.TUIGATE_MAX_FRAME_BYTES,
+      ...pick(
+        "--max-frame-bytes",
+        values["max-frame-bytes"],
+        "TUIGATE_MAX_FRAME_BYTES",
+        env.TUIGATE_MAX_FRAME_BYTES,
+      ),
       16 * 1024 * 1024,
       64,
     ),
     outBufferBytes: integer(
-      "--out-buffer-bytes",
-      values["out-buffer-bytes"] ?? env.TUIGATE_OUT_BUFFER_BYTES,
+      ...pick(
+        "--out-buffer-bytes",
+        values["out-buffer-bytes"],
+        "TUIGATE_OUT_BUFFER_BYTES",
+        env.TUIGATE_OUT_BUFFER_BYTES,
+      ),
       8 * 1024 * 1024,
       1024,
     ),
     stallTimeoutSeconds: seconds(
-      "--stall-timeout",
-      values["stall-timeout"] ?? env.TUIGATE_STALL_TIMEOUT_S,
+      ...pick(
+        "--stall-timeout",
+        values["stall-timeout"],
+        "TUIGATE_STALL_TIMEOUT_S",
+        env.TUIGATE_STALL_TIMEOUT_S,
+      ),
       10,
     ),
     maxInflight: integer(
-      "--max-inflight",
-      values["max-inflight"] ?? env.TUIGATE_MAX_INFLIGHT,
+      ...pick(
+        "--max-inflight",
+        values["max-inflight"],
+        "TUIGATE_MAX_INFLIGHT",
+        env.TUIGATE_MAX_INFLIGHT,
+      ),
       64,
       1,
     ),
-    maxQueued: integer("--max-queued", values["max-queued"] ?? env.TUIGATE_MAX_QUEUED, 1024, 0),
+    maxQueued: integer(
+      ...pick("--max-queued", values["max-queued"], "TUIGATE_MAX_QUEUED", env.TUIGATE_MAX_QUEUED),
+      1024,
+      0,
+    ),
     crashLog: values["crash-log"] || env.TUIGATE_CRASH_LOG || `${stateDir}/exits.jsonl`,
     exitOnSigint: values["exit-on-sigint"] ?? false,
     logLevel: level as LogLevelName,
     logFile: values["log-file"] || env.TUIGATE_LOG_FILE || undefined,
     logFileMaxBytes: integer(
-      "--log-file-max-bytes",
-      values["log-file-max-bytes"] ?? env.TUIGATE_LOG_FILE_MAX_BYTES,
+      ...pick(
+        "--log-file-max-bytes",
+        values["log-file-max-bytes"],
+        "TUIGATE_LOG_FILE_MAX_BYTES",
+        env.TUIGATE_LOG_FILE_MAX_BYTES,
+      ),
       10 * 1024 * 1024,
       1024,
     ),
     logFileKeep: integer(
-      "--log-file-keep",
-      values["log-file-keep"] ?? env.TUIGATE_LOG_FILE_KEEP,
+      ...pick(
+        "--log-file-keep",
+        values["log-file-keep"],
+        "TUIGATE_LOG_FILE_KEEP",
+        env.TUIGATE_LOG_FILE_KEEP,
+      ),
       3,
       0,
     ),
@@ -383,30 +466,50 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     stateDirChosen: chosenStateDir !== undefined,
     state,
     sessionMaxEvents: integer(
-      "--session-max-events",
-      values["session-max-events"] ?? env.TUIGATE_SESSION_MAX_EVENTS,
+      ...pick(
+        "--session-max-events",
+        values["session-max-events"],
+        "TUIGATE_SESSION_MAX_EVENTS",
+        env.TUIGATE_SESSION_MAX_EVENTS,
+      ),
       50_000,
       1,
     ),
     sessionMaxBytes: integer(
-      "--session-max-bytes",
-      values["session-max-bytes"] ?? env.TUIGATE_SESSION_MAX_BYTES,
+      ...pick(
+        "--session-max-bytes",
+        values["session-max-bytes"],
+        "TUIGATE_SESSION_MAX_BYTES",
+        env.TUIGATE_SESSION_MAX_BYTES,
+      ),
       32 * 1024 * 1024,
       1,
     ),
     stateMaxBytes: integer(
-      "--state-max-bytes",
-      values["state-max-bytes"] ?? env.TUIGATE_STATE_MAX_BYTES,
+      ...pick(
+        "--state-max-bytes",
+        values["state-max-bytes"],
+        "TUIGATE_STATE_MAX_BYTES",
+        env.TUIGATE_STATE_MAX_BYTES,
+      ),
       256 * 1024 * 1024,
       1,
     ),
     stateBusyTimeoutSeconds: seconds(
-      "--state-busy-timeout",
-      values["state-busy-timeout"] ?? env.TUIGATE_STATE_BUSY_TIMEOUT_S,
+      ...pick(
+        "--state-busy-timeout",
+        values["state-busy-timeout"],
+        "TUIGATE_STATE_BUSY_TIMEOUT_S",
+        env.TUIGATE_STATE_BUSY_TIMEOUT_S,
+      ),
       5,
     ),
     testHooks: values["test-hooks"] ?? false,
-    maxJobs: integer("--max-jobs", values["max-jobs"] ?? env.TUIGATE_MAX_JOBS, 16, 1),
+    maxJobs: integer(
+      ...pick("--max-jobs", values["max-jobs"], "TUIGATE_MAX_JOBS", env.TUIGATE_MAX_JOBS),
+      16,
+      1,
+    ),
     listen,
     // An empty token would let anyone in: it counts as unset, so a random one is generated.
     token: bearerToken(values.token || env.TUIGATE_TOKEN || undefined, values.token !== undefined),
@@ -414,10 +517,17 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     allowOrigins: values["allow-origin"] ?? [],
     allowRemote: values["allow-remote"] ?? false,
     allowHosts: values["allow-host"] ?? [],
-    heartbeatSeconds: seconds("--heartbeat", values.heartbeat ?? env.TUIGATE_HEARTBEAT_S, 20),
+    heartbeatSeconds: seconds(
+      ...pick("--heartbeat", values.heartbeat, "TUIGATE_HEARTBEAT_S", env.TUIGATE_HEARTBEAT_S),
+      20,
+    ),
     sendDeadlineSeconds: seconds(
-      "--send-deadline",
-      values["send-deadline"] ?? env.TUIGATE_SEND_DEADLINE_S,
+      ...pick(
+        "--send-deadline",
+        values["send-deadline"],
+        "TUIGATE_SEND_DEADLINE_S",
+        env.TUIGATE_SEND_DEADLINE_S,
+      ),
       10,
     ),
     exitWithParent: values["exit-with-parent"] ?? false,
@@ -431,6 +541,16 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     );
   }
   return { settings, warnings, help: values.help ?? false, version: values.version ?? false };
+}
+
+/** Whether `text` parses as a ws:// or wss:// URL with a host and a valid port. */
+function isWebSocketUrl(text: string): boolean {
+  if (!/^wss?:\/\/[^/]+/.test(text)) return false;
+  try {
+    return new URL(text).hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 function parseListen(raw: string): { hostname: string; port: number } {

@@ -67,7 +67,7 @@ Deno.test("parseSettings throws a UsageError naming the flag for bad values and 
   );
   assert.throws(
     () => parseSettings([], { env: { TUIGATE_STDIO_IO: "fast" } }),
-    (e) => e instanceof UsageError && /--stdio-io.*"fast"/.test(e.message),
+    (e) => e instanceof UsageError && /TUIGATE_STDIO_IO.*"fast"/.test(e.message),
   );
   assert.equal(parseSettings([], { env: {} }).settings.stdioIo, "auto");
   assert.equal(parseSettings([], { env: { TUIGATE_STDIO_IO: "deno" } }).settings.stdioIo, "deno");
@@ -94,4 +94,55 @@ Deno.test("parseSettings reads a flag value that starts with a dash as the value
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /grace/);
   assert.throws(() => parseSettings(["--max-jobs", "-3"], { env: {} }), UsageError);
+});
+
+Deno.test("parseSettings names the environment variable when a bad value came from it", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ TUIGATE_MAX_INFLIGHT: "abc" }, /^Invalid value for TUIGATE_MAX_INFLIGHT: "abc"/],
+    [{ TUIGATE_HEARTBEAT_S: "soon" }, /^Invalid value for TUIGATE_HEARTBEAT_S: "soon"/],
+    [{ TUIGATE_LOG_LEVEL: "loud" }, /^Invalid value for TUIGATE_LOG_LEVEL: "loud"/],
+    [{ TUIGATE_FRAMING: "xml" }, /^Invalid value for TUIGATE_FRAMING: "xml"/],
+    [{ TUIGATE_MIRROR_URL: "ws://[" }, /^Invalid value for TUIGATE_MIRROR_URL: "ws:\/\/\["/],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => parseSettings([], { env }), (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  // The flag, when given, is what is named.
+  assert.throws(
+    () => parseSettings(["--max-inflight", "x"], { env: { TUIGATE_MAX_INFLIGHT: "abc" } }),
+    /Invalid value for --max-inflight: "x"/,
+  );
+});
+
+Deno.test("parseSettings refuses seconds a timer cannot wait, and seconds not in decimal", () => {
+  for (
+    const args of [["--stall-timeout", "3000000"], ["--heartbeat", "0x10"], [
+      "--send-deadline",
+      "1e9",
+    ]]
+  ) {
+    assert.throws(() => parseSettings(args, { env: {} }), UsageError, args.join(" "));
+  }
+  const { settings } = parseSettings(["--stall-timeout", "2147483", "--heartbeat", "0.5"], {
+    env: {},
+  });
+  assert.equal(settings.stallTimeoutSeconds, 2147483);
+  assert.equal(settings.heartbeatSeconds, 0.5);
+});
+
+Deno.test("parseSettings refuses a mirror URL that does not parse, and takes empty enum variables as unset", () => {
+  for (const url of ["ws://[", "ws://a b", "ws://h:99999/x"]) {
+    assert.throws(() => parseSettings(["--mirror", url], { env: {} }), UsageError, url);
+  }
+  const { settings } = parseSettings([], {
+    env: { TUIGATE_FRAMING: "", TUIGATE_LOG_LEVEL: "", TUIGATE_STATE: "", TUIGATE_STDIO_IO: "" },
+  });
+  assert.equal(settings.framing, "line");
+  assert.equal(settings.logLevel, "info");
+  assert.equal(settings.state, "sqlite");
+  assert.equal(settings.stdioIo, "auto");
 });
