@@ -209,6 +209,21 @@ function pick(
   return flagValue !== undefined ? [flag, flagValue] : [variable, variableValue];
 }
 
+/** One of two values, the first by default; anything else is a {@linkcode UsageError}. */
+function either<T extends string>(
+  [name, raw]: [string, string | undefined],
+  allowed: readonly [T, T],
+): T {
+  const value = raw ?? allowed[0];
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) {
+    throw new UsageError(
+      `Invalid value for ${name}: "${value}" is not "${allowed[0]}" or "${allowed[1]}"`,
+    );
+  }
+  return found;
+}
+
 function seconds(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const text = raw.trim();
@@ -343,36 +358,18 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
       `Invalid value for ${levelName}: "${logLevel}" is not one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const [framingName, framingRaw] = pick(
-    "--framing",
-    values.framing,
-    "TUIGATE_FRAMING",
-    env.TUIGATE_FRAMING || undefined,
+  const framing = either(
+    pick("--framing", values.framing, "TUIGATE_FRAMING", env.TUIGATE_FRAMING || undefined),
+    ["line", "lsp"],
   );
-  const framing = framingRaw ?? "line";
-  if (framing !== "line" && framing !== "lsp") {
-    throw new UsageError(`Invalid value for ${framingName}: "${framing}" is not "line" or "lsp"`);
-  }
-  const [stdioIoName, stdioIoRaw] = pick(
-    "--stdio-io",
-    values["stdio-io"],
-    "TUIGATE_STDIO_IO",
-    env.TUIGATE_STDIO_IO || undefined,
+  const stdioIo = either(
+    pick("--stdio-io", values["stdio-io"], "TUIGATE_STDIO_IO", env.TUIGATE_STDIO_IO || undefined),
+    ["auto", "deno"],
   );
-  const stdioIo = stdioIoRaw ?? "auto";
-  if (stdioIo !== "auto" && stdioIo !== "deno") {
-    throw new UsageError(`Invalid value for ${stdioIoName}: "${stdioIo}" is not "auto" or "deno"`);
-  }
-  const [stateName, stateRaw] = pick(
-    "--state",
-    values.state,
-    "TUIGATE_STATE",
-    env.TUIGATE_STATE || undefined,
+  const state = either(
+    pick("--state", values.state, "TUIGATE_STATE", env.TUIGATE_STATE || undefined),
+    ["sqlite", "memory"],
   );
-  const state = stateRaw ?? "sqlite";
-  if (state !== "sqlite" && state !== "memory") {
-    throw new UsageError(`Invalid value for ${stateName}: "${state}" is not "sqlite" or "memory"`);
-  }
   // An empty path means "not set", as for every path flag and variable.
   const chosenStateDir = values["state-dir"] || env.TUIGATE_STATE_DIR || undefined;
   const stateDir = chosenStateDir ?? defaultStateDir({ HOME: options.home, ...env });
