@@ -30,12 +30,10 @@ if (import.meta.main) {
  * SIGINT and SIGTERM from its first moment, so /proc cannot tell).
  */
 async function holdStartForTests(): Promise<void> {
-  try {
-    await Deno.stderr.write(
-      new TextEncoder().encode("[tuigate] test hooks: early signal listeners in place\n"),
-    );
-  } catch {
-    // No stderr: the hold still applies.
-  }
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const hold = new Promise((resolve) => setTimeout(resolve, 300));
+  // Not awaited: a stderr nobody reads must not hold the start longer (nor keep a signal waiting).
+  Deno.stderr.write(
+    new TextEncoder().encode("[tuigate] test hooks: early signal listeners in place\n"),
+  ).catch(() => {});
+  await hold;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { VERSION } from "../version.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import { ExitLedger } from "./exit_ledger.ts";
 
@@ -80,7 +81,10 @@ export async function writeEarlyExit(reason: string, options: EarlyExitOptions):
       reason,
       ...(error !== undefined ? { error: error instanceof Error ? error : String(error) } : {}),
       uptimeMs: Math.round(performance.now()),
+      // Nothing was served yet: no request can be in flight.
+      inflight: 0,
       exitCode: code,
+      version: VERSION,
       ...options.fields,
     }, 150),
     stderr.flush(options.flushMs ?? 300),

@@ -49,6 +49,12 @@ export class EarlySignals {
   #listeners: [Deno.Signal, () => void][] = [];
   #onSignal: ((signal: Deno.Signal) => void)[] = [];
   #takenOver = false;
+  /**
+   * The parent pid when these listeners were made, the earliest moment of the
+   * process: a lifecycle given them watches this parent, so one that died
+   * while the gateway loaded is noticed too.
+   */
+  readonly parentPid: number = Deno.ppid;
 
   /** Starts listening. */
   constructor(options: EarlySignalsOptions = {}) {

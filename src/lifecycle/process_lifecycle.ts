@@ -8,6 +8,7 @@
 
 import { getLogger } from "../protocol/logger.ts";
 import { watchInterrupt } from "../protocol/turn_budget.ts";
+import { ParentWatch } from "./_parent_watch.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
 import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
@@ -15,7 +16,14 @@ import type { ExitLedger, ExitReason } from "./exit_ledger.ts";
 const logger = getLogger(["tuigate", "lifecycle"]);
 
 /** The signals the watchdog worker reports through the shared flag, by index + 1. */
-const WATCHED_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGHUP"];
+const WATCHED_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGHUP", "SIGINT"];
+
+/** Who owns the exit, in the slot shared with the watchdog worker: nobody yet. */
+const EXIT_UNCLAIMED = 0;
+/** The main isolate claimed the exit: it writes the ledger line and exits. */
+const EXIT_BY_MAIN = 1;
+/** The watchdog worker claimed the exit: it writes the ledger line and kills the process. */
+const EXIT_BY_WATCHDOG = 2;
 
 /**
  * Exit codes of the gateway process.
@@ -113,7 +121,10 @@ export interface ProcessLifecycleOptions {
    */
   watchdogMarginMs?: number;
   /**
-   * Interval of the parent-death check, in ms; 0 disables it.
+   * Interval of the parent-death check, in ms; 0 disables it. The parent is
+   * the one of `earlySignals` (the earliest seen), else `Deno.ppid` at
+   * `start()`; on Linux, launchers between the TUI and the gateway
+   * (`deno task`, `npx`, `sh -c`) are climbed over, so the TUI is watched.
    * @default {500}
    */
   parentCheckMs?: number;
@@ -219,14 +230,15 @@ export class ProcessLifecycle {
   #drains: DrainStep[] = [];
   #finalizers: (() => void)[] = [];
   #worker: Worker | undefined;
-  /** When the watchdog worker saw the first SIGTERM or SIGHUP (ms since the epoch; 0: not yet). */
   /**
    * Shared with the watchdog worker, which sees signals at once: the first
-   * SIGTERM/SIGHUP's arrival (`Date.now()`, BigInt64 at byte 0) and which
-   * one it was (Int32 at byte 8: 1 SIGTERM, 2 SIGHUP).
+   * shutdown signal's arrival (`Date.now()`, BigInt64 at byte 0), which one
+   * it was (Int32 at byte 8: 1 SIGTERM, 2 SIGHUP, 3 SIGINT), and who owns
+   * the exit (Int32 at byte 12, claimed once: see `EXIT_BY_MAIN`).
    */
   #signalAt = new BigInt64Array(new SharedArrayBuffer(16), 0, 1);
   #signalSeen = new Int32Array(this.#signalAt.buffer, 8, 1);
+  #exitOwner = new Int32Array(this.#signalAt.buffer, 12, 1);
   /** When the grace period of the shutdown under way ends (`Date.now()` time). */
   #deadline = 0;
   #groups = new Set<number>();
@@ -234,6 +246,7 @@ export class ProcessLifecycle {
   /** Cancels the fallback start of the background guards scheduled by `start()`. */
   #cancelFallback: () => void = () => {};
   #initialParent = 0;
+  #parentWatch: ParentWatch | undefined;
   #reason: ExitReason | undefined;
   #crashed = false;
   #crashError: unknown = undefined;
@@ -317,7 +330,7 @@ export class ProcessLifecycle {
     }
     globalThis.addEventListener("unhandledrejection", this.#onRejection);
     globalThis.addEventListener("error", this.#onError);
-    if (!isWindows) this.#initialParent = Deno.ppid;
+    if (!isWindows) this.#initialParent = this.#earlySignals?.parentPid ?? Deno.ppid;
     if (this.#watchdogEnabled || this.#parentCheckMs > 0) {
       // Not `setTimeout`: its first call loads Deno's Node timers (~0.7 ms), which would then
       // delay the first answer. The web timer behind `AbortSignal.timeout` costs nothing.
@@ -349,12 +362,35 @@ export class ProcessLifecycle {
     this.#cancelFallback();
     if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Exiting) return;
     if (this.#parentCheckMs > 0 && !isWindows && this.#parentTimer === undefined) {
-      this.#parentTimer = setInterval(() => {
-        if (Deno.ppid !== this.#initialParent) this.shutdown("parent-exited");
-      }, this.#parentCheckMs);
+      const watch = new ParentWatch([{ pid: Deno.pid, parent: this.#initialParent }]);
+      this.#parentWatch = watch;
+      const check = () => {
+        if (this.#parentWatch?.gone(Deno.ppid)) this.shutdown("parent-exited");
+      };
+      this.#parentTimer = setInterval(check, this.#parentCheckMs);
       Deno.unrefTimer(this.#parentTimer as unknown as number);
+      // A parent that died while the gateway loaded is noticed now, not a period later.
+      check();
+      if (this.#state !== LifecycleState.Running) return;
+      void this.#climb(watch, check);
     }
     this.startWatchdog();
+  }
+
+  /**
+   * Finds the TUI above launchers (`deno task`, `npx`, `sh -c`) in the
+   * background, then watches it, here and in the worker.
+   */
+  async #climb(direct: ParentWatch, check: () => void): Promise<void> {
+    const watch = await ParentWatch.discover(Deno.pid, direct.links[0].parent);
+    if (watch.links.length === 1 || this.#parentWatch !== direct) return;
+    logger.debug("Watching the TUI (pid {pid}) above {launchers} launcher(s)", {
+      pid: watch.top,
+      launchers: watch.links.length - 1,
+    });
+    this.#parentWatch = watch;
+    this.#worker?.postMessage({ type: "parent", links: watch.links, proc: watch.proc });
+    if (this.#state === LifecycleState.Running) check();
   }
 
   /** Starts the watchdog worker now, if it is enabled and not started yet. Idempotent. */
@@ -376,7 +412,9 @@ export class ProcessLifecycle {
           ledgerPath: this.#ledger.path,
           startedAt: this.#startedAt,
           parentCheckMs: isWindows ? 0 : this.#parentCheckMs,
-          initialParent: this.#initialParent,
+          parentLinks: this.#parentWatch?.links,
+          parentProc: this.#parentWatch?.proc,
+          exitOnSigint: this.#exitOnSigint,
           ...this.#meta,
         },
       });
@@ -496,6 +534,8 @@ export class ProcessLifecycle {
   async #exit(reason: ExitReason): Promise<void> {
     if (this.#state === LifecycleState.Exiting) return;
     this.#state = LifecycleState.Exiting;
+    // One exit, one ledger line: the watchdog worker may be ending the process at this moment.
+    const owner = Atomics.compareExchange(this.#exitOwner, 0, EXIT_UNCLAIMED, EXIT_BY_MAIN);
     for (const finalizer of this.#finalizers) {
       try {
         finalizer();
@@ -522,6 +562,15 @@ export class ProcessLifecycle {
       exitCode: code,
       ...this.#meta,
     };
+    if (owner === EXIT_BY_WATCHDOG) {
+      // The worker wrote its line and kills the process (and job groups) now; exit only if not.
+      logger.debug("The watchdog is ending the process; its ledger line stands");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      this.#exited(code);
+      if (this.#callExit) Deno.exit(code);
+      this.#cleanup();
+      return;
+    }
     this.#stderr?.writeLine(`[tuigate-exit] ${reason}`);
     await Promise.all([
       this.#ledger.append(entry, 150),

@@ -33,12 +33,27 @@ export interface RotatingFileSinkOptions {
    * @default {10000}
    */
   maxLines?: number;
+  /**
+   * After a failed open or write, how long lines are dropped (and counted)
+   * before the file is tried again, in ms.
+   * @default {5000}
+   */
+  retryMs?: number;
+  /**
+   * Called when the file cannot be opened or written (a missing folder, a
+   * full disk), once until a write succeeds again: say so where it is seen.
+   * @default {undefined} nothing is said
+   */
+  onError?: (error: unknown) => void;
 }
 
 const encoder = new TextEncoder();
 
 /**
- * Appends lines to a file, rotating it at a size bound. Never throws from `writeLine`.
+ * Appends lines to a file, rotating it at a size bound. Never throws from
+ * `writeLine`. When the file cannot be written, lines are dropped and
+ * counted for `retryMs`, then it is tried again; the first line written
+ * after says how many were lost.
  *
  * @example
  * ```ts
@@ -58,8 +73,13 @@ export class RotatingFileSink {
   #busy = false;
   #file: Deno.FsFile | undefined;
   #size = 0;
-  #failed = false;
+  /** When the last open or write failed (`Date.now()`), or 0 while the file works. */
+  #failedAt = 0;
+  #warned = false;
   #dropped = 0;
+  #lost = 0;
+  #retryMs: number;
+  #onError: ((error: unknown) => void) | undefined;
 
   /** Makes a sink for `path`; the file is opened on the first write. */
   constructor(path: string, options: RotatingFileSinkOptions = {}) {
@@ -67,11 +87,19 @@ export class RotatingFileSink {
     this.#maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
     this.#keep = options.keep ?? 3;
     this.#maxLines = options.maxLines ?? 10_000;
+    this.#retryMs = options.retryMs ?? 5000;
+    this.#onError = options.onError;
   }
 
   /** Queues a line. */
   writeLine(line: string): void {
-    if (this.#failed) return;
+    if (this.#failedAt !== 0) {
+      if (Date.now() - this.#failedAt < this.#retryMs) {
+        this.#lost++;
+        return;
+      }
+      this.#failedAt = 0; // try the file again
+    }
     this.#lines.push(line.endsWith("\n") ? line : line + "\n");
     if (this.#lines.length > this.#maxLines) {
       this.#lines.shift();
@@ -80,14 +108,35 @@ export class RotatingFileSink {
     if (!this.#busy) void this.#drain();
   }
 
-  /** Resolves `true` once every queued line is written, or `false` after `timeoutMs`. */
+  /**
+   * Resolves `true` once every queued line is written (or, with the file
+   * failing, dropped), or `false` after `timeoutMs`.
+   */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.#busy || this.#lines.length > 0) && !this.#failed) {
+    while (this.#busy || this.#lines.length > 0) {
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return true;
+  }
+
+  /**
+   * Opens the file now rather than at the first line, so that a path that
+   * cannot be used is said (`onError`) at start. Resolves whether it is open.
+   */
+  async open(): Promise<boolean> {
+    try {
+      await this.#open();
+      return true;
+    } catch (error) {
+      this.#failedAt = Date.now();
+      if (!this.#warned) {
+        this.#warned = true;
+        this.#onError?.(error);
+      }
+      return false;
+    }
   }
 
   /** Closes the file. */
@@ -103,24 +152,32 @@ export class RotatingFileSink {
   async #drain(): Promise<void> {
     this.#busy = true;
     try {
-      while (this.#lines.length > 0 && !this.#failed) {
+      while (this.#lines.length > 0) {
         const lines = this.#lines;
         this.#lines = [];
-        if (this.#dropped > 0) {
-          lines.unshift(
-            `[tuigate] ${this.#dropped} log lines dropped: the log file was too slow\n`,
-          );
-          this.#dropped = 0;
+        const notices: string[] = [];
+        const [dropped, lost] = [this.#dropped, this.#lost];
+        if (dropped > 0) {
+          notices.push(`[tuigate] ${dropped} log lines dropped: the log file was too slow\n`);
         }
+        if (lost > 0) {
+          notices.push(`[tuigate] ${lost} log lines dropped: the log file could not be written\n`);
+        }
+        this.#dropped = 0;
+        this.#lost = 0;
+        const all = [...notices, ...lines];
+        /** How many of `all` are written. */
+        let done = 0;
         try {
-          if (this.#file === undefined) await this.#open();
+          await this.#open();
           // Write in pieces that fit the current file, rotating between them.
           let piece = "";
           let pieceBytes = 0;
-          for (const line of lines) {
+          for (const [i, line] of all.entries()) {
             const length = utf8Length(line);
             if (piece !== "" && this.#size + pieceBytes + length > this.#maxBytes) {
               await this.#write(piece);
+              done = i;
               piece = "";
               pieceBytes = 0;
             }
@@ -131,8 +188,20 @@ export class RotatingFileSink {
             pieceBytes += length;
           }
           if (piece !== "") await this.#write(piece);
-        } catch {
-          this.#failed = true;
+          this.#warned = false;
+        } catch (error) {
+          // Lines not written are lost and counted; the counts carry over if their notices were.
+          this.close();
+          this.#failedAt = Date.now();
+          let notice = 0;
+          if (dropped > 0 && done <= notice++) this.#dropped += dropped;
+          if (lost > 0 && done <= notice++) this.#lost += lost;
+          this.#lost += lines.length - Math.max(0, done - notices.length) + this.#lines.length;
+          this.#lines = [];
+          if (!this.#warned) {
+            this.#warned = true;
+            this.#onError?.(error);
+          }
         }
       }
     } finally {
@@ -147,11 +216,23 @@ export class RotatingFileSink {
     this.#size += bytes.length;
   }
 
-  async #open(): Promise<void> {
-    const dir = this.#path.slice(0, this.#path.lastIndexOf("/"));
-    if (dir !== "") await Deno.mkdir(dir, { recursive: true });
-    this.#file = await Deno.open(this.#path, { create: true, append: true, mode: 0o600 });
-    this.#size = (await this.#file.stat()).size;
+  #opening: Promise<void> | undefined;
+
+  /** Opens the file unless it is open; one attempt at a time. */
+  #open(): Promise<void> {
+    if (this.#file !== undefined) return Promise.resolve();
+    this.#opening ??= (async () => {
+      try {
+        const dir = this.#path.slice(0, this.#path.lastIndexOf("/"));
+        if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+        const file = await Deno.open(this.#path, { create: true, append: true, mode: 0o600 });
+        this.#size = (await file.stat()).size;
+        this.#file = file;
+      } finally {
+        this.#opening = undefined;
+      }
+    })();
+    return this.#opening;
   }
 
   async #rotate(): Promise<void> {

@@ -89,7 +89,7 @@ export async function buildGateway(
     maxQueued: settings.maxQueued,
   });
   const features: Features = { setup: [] };
-  if (settings.testHooks) registerTestHooks(gateway);
+  if (settings.testHooks) features.setup.push(registerTestHooks(gateway));
   const sessions = new sessionsFeature.SessionManager(store, { epoch: gateway.epoch });
   sessionsFeature.registerSessionMethods(gateway, sessions);
   features.setup.push((lifecycle) => {
@@ -186,6 +186,7 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
           uptimeMs: Math.round(performance.now()),
           inflight: 0,
           exitCode: EXIT_CODES.USAGE,
+          version: VERSION,
         }, 150),
       ]);
       return EXIT_CODES.USAGE;
@@ -202,13 +203,24 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
   }
   const settings = parsed.settings;
   const stderr = new AsyncLineSink(Deno.stderr);
-  const file = settings.logFile === undefined ? undefined : new RotatingFileSink(settings.logFile, {
+  const logFile = settings.logFile;
+  const file = logFile === undefined ? undefined : new RotatingFileSink(logFile, {
     maxBytes: settings.logFileMaxBytes,
     keep: settings.logFileKeep,
+    // On stderr whatever the log level: the file is where the user looks for the log.
+    onError: (error) =>
+      stderr.writeLine(
+        `tuigate: cannot write the log file ${logFile}: ${
+          error instanceof Error ? error.message : String(error)
+        }; trying again in 5 s, counting the lines lost meanwhile`,
+      ),
   });
+  // Opened now, in the background: a log file that cannot be written is said at start.
+  void file?.open();
   await setupLogging(stderr, { level: settings.logLevel, file });
   const logger = getLogger(["tuigate", "main"]);
-  for (const warning of parsed.warnings) logger.warn(warning);
+  // On stderr whatever the log level: a value was ignored, the user must hear of it.
+  for (const warning of parsed.warnings) stderr.writeLine(`tuigate: ${warning}`);
   // A signal during a slow start-up (a store busy past its timeout, say) is honoured within the
   // grace period too: exit 0 with a ledger line, unless building the gateway ended first (then
   // serving takes the signal over, or start-up already exits for its own reason).
@@ -316,16 +328,18 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
   });
 }
 
-/** The `--crash-log` given on a command line whose other flags may be bad, if any. */
+/**
+ * The `--crash-log` given on a command line whose other flags may be bad, if
+ * any: the last one, as for every flag given twice.
+ */
 function crashLogFlag(args: string[]): string | undefined {
+  let given: string | undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--") break;
-    if (args[i].startsWith("--crash-log=")) {
-      return args[i].slice("--crash-log=".length) || undefined;
-    }
-    if (args[i] === "--crash-log") return args[i + 1] || undefined;
+    if (args[i].startsWith("--crash-log=")) given = args[i].slice("--crash-log=".length);
+    else if (args[i] === "--crash-log") given = args[++i];
   }
-  return undefined;
+  return given || undefined;
 }
 
 /** The one early exit under way, if any. */

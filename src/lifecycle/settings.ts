@@ -150,7 +150,7 @@ Options:
   --log-level LEVEL           trace|debug|info|warning|error|fatal (env TUIGATE_LOG_LEVEL, default info)
   --log-file PATH             also log to a file (env TUIGATE_LOG_FILE)
   --log-file-max-bytes N      rotate the log file at this size (env TUIGATE_LOG_FILE_MAX_BYTES, default 10485760)
-  --log-file-keep N           rotated log files kept (env TUIGATE_LOG_FILE_KEEP, default 3)
+  --log-file-keep N           rotated log files kept, at most 1000 (env TUIGATE_LOG_FILE_KEEP, default 3)
   --framing line|lsp          stdio framing (env TUIGATE_FRAMING, default line)
   --stdio-io auto|deno        stdio reads and writes: auto moves pipes onto polled sockets after the
                               first frame, deno keeps Deno.stdin/stdout (env TUIGATE_STDIO_IO, default auto)
@@ -183,6 +183,7 @@ function integer(
   raw: string | undefined,
   fallback: number,
   min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
 ): number {
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw.trim())) {
@@ -190,8 +191,12 @@ function integer(
   }
   const value = Number(raw.trim());
   if (value < min) throw new UsageError(`Invalid value for ${name}: ${value} is below ${min}`);
+  if (value > max) throw new UsageError(`Invalid value for ${name}: ${value} is above ${max}`);
   return value;
 }
+
+/** The most rotated log files kept (`--log-file-keep`). */
+const MAX_LOG_FILE_KEEP = 1000;
 
 /**
  * The longest wait a timer can take, in seconds (2^31 - 1 ms, about 24.8
@@ -456,6 +461,8 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
       ),
       3,
       0,
+      // Each rotation renames every kept file: a bound keeps it quick.
+      MAX_LOG_FILE_KEEP,
     ),
     framing,
     stdioIo,

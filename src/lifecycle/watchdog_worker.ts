@@ -10,13 +10,32 @@
  * check period later, the main isolate is stuck, and the worker ends the
  * process after the margin (ledger reason `parent-exited`, `via: "watchdog"`).
  *
+ * One exit writes one ledger line: the worker and the main isolate claim the
+ * exit in a shared slot, and the worker leaves it to a main isolate that
+ * claimed it first (killing the process only if it is still alive a while
+ * later, without a line of its own).
+ *
  * @module
  */
 
 /// <reference lib="deno.worker" />
 
+import { type ParentLink, ParentWatch } from "./_parent_watch.ts";
+
+/** The exit-owner slot's values (as in `process_lifecycle.ts`). */
+const EXIT_UNCLAIMED = 0;
+const EXIT_BY_MAIN = 1;
+const EXIT_BY_WATCHDOG = 2;
+
+/** How long a main isolate that claimed the exit gets to finish it before the kill. */
+const MAIN_EXIT_MARGIN_MS = 1000;
+
 interface Config {
-  /** Where the first SIGTERM or SIGHUP's arrival is written for the main isolate (BigInt64 at byte 0, ms since the epoch; Int32 at byte 8, 1 SIGTERM or 2 SIGHUP). */
+  /**
+   * Shared with the main isolate: the first shutdown signal's arrival (BigInt64
+   * at byte 0, ms since the epoch), which one (Int32 at byte 8: 1 SIGTERM,
+   * 2 SIGHUP, 3 SIGINT) and who owns the exit (Int32 at byte 12).
+   */
   signalAt?: SharedArrayBuffer;
   graceMs: number;
   marginMs: number;
@@ -26,8 +45,12 @@ interface Config {
   version: string;
   /** How often the main isolate checks its parent, in ms; 0 when it does not. */
   parentCheckMs?: number;
-  /** The parent pid at start. */
-  initialParent?: number;
+  /** The processes up to the TUI and their parents at start (see `_parent_watch.ts`). */
+  parentLinks?: ParentLink[];
+  /** Whether other processes' `/proc` entries can be read. */
+  parentProc?: boolean;
+  /** Whether SIGINT ends the gateway as SIGTERM does. */
+  exitOnSigint?: boolean;
 }
 
 let config: Config | undefined;
@@ -35,6 +58,7 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 let armedBy = "";
 let signal: string | undefined;
 let inflight: number | null = null;
+let parentWatch: ParentWatch | undefined;
 const processGroups = new Set<number>();
 
 function arm(reason: string, delayMs?: number): void {
@@ -48,9 +72,9 @@ function arm(reason: string, delayMs?: number): void {
  * main isolate has one of its check periods (plus a little) to say it is
  * shutting down, which arms the usual clock; if it has not, it is stuck.
  */
-function watchParent(periodMs: number, initialParent: number): void {
+function watchParent(periodMs: number): void {
   const poll = setInterval(() => {
-    if (Deno.ppid === initialParent) return;
+    if (parentWatch === undefined || !parentWatch.gone(Deno.ppid)) return;
     clearInterval(poll);
     const wait = setTimeout(() => arm("parent-exited", config?.marginMs ?? 250), periodMs + 250);
     Deno.unrefTimer(wait);
@@ -60,13 +84,21 @@ function watchParent(periodMs: number, initialParent: number): void {
 
 async function fire(): Promise<void> {
   if (config === undefined) return;
-  const parentGone = armedBy === "parent-exited";
+  if (config.signalAt !== undefined) {
+    const owner = new Int32Array(config.signalAt, 12, 1);
+    if (Atomics.compareExchange(owner, 0, EXIT_UNCLAIMED, EXIT_BY_WATCHDOG) === EXIT_BY_MAIN) {
+      // The main isolate is exiting and wrote its line: kill only if it never gets there.
+      setTimeout(kill, MAIN_EXIT_MARGIN_MS);
+      return;
+    }
+  }
+  const parentExited = armedBy === "parent-exited";
   const entry = {
     event: "exit",
     time: new Date().toISOString(),
     pid: Deno.pid,
     // The main isolate was stuck: the worker ended the process for the reason it saw.
-    reason: parentGone ? "parent-exited" : "watchdog",
+    reason: parentExited ? "parent-exited" : "watchdog",
     via: "watchdog",
     trigger: armedBy,
     signal,
@@ -90,6 +122,11 @@ async function fire(): Promise<void> {
     Promise.all([write, say]),
     new Promise((resolve) => setTimeout(resolve, 100)),
   ]);
+  kill();
+}
+
+/** Kills the job process groups, then the process. */
+function kill(): void {
   for (const group of processGroups) {
     try {
       Deno.kill(-group, "SIGKILL");
@@ -100,9 +137,13 @@ async function fire(): Promise<void> {
   Deno.kill(Deno.pid, "SIGKILL");
 }
 
-for (const name of ["SIGTERM", "SIGHUP"] as const) {
+const SIGNAL_CODES = { SIGTERM: 1, SIGHUP: 2, SIGINT: 3 } as const;
+
+for (const name of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
   try {
     Deno.addSignalListener(name, () => {
+      // SIGINT belongs to the TUI unless the gateway was told to exit on it.
+      if (name === "SIGINT" && config?.exitOnSigint !== true) return;
       if (signal === undefined && config?.signalAt !== undefined) {
         // The main isolate may see the signal late: it counts its grace period from this, and
         // its long runs of work look at the second slot (1 SIGTERM, 2 SIGHUP) to start at once.
@@ -116,7 +157,7 @@ for (const name of ["SIGTERM", "SIGHUP"] as const) {
           new Int32Array(config.signalAt, 8, 1),
           0,
           0,
-          name === "SIGTERM" ? 1 : 2,
+          SIGNAL_CODES[name],
         );
       }
       signal ??= name;
@@ -131,11 +172,18 @@ self.onmessage = (event: MessageEvent) => {
   const message = event.data as
     | { type: "config"; config: Config }
     | { type: "arm"; reason: string; signal?: string; inflight: number }
-    | { type: "group"; pgid: number; alive: boolean };
+    | { type: "group"; pgid: number; alive: boolean }
+    | { type: "parent"; links: ParentLink[]; proc: boolean };
   if (message.type === "config") {
     config = message.config;
-    const { parentCheckMs = 0, initialParent } = config;
-    if (parentCheckMs > 0 && initialParent !== undefined) watchParent(parentCheckMs, initialParent);
+    const { parentCheckMs = 0, parentLinks } = config;
+    if (parentCheckMs > 0 && parentLinks !== undefined && parentLinks.length > 0) {
+      parentWatch ??= new ParentWatch(parentLinks, config.parentProc);
+      watchParent(parentCheckMs);
+    }
+  } else if (message.type === "parent") {
+    // The main isolate found the TUI above launchers after the worker started.
+    parentWatch = new ParentWatch(message.links, message.proc);
   } else if (message.type === "arm") {
     signal ??= message.signal;
     inflight = message.inflight;

@@ -44,3 +44,18 @@ Deno.test("Gateway logs nothing below --log-level and only frames reach stdout",
   assert.doesNotMatch(gw.stderr, /no\.such\.method/);
   assert.deepEqual(gw.invalidLines, []);
 });
+
+Deno.test("Gateway says on stderr, at any log level, that its log file cannot be written, and serves on", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/not-a-folder`, "");
+  const path = `${dir}/not-a-folder/tuigate.log`;
+  await using gw = await spawnGateway(["--log-file", path, "--log-level", "error"]);
+  await gw.ready();
+  assert.equal((await gw.request("gateway.ping")).result.pong, true);
+  await gw.closeStdin();
+  assert.equal((await gw.waitExit(5000)).code, 0);
+  const said = gw.stderr.split("\n").filter((line) => line.includes("cannot write the log file"));
+  assert.equal(said.length, 1, gw.stderr);
+  assert.ok(said[0].includes(path), said[0]);
+  await Deno.remove(dir, { recursive: true });
+});

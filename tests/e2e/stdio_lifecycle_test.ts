@@ -454,7 +454,16 @@ Deno.test("Gateway rejects a bad flag with one line on stderr, exit code 2 and a
     );
     // A --crash-log given beside the bad flag is still where the line goes.
     const beside = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}/main.ts`, "--crash-log", `${dir}/given.jsonl`, "--bogus"],
+      // Given twice: the last one counts, as for every flag.
+      args: [
+        "run",
+        "-A",
+        `${ROOT}/main.ts`,
+        `--crash-log=${dir}/first.jsonl`,
+        "--crash-log",
+        `${dir}/given.jsonl`,
+        "--bogus",
+      ],
       stdin: "null",
       stderr: "null",
       env,
@@ -470,6 +479,8 @@ Deno.test("Gateway rejects a bad flag with one line on stderr, exit code 2 and a
     assert.equal(given.reason, "bad-flags");
     assert.equal(typeof given.uptime, "number");
     assert.equal(given.inflight, 0);
+    assert.equal(typeof given.version, "string");
+    assert.equal(await Deno.stat(`${dir}/first.jsonl`).catch(() => undefined), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -546,23 +557,46 @@ Deno.test("Gateway falls back to the default grace period with a warning when th
   assert.match(gw.stderr, /grace/i);
 });
 
+Deno.test("Gateway says it ignored an invalid grace period even with --log-level error", async () => {
+  await using gw = await spawnGateway(["--log-level", "error", "--grace", "soon"]);
+  await gw.ready();
+  await gw.closeStdin();
+  await gw.waitExit(5000);
+  assert.match(gw.stderr, /^tuigate: Invalid grace period "soon": using the default of 1 s$/m);
+});
+
+/** How the orphaned gateway is started by its parent shell. */
+type Launcher = "run" | "task" | "sh";
+
 /**
- * Starts `main.ts` from a shell that exits after `parentSeconds`, leaving the
- * gateway orphaned with its stdin (the test's pipe, sent `input` first) still
- * open. Resolves when the parent is gone with how long the gateway then took
- * to stop running (a zombie waiting to be reaped counts as stopped) and the
- * last ledger line.
+ * Starts `main.ts` from a parent shell that exits after the shell code
+ * `parentExit` (`$err` names the gateway's stderr file), leaving the gateway
+ * orphaned with its stdin (the test's pipe, sent `input` first) still open.
+ * `launcher`: `run` spawns it directly; `task` through `deno task start`, and
+ * `sh` through `sh -c`, launchers that stay and outlive the parent.
+ * Resolves when the parent is gone with how long the gateway then took to
+ * stop running (a zombie waiting to be reaped counts as stopped) and the last
+ * ledger line.
  */
-async function orphanGateway(args: string[], input: string, parentSeconds: number) {
+async function orphanGateway(
+  args: string[],
+  input: string,
+  parentExit: string,
+  launcher: Launcher = "run",
+) {
   const dir = await Deno.makeTempDir();
   const ledger = `${dir}/exits.jsonl`;
   const pidFile = `${dir}/pid`;
+  const deno = `"${Deno.execPath()}"`;
+  const command = {
+    run: `${deno} run -A "${ROOT}/main.ts" ${args.join(" ")}`,
+    task: `${deno} task --quiet --config "${ROOT}/deno.json" start ${args.join(" ")}`,
+    sh: `sh -c '${deno} run -A "${ROOT}/main.ts" ${args.join(" ")}; true'`,
+  }[launcher];
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      `exec 3<&0; "${Deno.execPath()}" run -A "${ROOT}/main.ts" ${
-        args.join(" ")
-      } <&3 >/dev/null 2>/dev/null & echo $! > "${pidFile}"; sleep ${parentSeconds}; exit 0`,
+      `exec 3<&0; err="${dir}/stderr"; ${command} <&3 >/dev/null 2>"$err" & echo $! > "${pidFile}"; ${parentExit}; exit 0`,
     ],
     stdin: "piped",
     env: { TUIGATE_CRASH_LOG: ledger, TUIGATE_STATE_DIR: dir },
@@ -571,20 +605,63 @@ async function orphanGateway(args: string[], input: string, parentSeconds: numbe
   if (input !== "") await writer.write(new TextEncoder().encode(input));
   await child.status;
   const died = performance.now();
-  const pid = Number((await Deno.readTextFile(pidFile)).trim());
+  const spawned = Number((await Deno.readTextFile(pidFile)).trim());
+  const pid = launcher === "run" ? spawned : await gatewayUnder(spawned);
   while (alive(pid) && performance.now() - died < 6000) await delay(50);
   const result = {
     stopped: !alive(pid),
     ms: performance.now() - died,
     last: JSON.parse((await Deno.readTextFile(ledger)).trim().split("\n").at(-1)!),
   };
+  for (const left of [pid, spawned]) {
+    if (alive(left)) Deno.kill(left, "SIGKILL");
+  }
   await writer.close().catch(() => {});
   await Deno.remove(dir, { recursive: true });
   return result;
 }
 
+/** The gateway below a launcher: the deepest descendant that runs `main.ts`. */
+async function gatewayUnder(launcher: number): Promise<number> {
+  const deadline = performance.now() + 5000;
+  while (performance.now() < deadline) {
+    let pid = launcher;
+    for (let depth = 0; depth < 4; depth++) {
+      const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+      if (cmdline.includes("main.ts") && !/\0-c\0/.test(cmdline)) return pid;
+      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => "");
+      const first = Number(children.trim().split(" ")[0]);
+      if (!(first > 0)) break;
+      pid = first;
+    }
+    await delay(20);
+  }
+  throw new Error(`No gateway process under ${launcher}`);
+}
+
 Deno.test("Gateway exits with reason parent-exited within 2 s when its parent dies but stdin stays open", async () => {
-  const { stopped, ms, last } = await orphanGateway([], "", 0.5);
+  const { stopped, ms, last } = await orphanGateway([], "", "sleep 0.5");
+  assert.ok(stopped, "gateway still running 6 s after its parent exited");
+  assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
+  assert.equal(last.reason, "parent-exited");
+});
+
+for (const launcher of ["task", "sh"] as const) {
+  const how = launcher === "task" ? "deno task start" : "sh -c";
+  Deno.test(`Gateway started through ${how} exits with reason parent-exited within 2 s when the TUI above it dies`, async () => {
+    // The launcher waits for the gateway and outlives the TUI: the gateway's own parent stays.
+    const { stopped, ms, last } = await orphanGateway([], "", "sleep 1", launcher);
+    assert.ok(stopped, "gateway still running 6 s after the TUI exited");
+    assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
+    assert.equal(last.reason, "parent-exited");
+  });
+}
+
+Deno.test("Gateway exits with reason parent-exited when its parent dies while it is still loading", async () => {
+  // --test-hooks holds the start for 300 ms once the early listeners are in place: the parent
+  // exits inside that hold, before the lifecycle exists.
+  const parentExit = `until grep -qs "listeners in place" "$err"; do sleep 0.01; done`;
+  const { stopped, ms, last } = await orphanGateway(["--test-hooks"], "", parentExit);
   assert.ok(stopped, "gateway still running 6 s after its parent exited");
   assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
   assert.equal(last.reason, "parent-exited");
@@ -592,7 +669,7 @@ Deno.test("Gateway exits with reason parent-exited within 2 s when its parent di
 
 Deno.test("Watchdog ends the process with reason parent-exited when the parent dies while the main isolate is blocked", async () => {
   const block = '{"jsonrpc":"2.0","id":1,"method":"debug.block","params":{"ms":20000}}\n';
-  const { stopped, ms, last } = await orphanGateway(["--test-hooks"], block, 1.5);
+  const { stopped, ms, last } = await orphanGateway(["--test-hooks"], block, "sleep 1.5");
   assert.ok(stopped, "gateway still running 6 s after its parent exited");
   assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
   assert.equal(last.reason, "parent-exited");
@@ -641,6 +718,42 @@ Deno.test("Watchdog ends the process after grace + margin when the main isolate 
   assert.equal(last.signal, "SIGTERM");
   assert.ok("inflight" in last, "the in-flight count (null: the blocked isolate could not say)");
   assert.equal(typeof last.uptime, "number");
+});
+
+Deno.test("Watchdog ends the process after grace + margin on SIGINT with --exit-on-sigint when the main isolate is blocked", async () => {
+  await using gw = await spawnGateway(["--test-hooks", "--exit-on-sigint", "--grace", "0.5"]);
+  await gw.ready();
+  await gw.request("debug.block", { ms: 20_000 });
+  await delay(300);
+  const since = performance.now();
+  gw.kill("SIGINT");
+  const status = await gw.waitExit(6000, since);
+  assert.equal(status.timedOut, false);
+  assert.ok(status.ms < 1500, `exit took ${status.ms.toFixed(0)} ms`);
+  assert.equal(status.signal, "SIGKILL");
+  const last = (await gw.ledger()).at(-1)!;
+  assert.equal(last.reason, "watchdog");
+  assert.equal(last.signal, "SIGINT");
+});
+
+Deno.test("Gateway still finishing its own exit at the watchdog's deadline writes the only ledger line and exits 0", async () => {
+  await using gw = await spawnGateway(["--test-hooks", "--grace", "0.3"]);
+  await gw.ready();
+  // The exit steps will keep the main isolate busy 900 ms: past grace + margin (550 ms), when the
+  // watchdog fires. The main isolate claimed the exit first, so the worker leaves it the line.
+  const reply = await gw.request("debug.block", { ms: 900, atExit: true });
+  assert.equal(reply.result.atExit, true);
+  await delay(300); // the watchdog worker is running
+  const since = performance.now();
+  gw.kill("SIGTERM");
+  const status = await gw.waitExit(6000, since);
+  assert.equal(status.signal, null, "killed by the watchdog after the orderly exit began");
+  assert.equal(status.code, 0);
+  assert.ok(status.ms > 850, `exit took ${status.ms.toFixed(0)} ms`);
+  const lines = await gw.ledger();
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0].reason, "signal");
+  assert.equal(lines[0].signal, "SIGTERM");
 });
 
 Deno.test("Gateway whose stderr is never read still answers gateway.ping and exits within grace + 0.5 s on SIGTERM", async () => {

@@ -23,3 +23,38 @@ Deno.test("RotatingFileSink keeps every file within its size bound in bytes, non
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RotatingFileSink says once that its file cannot be written, counts the lines lost, and writes again once it can", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-log-" });
+  try {
+    // A file where the log's folder should be: opening fails until it is removed.
+    await Deno.writeTextFile(`${dir}/logs`, "");
+    const errors: unknown[] = [];
+    const log = new RotatingFileSink(`${dir}/logs/gateway.log`, {
+      retryMs: 100,
+      onError: (error) => errors.push(error),
+    });
+    assert.equal(await log.open(), false, "opened at start, to say at once that it cannot be");
+    log.writeLine("a");
+    log.writeLine("b");
+    assert.equal(await log.flush(1000), true);
+    log.writeLine("c"); // within the retry period: dropped without trying
+    assert.equal(await log.flush(1000), true);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof Error);
+    await Deno.remove(`${dir}/logs`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    log.writeLine("d");
+    assert.equal(await log.flush(1000), true);
+    assert.deepEqual((await Deno.readTextFile(`${dir}/logs/gateway.log`)).split("\n"), [
+      "[tuigate] 3 log lines dropped: the log file could not be written",
+      "d",
+      "",
+    ]);
+    assert.equal(errors.length, 1);
+    assert.equal(await log.open(), true);
+    log.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -69,6 +69,13 @@ Deno.test("parseSettings throws a UsageError naming the flag for bad values and 
     () => parseSettings([], { env: { TUIGATE_STDIO_IO: "fast" } }),
     (e) => e instanceof UsageError && /TUIGATE_STDIO_IO.*"fast"/.test(e.message),
   );
+  assert.throws(
+    () => parseSettings(["--log-file-keep", "1001"], { env: {} }),
+    (e) =>
+      e instanceof UsageError &&
+      e.message === "Invalid value for --log-file-keep: 1001 is above 1000",
+  );
+  assert.equal(parseSettings(["--log-file-keep", "1000"], { env: {} }).settings.logFileKeep, 1000);
   assert.equal(parseSettings([], { env: {} }).settings.stdioIo, "auto");
   assert.equal(parseSettings([], { env: { TUIGATE_STDIO_IO: "deno" } }).settings.stdioIo, "deno");
   assert.throws(

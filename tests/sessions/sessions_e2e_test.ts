@@ -432,6 +432,12 @@ Deno.test("A read-only state folder ends the gateway with exit 73 and one line o
     assert.ok(
       ledger.every((entry) => entry.reason === "store-unavailable" && entry.exitCode === 73),
     );
+    // Every line carries the documented fields, with nothing served yet.
+    for (const entry of ledger) {
+      assert.equal(entry.inflight, 0);
+      assert.equal(typeof entry.uptime, "number");
+      assert.equal(typeof entry.version, "string");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
