@@ -191,6 +191,9 @@ export type DrainStep = (reason: ExitReason) => Promise<void> | void;
 
 const isWindows = Deno.build.os === "windows";
 
+/** When `startBackground()` looks for the TUI above launchers if no runner asked earlier, in ms. */
+const CLIMB_DELAY_MS = 500;
+
 /**
  * Owns the process: installs signal and error handlers, starts the
  * watchdogs, and performs every exit: drain within the grace period, append
@@ -247,6 +250,7 @@ export class ProcessLifecycle {
   #cancelFallback: () => void = () => {};
   #initialParent = 0;
   #parentWatch: ParentWatch | undefined;
+  #climbing = false;
   #reason: ExitReason | undefined;
   #crashed = false;
   #crashError: unknown = undefined;
@@ -362,35 +366,45 @@ export class ProcessLifecycle {
     this.#cancelFallback();
     if (this.#state === LifecycleState.Idle || this.#state === LifecycleState.Exiting) return;
     if (this.#parentCheckMs > 0 && !isWindows && this.#parentTimer === undefined) {
-      const watch = new ParentWatch([{ pid: Deno.pid, parent: this.#initialParent }]);
-      this.#parentWatch = watch;
-      const check = () => {
-        if (this.#parentWatch?.gone(Deno.ppid)) this.shutdown("parent-exited");
-      };
-      this.#parentTimer = setInterval(check, this.#parentCheckMs);
+      this.#parentWatch = new ParentWatch([{ pid: Deno.pid, parent: this.#initialParent }]);
+      this.#parentTimer = setInterval(() => this.#checkParent(), this.#parentCheckMs);
       Deno.unrefTimer(this.#parentTimer as unknown as number);
       // A parent that died while the gateway loaded is noticed now, not a period later.
-      check();
+      this.#checkParent();
       if (this.#state !== LifecycleState.Running) return;
-      void this.#climb(watch, check);
+      // Finding the TUI above launchers may run `ps`: runners ask for it at the client's first
+      // pause; else it starts a little later by itself.
+      const later = AbortSignal.timeout(CLIMB_DELAY_MS);
+      later.addEventListener("abort", () => this.watchAboveLaunchers(), { once: true });
     }
     this.startWatchdog();
   }
 
   /**
-   * Finds the TUI above launchers (`deno task`, `npx`, `sh -c`) in the
-   * background, then watches it, here and in the worker.
+   * Finds the TUI above launchers that outlive it (`deno task`, `npx`,
+   * `sh -c`) now, in the background, and watches it, here and in the worker
+   * (Linux). `startBackground()` does it 500 ms later otherwise; runners call
+   * it at the client's first pause. Idempotent.
    */
-  async #climb(direct: ParentWatch, check: () => void): Promise<void> {
-    const watch = await ParentWatch.discover(Deno.pid, direct.links[0].parent);
-    if (watch.links.length === 1 || this.#parentWatch !== direct) return;
-    logger.debug("Watching the TUI (pid {pid}) above {launchers} launcher(s)", {
-      pid: watch.top,
-      launchers: watch.links.length - 1,
+  watchAboveLaunchers(): void {
+    const direct = this.#parentWatch;
+    if (this.#climbing || direct === undefined || this.#state !== LifecycleState.Running) return;
+    this.#climbing = true;
+    void ParentWatch.discover(Deno.pid, direct.links[0].parent).then((watch) => {
+      if (watch.links.length === 1 || this.#parentWatch !== direct) return;
+      logger.debug("Watching the TUI (pid {pid}) above {launchers} launcher(s)", {
+        pid: watch.top,
+        launchers: watch.links.length - 1,
+      });
+      this.#parentWatch = watch;
+      this.#worker?.postMessage({ type: "parent", links: watch.links, proc: watch.proc });
+      this.#checkParent();
     });
-    this.#parentWatch = watch;
-    this.#worker?.postMessage({ type: "parent", links: watch.links, proc: watch.proc });
-    if (this.#state === LifecycleState.Running) check();
+  }
+
+  #checkParent(): void {
+    if (this.#state !== LifecycleState.Running) return;
+    if (this.#parentWatch?.gone(Deno.ppid)) this.shutdown("parent-exited");
   }
 
   /** Starts the watchdog worker now, if it is enabled and not started yet. Idempotent. */

@@ -219,6 +219,8 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
     } catch (error) {
       reportError(error); // stdio stays where it is
     }
+    // In the same pause: finding the TUI above a `deno task` may run `ps`.
+    lifecycle.watchAboveLaunchers();
   });
   if (logging) {
     // Only records below info wait for the logger now: it can wait for a real pause, or for
