@@ -5,11 +5,12 @@
  * its child and outlives the TUI, re-parented, so `Deno.ppid` never changes.
  * The watch climbs over such launchers and notices when the TUI goes.
  *
- * Deno lets only `--allow-all` read another process's `/proc` entry, so
- * with the start task's narrower permissions the climb asks `ps` (once, at
- * start) and the checks ask the kernel whether each pid still exists
- * (`kill(pid, 0)`). With `/proc` readable the checks are exact: a launcher
- * that got a new parent means the process above it exited.
+ * Deno lets only `--allow-all` read another process's `/proc` entry. With it,
+ * the checks are exact: a launcher that got a new parent means the process
+ * above it exited. With the start task's narrower permissions, the climb
+ * asks `ps`; the quick check asks the kernel whether each pid still exists
+ * (`kill(pid, 0)`, which a TUI that exited but was not reaped yet passes),
+ * and a slower exact check asks `ps` again ({@linkcode ParentWatch.goneExactly}).
  *
  * @module
  */
@@ -79,6 +80,30 @@ export class ParentWatch {
       } else if (!exists(link.pid)) return true;
     }
     return this.links.length > 1 && !this.proc && !exists(this.top);
+  }
+
+  /**
+   * Whether `gone()` can miss an exit: launchers are watched without `/proc`,
+   * so {@linkcode ParentWatch.goneExactly} should be asked now and then.
+   */
+  get inexact(): boolean {
+    return this.links.length > 1 && !this.proc;
+  }
+
+  /**
+   * The exact check through `ps`: a launcher with a new parent, or one gone,
+   * or a TUI that exited (even unreaped). `false` when `ps` cannot tell.
+   */
+  async goneExactly(): Promise<boolean> {
+    const above = this.links.slice(1);
+    const table = await psTable([...above.map((link) => link.pid), this.top]);
+    if (table === undefined) return false;
+    for (const link of above) {
+      const row = table.get(link.pid);
+      if (row === undefined || row.zombie || row.parent !== link.parent) return true;
+    }
+    const top = table.get(this.top);
+    return top === undefined || top.zombie;
   }
 }
 
@@ -155,6 +180,34 @@ async function fromPs(pid: number): Promise<ProcessInfo | undefined> {
     const match = /^\s*(\d+)\s+(.*)$/.exec(new TextDecoder().decode(stdout).trim());
     if (!success || match === null) return undefined;
     return { parent: Number(match[1]), argv: match[2].split(" ").filter((arg) => arg !== "") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `ps` rows by pid: parent and whether the process exited (a zombie); `undefined` if `ps` failed. */
+async function psTable(
+  pids: number[],
+): Promise<Map<number, { parent: number; zombie: boolean }> | undefined> {
+  if (Deno.permissions.querySync({ name: "run", command: "ps" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", "pid=,ppid=,stat=", "-p", pids.join(",")],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    // `ps` exits 1 when none of the pids exists: an empty table, which is an answer.
+    const table = new Map<number, { parent: number; zombie: boolean }>();
+    for (const line of new TextDecoder().decode(stdout).split("\n")) {
+      const match = /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(line);
+      if (match !== null) {
+        table.set(Number(match[1]), { parent: Number(match[2]), zombie: match[3][0] === "Z" });
+      }
+    }
+    return table;
   } catch {
     return undefined;
   }

@@ -251,6 +251,8 @@ export class ProcessLifecycle {
   #initialParent = 0;
   #parentWatch: ParentWatch | undefined;
   #climbing = false;
+  #askingPs = false;
+  #parentTicks = 0;
   #reason: ExitReason | undefined;
   #crashed = false;
   #crashError: unknown = undefined;
@@ -404,7 +406,17 @@ export class ProcessLifecycle {
 
   #checkParent(): void {
     if (this.#state !== LifecycleState.Running) return;
-    if (this.#parentWatch?.gone(Deno.ppid)) this.shutdown("parent-exited");
+    const watch = this.#parentWatch;
+    if (watch?.gone(Deno.ppid)) return this.shutdown("parent-exited");
+    // Without /proc, a TUI that exited but was not reaped passes the quick check: every other
+    // period, `ps` tells (one at a time).
+    if (watch?.inexact && !this.#askingPs && (this.#parentTicks++ & 1) === 1) {
+      this.#askingPs = true;
+      void watch.goneExactly().then((gone) => {
+        this.#askingPs = false;
+        if (gone && this.#state === LifecycleState.Running) this.shutdown("parent-exited");
+      });
+    }
   }
 
   /** Starts the watchdog worker now, if it is enabled and not started yet. Idempotent. */

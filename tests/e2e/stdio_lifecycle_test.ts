@@ -657,6 +657,60 @@ for (const launcher of ["task", "sh"] as const) {
   });
 }
 
+Deno.test(
+  "Gateway started through deno task start notices a TUI that exited but was never reaped",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    // test → sleep (never reaps) → TUI (a script) → deno task → gateway. The TUI exits after 1 s
+    // and stays a zombie: the pid still exists, only `ps` tells that the launcher lost its parent.
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(
+      `${dir}/tui.sh`,
+      [
+        `echo $$ > "${dir}/tui.pid"`,
+        // A background job's stdin is /dev/null unless given: pass the held pipe on.
+        "exec 3<&0",
+        `"${Deno.execPath()}" task --quiet --config "${ROOT}/deno.json" start <&3 >/dev/null 2>"${dir}/stderr" &`,
+        `echo $! > "${dir}/task.pid"`,
+        "sleep 1",
+        "exit 0",
+      ].join("\n"),
+    );
+    const holder = new Deno.Command("sh", {
+      args: ["-c", `exec 3<&0; sh "${dir}/tui.sh" <&3 & exec sleep 10`],
+      stdin: "piped", // held open by this test: the gateway's stdin never ends
+      env: { TUIGATE_CRASH_LOG: `${dir}/exits.jsonl`, TUIGATE_STATE_DIR: dir },
+    }).spawn();
+    const writer = holder.stdin.getWriter();
+    try {
+      let tui = 0;
+      while (tui === 0) {
+        tui = Number(await Deno.readTextFile(`${dir}/tui.pid`).catch(() => "0"));
+        await delay(20);
+      }
+      const gateway = await gatewayUnder(Number(await Deno.readTextFile(`${dir}/task.pid`)));
+      while (alive(tui)) await delay(20);
+      const died = performance.now();
+      assert.match(Deno.readTextFileSync(`/proc/${tui}/stat`), /\) Z /, "the TUI is left a zombie");
+      while (alive(gateway) && performance.now() - died < 6000) await delay(50);
+      assert.equal(alive(gateway), false, "gateway still running 6 s after the TUI exited");
+      const ms = performance.now() - died;
+      assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
+      const last = JSON.parse(
+        (await Deno.readTextFile(`${dir}/exits.jsonl`)).trim().split("\n").at(-1)!,
+      );
+      assert.equal(last.reason, "parent-exited");
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await writer.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 Deno.test("Gateway exits with reason parent-exited when its parent dies while it is still loading", async () => {
   // --test-hooks holds the start for 300 ms once the early listeners are in place: the parent
   // exits inside that hold, before the lifecycle exists.

@@ -96,11 +96,15 @@ Deno.test("ParentWatch with /proc sees a launcher re-parented when the TUI above
     const watch = await ParentWatch.discover(gateway, launcher);
     assert.equal(watch.top, tui.pid, "the watch stops at the first process that is no launcher");
     assert.equal(watch.gone(parentOf(gateway)), false);
+    const byPs = new ParentWatch(watch.links, false);
+    assert.equal(byPs.inexact, true);
+    assert.equal(await byPs.goneExactly(), false);
     await tui.stdin.close(); // the TUI reads EOF and exits; the launcher stays
     await tui.status;
     reader.releaseLock();
     assert.equal(watch.gone(parentOf(gateway)), true);
-    assert.equal(new ParentWatch(watch.links, false).gone(parentOf(gateway)), true);
+    assert.equal(byPs.gone(parentOf(gateway)), true);
+    assert.equal(await byPs.goneExactly(), true, "ps sees the launcher re-parented");
   } finally {
     Deno.kill(gateway, "SIGKILL");
     await delay(20);
