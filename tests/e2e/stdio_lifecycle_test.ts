@@ -693,7 +693,11 @@ Deno.test(
       const gateway = await gatewayUnder(Number(await Deno.readTextFile(`${dir}/task.pid`)));
       while (alive(tui)) await delay(20);
       const died = performance.now();
-      assert.match(Deno.readTextFileSync(`/proc/${tui}/stat`), /\) Z /, "the TUI is left a zombie");
+      assert.match(
+        await Deno.readTextFile(`/proc/${tui}/stat`),
+        /\) Z /,
+        "the TUI is left a zombie",
+      );
       while (alive(gateway) && performance.now() - died < 6000) await delay(50);
       assert.equal(alive(gateway), false, "gateway still running 6 s after the TUI exited");
       const ms = performance.now() - died;
