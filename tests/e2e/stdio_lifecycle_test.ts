@@ -646,11 +646,21 @@ Deno.test("Gateway exits with reason parent-exited within 2 s when its parent di
   assert.equal(last.reason, "parent-exited");
 });
 
+/**
+ * Shell code that waits until the gateway says (at debug level, in `$err`)
+ * that it watches the TUI above its launchers, for 10 s at most: a TUI that
+ * dies before is seen only through stdin EOF (start-up on a loaded machine
+ * can take more than a second).
+ */
+const UNTIL_WATCHED =
+  `i=0; until grep -qs "Watching the TUI" "$err" || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done`;
+
 for (const launcher of ["task", "sh"] as const) {
   const how = launcher === "task" ? "deno task start" : "sh -c";
   Deno.test(`Gateway started through ${how} exits with reason parent-exited within 2 s when the TUI above it dies`, async () => {
     // The launcher waits for the gateway and outlives the TUI: the gateway's own parent stays.
-    const { stopped, ms, last } = await orphanGateway([], "", "sleep 1", launcher);
+    const args = ["--log-level", "debug"];
+    const { stopped, ms, last } = await orphanGateway(args, "", UNTIL_WATCHED, launcher);
     assert.ok(stopped, "gateway still running 6 s after the TUI exited");
     assert.ok(ms < 2500, `took ${ms.toFixed(0)} ms`);
     assert.equal(last.reason, "parent-exited");
@@ -663,8 +673,8 @@ Deno.test(
     ignore: Deno.build.os !== "linux",
   },
   async () => {
-    // test → sleep (never reaps) → TUI (a script) → deno task → gateway. The TUI exits after 1 s
-    // and stays a zombie: the pid still exists, only `ps` tells that the launcher lost its parent.
+    // test → sleep (never reaps) → TUI (a script) → deno task → gateway. The TUI exits once the
+    // gateway watches it, and stays a zombie: the pid still exists, only `ps` tells that the launcher lost its parent.
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(
       `${dir}/tui.sh`,
@@ -672,9 +682,10 @@ Deno.test(
         `echo $$ > "${dir}/tui.pid"`,
         // A background job's stdin is /dev/null unless given: pass the held pipe on.
         "exec 3<&0",
-        `"${Deno.execPath()}" task --quiet --config "${ROOT}/deno.json" start <&3 >/dev/null 2>"${dir}/stderr" &`,
+        `"${Deno.execPath()}" task --quiet --config "${ROOT}/deno.json" start --log-level debug <&3 >/dev/null 2>"${dir}/stderr" &`,
         `echo $! > "${dir}/task.pid"`,
-        "sleep 1",
+        `err="${dir}/stderr"`,
+        UNTIL_WATCHED,
         "exit 0",
       ].join("\n"),
     );
