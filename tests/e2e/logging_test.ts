@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
 import { spawnGateway } from "../_support/gateway_process.ts";
 
+/** Waits until the current log file or the one just rotated holds `text`. */
+async function waitForLogLine(dir: string, text: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const name of ["tuigate.log", "tuigate.log.1"]) {
+      const content = await Deno.readTextFile(`${dir}/${name}`).catch(() => "");
+      if (content.includes(text)) return;
+    }
+    if (Date.now() > deadline) throw new Error(`No ${text} in ${dir} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 Deno.test("Gateway writes its log file with a size bound and rotation", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/logs/tuigate.log`;
@@ -19,6 +32,11 @@ Deno.test("Gateway writes its log file with a size bound and rotation", async ()
   for (let i = 0; i < 3000; i++) batch += `{"jsonrpc":"2.0","method":"no.such.method.${i}"}\n`;
   await gw.send(batch);
   await gw.request("gateway.ping");
+  // The answer comes before the file sink has written the burst's 3000 lines (about 100
+  // rotations), and at exit the gateway waits at most 200 ms for the sink: on a loaded machine
+  // it can exit in the middle of a rotation, with tuigate.log renamed away and not yet reopened.
+  // Wait until the burst's last line is on disk; what is logged after stdin closes is one line.
+  await waitForLogLine(`${dir}/logs`, 'no.such.method.2999"');
   await gw.closeStdin();
   assert.equal((await gw.waitExit(5000)).code, 0);
   const names: string[] = [];

@@ -31,9 +31,19 @@ Deno.test("nextTurn lets a signal listener run between stretches of work", async
     stderr: "inherit",
   }).output();
   assert.equal(output.code, 0);
-  const latencyMs = Number(new TextDecoder().decode(output.stdout).trim());
-  assert.ok(latencyMs >= 0, "the signal listener never ran");
-  assert.ok(latencyMs < 100, `the signal listener ran ${latencyMs} ms after the signal`);
+  const latencies = new TextDecoder().decode(output.stdout).trim().split(" ").map(Number);
+  assert.equal(latencies.length, 5, `probe printed ${latencies}`);
+  assert.ok(latencies.every((ms) => ms >= 0), `the signal listener never ran: ${latencies}`);
+  // nextTurn parks on a timer every 50 ms: the listener runs at the first park after the signal,
+  // within about 60 ms. On a loaded machine the signal now and then reaches the runtime only
+  // after that park, and waits for the next one (100-115 ms, in 3 of 40 runs under load),
+  // so the median of 5 signals is held to the bound, not each one. Without the parks each
+  // signal waited 130-150 ms (behind setImmediate chains) or up to 460 ms (digests alone).
+  const median = [...latencies].sort((a, b) => a - b)[2];
+  assert.ok(
+    median < 100,
+    `the signal listener ran a median ${median} ms after the signal (${latencies.map(Math.round)})`,
+  );
 });
 
 Deno.test("turnOverdue answers true and runs the handler once when the watched flag is set by another thread", async () => {
