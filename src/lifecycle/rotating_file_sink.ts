@@ -235,13 +235,37 @@ export class RotatingFileSink {
     return this.#opening;
   }
 
+  /**
+   * Moves the full file to `PATH.1` (older ones up by one) and starts an
+   * empty one. `PATH` is never missing meanwhile, so an exit or a kill in the
+   * middle leaves a current file: the full one gets its second name first
+   * (a hard link), then a new empty file replaces the name in one rename.
+   * Where hard links are refused, it falls back to rename-then-open.
+   */
   async #rotate(): Promise<void> {
+    const path = this.#path;
     this.close();
     for (let i = this.#keep - 1; i >= 1; i--) {
-      await Deno.rename(`${this.#path}.${i}`, `${this.#path}.${i + 1}`).catch(() => {});
+      await Deno.rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => {});
     }
-    if (this.#keep > 0) await Deno.rename(this.#path, `${this.#path}.1`).catch(() => {});
-    else await Deno.remove(this.#path).catch(() => {});
-    await this.#open();
+    if (this.#keep > 0) {
+      await Deno.remove(`${path}.1`).catch(() => {}); // left there when keep is 1
+      if (!await Deno.link(path, `${path}.1`).then(() => true, () => false)) {
+        await Deno.rename(path, `${path}.1`).catch(() => {});
+        return await this.#open();
+      }
+    }
+    const fresh = `${path}.${Deno.pid}.new`;
+    await Deno.remove(fresh).catch(() => {});
+    const file = await Deno.open(fresh, { create: true, append: true, mode: 0o600 });
+    try {
+      await Deno.rename(fresh, path);
+    } catch (error) {
+      file.close();
+      await Deno.remove(fresh).catch(() => {});
+      throw error;
+    }
+    this.#file = file;
+    this.#size = 0;
   }
 }

@@ -58,3 +58,37 @@ Deno.test("RotatingFileSink says once that its file cannot be written, counts th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RotatingFileSink never leaves its path missing while it rotates, so an exit midway keeps a current file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-log-" });
+  try {
+    const path = `${dir}/gateway.log`;
+    const log = new RotatingFileSink(path, { maxBytes: 1024, keep: 2 });
+    log.writeLine("first");
+    assert.equal(await log.flush(1000), true);
+    // Look between every step of the sink's work (each of its awaits lets this run).
+    let looks = 0;
+    let missing = 0;
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        looks++;
+        if (await Deno.stat(path).then(() => false, () => true)) missing++;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    })();
+    for (let i = 0; i < 400; i++) log.writeLine(`${i} ${"x".repeat(100)}`);
+    assert.equal(await log.flush(10_000), true);
+    done = true;
+    await watching;
+    log.close();
+    assert.ok(looks > 5, `looked ${looks} times`);
+    assert.equal(missing, 0, `missing at ${missing} of ${looks} looks`);
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names.sort(), ["gateway.log", "gateway.log.1", "gateway.log.2"]);
+    assert.match(await Deno.readTextFile(path), /^399 x+\n$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
