@@ -52,10 +52,13 @@ export class ParentWatch {
   static async discover(self: number, parent: number): Promise<ParentWatch> {
     const links: ParentLink[] = [{ pid: self, parent }];
     if (Deno.build.os !== "linux") return new ParentWatch(links);
-    const proc = await readable(parent);
+    // The parent's own entry tells whether /proc can be read here (a gone parent ends it anyway).
+    let info = await fromProc(parent);
+    const proc = info !== undefined;
+    info ??= await fromPs(parent);
     let pid = parent;
     for (let i = 0; i < MAX_LAUNCHERS && pid > 1; i++) {
-      const info = proc ? await fromProc(pid) : await fromPs(pid);
+      if (i > 0) info = proc ? await fromProc(pid) : await fromPs(pid);
       if (info === undefined || !isLauncher(info.argv) || info.parent <= 1) break;
       links.push({ pid, parent: info.parent });
       pid = info.parent;
@@ -132,16 +135,6 @@ interface ProcessInfo {
   argv: string[];
 }
 
-/** Whether this process may read another's `/proc` entry (only `--allow-all` may). */
-async function readable(pid: number): Promise<boolean> {
-  try {
-    await Deno.readTextFile(`/proc/${pid}/stat`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function fromProc(pid: number): Promise<ProcessInfo | undefined> {
   try {
     const [stat, cmdline] = await Promise.all([
@@ -165,52 +158,48 @@ function fromProcSync(pid: number): ProcessInfo | undefined {
   }
 }
 
-/** `ps -o ppid=,args=`: the arguments come joined by spaces, enough to tell a launcher. */
-async function fromPs(pid: number): Promise<ProcessInfo | undefined> {
+/**
+ * `ps -o COLUMNS -p PIDS`: its output (empty when none of the pids exists,
+ * which is an answer), or `undefined` when `ps` cannot be run.
+ */
+async function ps(columns: string, pids: number[]): Promise<string | undefined> {
   if (Deno.permissions.querySync({ name: "run", command: "ps" }).state !== "granted") {
     return undefined;
   }
   try {
-    const { success, stdout } = await new Deno.Command("ps", {
-      args: ["-o", "ppid=,args=", "-p", String(pid)],
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", columns, "-p", pids.join(",")],
       stdin: "null",
       stdout: "piped",
       stderr: "null",
     }).output();
-    const match = /^\s*(\d+)\s+(.*)$/.exec(new TextDecoder().decode(stdout).trim());
-    if (!success || match === null) return undefined;
-    return { parent: Number(match[1]), argv: match[2].split(" ").filter((arg) => arg !== "") };
+    return new TextDecoder().decode(stdout);
   } catch {
     return undefined;
   }
+}
+
+/** `ps -o ppid=,args=`: the arguments come joined by spaces, enough to tell a launcher. */
+async function fromPs(pid: number): Promise<ProcessInfo | undefined> {
+  const match = /^\s*(\d+)\s+(.*)$/.exec((await ps("ppid=,args=", [pid]))?.trim() ?? "");
+  if (match === null) return undefined;
+  return { parent: Number(match[1]), argv: match[2].split(" ").filter((arg) => arg !== "") };
 }
 
 /** `ps` rows by pid: parent and whether the process exited (a zombie); `undefined` if `ps` failed. */
 async function psTable(
   pids: number[],
 ): Promise<Map<number, { parent: number; zombie: boolean }> | undefined> {
-  if (Deno.permissions.querySync({ name: "run", command: "ps" }).state !== "granted") {
-    return undefined;
-  }
-  try {
-    const { stdout } = await new Deno.Command("ps", {
-      args: ["-o", "pid=,ppid=,stat=", "-p", pids.join(",")],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    // `ps` exits 1 when none of the pids exists: an empty table, which is an answer.
-    const table = new Map<number, { parent: number; zombie: boolean }>();
-    for (const line of new TextDecoder().decode(stdout).split("\n")) {
-      const match = /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(line);
-      if (match !== null) {
-        table.set(Number(match[1]), { parent: Number(match[2]), zombie: match[3][0] === "Z" });
-      }
+  const output = await ps("pid=,ppid=,stat=", pids);
+  if (output === undefined) return undefined;
+  const table = new Map<number, { parent: number; zombie: boolean }>();
+  for (const line of output.split("\n")) {
+    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(line);
+    if (match !== null) {
+      table.set(Number(match[1]), { parent: Number(match[2]), zombie: match[3][0] === "Z" });
     }
-    return table;
-  } catch {
-    return undefined;
   }
+  return table;
 }
 
 /** "pid (comm) state ppid …": `undefined` for a process that has exited (a zombie). */

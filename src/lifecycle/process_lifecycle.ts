@@ -8,6 +8,7 @@
 
 import { getLogger } from "../protocol/logger.ts";
 import { watchInterrupt } from "../protocol/turn_budget.ts";
+import { claimExit, EXIT_BY_MAIN, EXIT_BY_WATCHDOG } from "./_exit_owner.ts";
 import { ParentWatch } from "./_parent_watch.ts";
 import type { AsyncLineSink } from "./async_line_sink.ts";
 import type { EarlySignals } from "./early_signals.ts";
@@ -17,13 +18,6 @@ const logger = getLogger(["tuigate", "lifecycle"]);
 
 /** The signals the watchdog worker reports through the shared flag, by index + 1. */
 const WATCHED_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGHUP", "SIGINT"];
-
-/** Who owns the exit, in the slot shared with the watchdog worker: nobody yet. */
-const EXIT_UNCLAIMED = 0;
-/** The main isolate claimed the exit: it writes the ledger line and exits. */
-const EXIT_BY_MAIN = 1;
-/** The watchdog worker claimed the exit: it writes the ledger line and kills the process. */
-const EXIT_BY_WATCHDOG = 2;
 
 /**
  * Exit codes of the gateway process.
@@ -237,11 +231,10 @@ export class ProcessLifecycle {
    * Shared with the watchdog worker, which sees signals at once: the first
    * shutdown signal's arrival (`Date.now()`, BigInt64 at byte 0), which one
    * it was (Int32 at byte 8: 1 SIGTERM, 2 SIGHUP, 3 SIGINT), and who owns
-   * the exit (Int32 at byte 12, claimed once: see `EXIT_BY_MAIN`).
+   * the exit (Int32 at byte 12, claimed once: see `_exit_owner.ts`).
    */
   #signalAt = new BigInt64Array(new SharedArrayBuffer(16), 0, 1);
   #signalSeen = new Int32Array(this.#signalAt.buffer, 8, 1);
-  #exitOwner = new Int32Array(this.#signalAt.buffer, 12, 1);
   /** When the grace period of the shutdown under way ends (`Date.now()` time). */
   #deadline = 0;
   #groups = new Set<number>();
@@ -561,7 +554,7 @@ export class ProcessLifecycle {
     if (this.#state === LifecycleState.Exiting) return;
     this.#state = LifecycleState.Exiting;
     // One exit, one ledger line: the watchdog worker may be ending the process at this moment.
-    const owner = Atomics.compareExchange(this.#exitOwner, 0, EXIT_UNCLAIMED, EXIT_BY_MAIN);
+    const owner = claimExit(this.#signalAt.buffer as SharedArrayBuffer, EXIT_BY_MAIN);
     for (const finalizer of this.#finalizers) {
       try {
         finalizer();

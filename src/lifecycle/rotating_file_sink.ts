@@ -130,11 +130,7 @@ export class RotatingFileSink {
       await this.#open();
       return true;
     } catch (error) {
-      this.#failedAt = Date.now();
-      if (!this.#warned) {
-        this.#warned = true;
-        this.#onError?.(error);
-      }
+      this.#fail(error);
       return false;
     }
   }
@@ -192,21 +188,25 @@ export class RotatingFileSink {
         } catch (error) {
           // Lines not written are lost and counted; the counts carry over if their notices were.
           this.close();
-          this.#failedAt = Date.now();
+          this.#fail(error);
           let notice = 0;
           if (dropped > 0 && done <= notice++) this.#dropped += dropped;
           if (lost > 0 && done <= notice++) this.#lost += lost;
           this.#lost += lines.length - Math.max(0, done - notices.length) + this.#lines.length;
           this.#lines = [];
-          if (!this.#warned) {
-            this.#warned = true;
-            this.#onError?.(error);
-          }
         }
       }
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** Starts a retry period, and says so unless it was said since the file last worked. */
+  #fail(error: unknown): void {
+    this.#failedAt = Date.now();
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#onError?.(error);
   }
 
   async #write(text: string): Promise<void> {

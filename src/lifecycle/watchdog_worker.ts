@@ -20,12 +20,8 @@
 
 /// <reference lib="deno.worker" />
 
+import { claimExit, EXIT_BY_MAIN, EXIT_BY_WATCHDOG } from "./_exit_owner.ts";
 import { type ParentLink, ParentWatch } from "./_parent_watch.ts";
-
-/** The exit-owner slot's values (as in `process_lifecycle.ts`). */
-const EXIT_UNCLAIMED = 0;
-const EXIT_BY_MAIN = 1;
-const EXIT_BY_WATCHDOG = 2;
 
 /** How long a main isolate that claimed the exit gets to finish it before the kill. */
 const MAIN_EXIT_MARGIN_MS = 1000;
@@ -85,8 +81,7 @@ function watchParent(periodMs: number): void {
 async function fire(): Promise<void> {
   if (config === undefined) return;
   if (config.signalAt !== undefined) {
-    const owner = new Int32Array(config.signalAt, 12, 1);
-    if (Atomics.compareExchange(owner, 0, EXIT_UNCLAIMED, EXIT_BY_WATCHDOG) === EXIT_BY_MAIN) {
+    if (claimExit(config.signalAt, EXIT_BY_WATCHDOG) === EXIT_BY_MAIN) {
       // The main isolate is exiting and wrote its line: kill only if it never gets there.
       setTimeout(kill, MAIN_EXIT_MARGIN_MS);
       return;
