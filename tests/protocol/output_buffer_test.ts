@@ -97,6 +97,68 @@ Deno.test("OutputBuffer holds back a control producer until the writer makes roo
   assert.equal(released, true);
 });
 
+/** Pushes control frames of 100 bytes until more than `bytes` are queued; returns the last one's promise. */
+function pushPast(buffer: OutputBuffer, bytes: number): Promise<void> {
+  let last: Promise<void> = Promise.resolve();
+  const frame = JSON.stringify({ p: "x".repeat(91) }); // 100 bytes with its newline
+  while (buffer.stats().queuedBytes <= bytes) last = buffer.pushControl(frame);
+  return last;
+}
+
+/** Whether `promise` has settled once the microtasks queued now have run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => (done = true));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return done;
+}
+
+Deno.test("OutputBuffer holds an awaiting producer above paceBytes until the writer has written down to it", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 10_000, paceBytes: 1000, maxBatchBytes: 500 });
+  assert.equal(await settled(pushPast(buffer, 900)), true, "below the pace level: at once");
+  const held = pushPast(buffer, 1000);
+  assert.equal(await settled(held), false, "above it: held while the writer is at work");
+  const batch = buffer.take()!;
+  assert.equal(await settled(held), false, "taken but not yet written");
+  buffer.release(batch.bytes); // 1100 - 500: down to the level
+  assert.equal(await settled(held), true);
+  assert.equal(buffer.stats().controlWaits, 0, "a paced wait is not a wait for room");
+  assert.equal(batch.frames.length + drain(buffer).length, 11, "every frame is kept");
+  buffer.close();
+});
+
+Deno.test("OutputBuffer lets paced producers run on to the bound once the writer has finished nothing for 50 ms", async () => {
+  let stalled = 0;
+  const buffer = new OutputBuffer({
+    maxBytes: 3000,
+    paceBytes: 1000,
+    stallTimeoutMs: 200,
+    onStall: () => stalled++,
+  });
+  const held = pushPast(buffer, 1000);
+  const started = performance.now();
+  await held;
+  assert.ok(performance.now() - started >= 45, "released by the idle writer's 50 ms, not at once");
+  assert.equal(await settled(pushPast(buffer, 2900)), true, "then at once up to the bound");
+  const beyond = pushPast(buffer, 3000);
+  assert.equal(await settled(beyond), false, "beyond the bound: waits for room");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(stalled, 1, "and the stall timeout runs as before");
+  // A finished batch turns pacing back on.
+  drain(buffer);
+  await beyond;
+  assert.equal(await settled(pushPast(buffer, 1000)), false);
+  buffer.close();
+});
+
+Deno.test("OutputBuffer wakes paced producers when it closes", async () => {
+  const buffer = new OutputBuffer({ maxBytes: 10_000, paceBytes: 1000 });
+  const held = pushPast(buffer, 1000);
+  assert.equal(await settled(held), false);
+  buffer.close();
+  assert.equal(await settled(held), true);
+});
+
 Deno.test("OutputBuffer.drainedTo waits until the writer has drained the buffer to a level", async () => {
   const buffer = new OutputBuffer({ maxBytes: 1 << 20, maxBatchBytes: 100 });
   await buffer.drainedTo(0); // empty: at once
