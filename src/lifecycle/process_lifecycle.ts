@@ -517,12 +517,10 @@ export class ProcessLifecycle {
     });
     const graceLeft = this.#graceLeft(reason);
     this.#deadline = Date.now() + graceLeft;
-    if (graceLeft <= 0) {
-      // Seen only after the grace period had run out (a busy main thread, a slow start-up).
-      void this.#exit("grace-expired");
-      return;
-    }
-    const grace = setTimeout(() => void this.#exit("grace-expired"), graceLeft);
+    // With no grace left (`--grace 0`, or a signal seen late by a busy main thread) the drain
+    // steps still run until the next turn of the timers: an exit with nothing to wait for keeps
+    // its own reason, and `grace-expired` says that something was cut short.
+    const grace = setTimeout(() => void this.#exit("grace-expired"), Math.max(0, graceLeft));
     const drains = this.#drains.map(async (step) => {
       try {
         await step(reason);

@@ -55,6 +55,12 @@ export interface OutputBufferOptions {
    * @default {524288}
    */
   paceBytes?: number;
+  /**
+   * The longest a producer is paced at a time, in ms: a client that reads
+   * slower than that is not waited for (see {@linkcode OutputBuffer.pushControl}).
+   * @default {20}
+   */
+  paceMaxWaitMs?: number;
 }
 
 /**
@@ -110,12 +116,6 @@ export interface OutputBufferStats {
  * ```
  */
 export const DEFAULT_OUT_BUFFER_BYTES = 8 * 1024 * 1024;
-
-/**
- * How long the writer may go without finishing a batch before paced
- * producers are let go (see {@linkcode OutputBuffer.pushControl}), in ms.
- */
-const PACE_IDLE_MS = 50;
 
 /** How many stream keys a buffer remembers dropped deltas for, until their next delta says so. */
 const MAX_CARRY_KEYS = 1024;
@@ -212,10 +212,11 @@ export class OutputBuffer {
   /** Producers held back above {@linkcode OutputBufferOptions.paceBytes}. */
   #paced: (() => void)[] = [];
   #paceTimer: ReturnType<typeof setTimeout> | undefined;
+  #paceMaxWaitMs: number;
   /**
-   * Cleared when paced producers waited {@linkcode PACE_IDLE_MS} with no batch
-   * finished (the client is not reading, or no writer takes batches): until
-   * the next batch is written, producers then run on up to the bound.
+   * Cleared when paced producers waited {@linkcode OutputBufferOptions.paceMaxWaitMs} (the
+   * client reads slowly or not at all, or no writer takes batches): until the
+   * next batch is written, producers then run on up to the bound.
    */
   #pacing = true;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
@@ -239,6 +240,7 @@ export class OutputBuffer {
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUT_BUFFER_BYTES;
     this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
     this.#paceBytes = Math.min(options.paceBytes ?? 512 * 1024, this.#maxBytes);
+    this.#paceMaxWaitMs = options.paceMaxWaitMs ?? 20;
     this.#mergeCap = Math.floor(this.#maxBytes / 4);
     this.#stallMs = options.stallTimeoutMs ?? 10_000;
     this.#onStall = options.onStall;
@@ -275,14 +277,15 @@ export class OutputBuffer {
    *
    * - at once while at most {@linkcode OutputBufferOptions.paceBytes} are
    *   queued or being written;
-   * - above that, while the writer keeps finishing batches, once it has
-   *   written the buffer down to that level: a fast producer then runs just
-   *   ahead of the client instead of filling the whole bound, so its frames
-   *   die young instead of filling the old generation (measured: push
-   *   throughput up by half);
-   * - at once, up to the bound, when the writer has finished no batch for
-   *   50 ms (the client stopped reading): then, as beyond the bound, once
-   *   the writer has made room, and the stall timeout runs.
+   * - above that, once the writer has written the buffer down to that level,
+   *   or after 20 ms, whichever comes first: a fast producer then runs just
+   *   ahead of a fast client instead of filling the whole bound, and its
+   *   frames die young instead of filling the old generation. After a wait
+   *   cut short (a slow client), producers run on until the writer finishes
+   *   its next batch, so a slow client holds a producer back by at most
+   *   20 ms per batch it reads;
+   * - beyond the bound, once the writer has made room; the stall timeout
+   *   runs meanwhile.
    */
   pushControl(text: string): Promise<void> {
     if (this.#closed) return RESOLVED;
@@ -568,7 +571,6 @@ export class OutputBuffer {
    */
   progress(): void {
     this.#progressAt = Date.now();
-    this.#pacing = true;
   }
 
   /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
@@ -722,24 +724,19 @@ export class OutputBuffer {
     }
   }
 
-  /** Holds a producer back until the writer has written the buffer down to the pace level. */
+  /**
+   * Holds a producer back until the writer has written the buffer down to
+   * the pace level, for at most {@linkcode OutputBufferOptions.paceMaxWaitMs}.
+   */
   #pace(): Promise<void> {
-    if (this.#paceTimer === undefined) this.#armPace(PACE_IDLE_MS);
+    this.#paceTimer ??= setTimeout(() => {
+      this.#paceTimer = undefined;
+      this.#pacing = false;
+      this.#wakePaced();
+    }, this.#paceMaxWaitMs);
     return new Promise<void>((resolve) => {
       this.#paced.push(resolve);
     });
-  }
-
-  /** Lets the paced producers go once the writer has finished nothing for {@linkcode PACE_IDLE_MS}. */
-  #armPace(ms: number): void {
-    this.#paceTimer = setTimeout(() => {
-      this.#paceTimer = undefined;
-      if (this.#paced.length === 0) return;
-      const idle = Date.now() - this.#progressAt;
-      if (idle < PACE_IDLE_MS) return this.#armPace(PACE_IDLE_MS - idle);
-      this.#pacing = false;
-      this.#wakePaced();
-    }, ms);
   }
 
   #wakePaced(): void {

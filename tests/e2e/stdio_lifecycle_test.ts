@@ -565,6 +565,35 @@ Deno.test("Gateway says it ignored an invalid grace period even with --log-level
   assert.match(gw.stderr, /^tuigate: Invalid grace period "soon": using the default of 1 s$/m);
 });
 
+Deno.test("Gateway with --grace 0 keeps the reason stdin-eof when nothing is cut short, and says grace-expired when SIGTERM cuts its output short", async () => {
+  await using idle = await spawnGateway(["--grace", "0"]);
+  await idle.ready();
+  await idle.closeStdin();
+  assert.equal((await idle.waitExit(5000)).code, 0);
+  assert.equal((await idle.ledger()).at(-1)!.reason, "stdin-eof");
+  assert.doesNotMatch(idle.stderr, /grace/i, "0 is a valid grace period");
+
+  await using wedged = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "0" },
+    readStdout: false,
+  });
+  const reader = await readUntilReady(wedged.child.stdout);
+  // A 20 MB answer nobody reads: the drain would wait for it.
+  const big = { jsonrpc: "2.0", id: 1, method: "test.crunch", params: { ms: 0, size: 20_000_000 } };
+  await wedged.send(`${JSON.stringify(big)}\n`);
+  await delay(300);
+  const since = performance.now();
+  wedged.kill("SIGTERM");
+  const status = await wedged.waitExit(5000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 1000, `exit took ${status.ms.toFixed(0)} ms`);
+  const last = (await wedged.ledger()).at(-1)!;
+  assert.equal(last.reason, "grace-expired");
+  assert.equal(last.signal, "SIGTERM");
+  await reader.cancel();
+});
+
 /** How the orphaned gateway is started by its parent shell. */
 type Launcher = "run" | "task" | "sh";
 
