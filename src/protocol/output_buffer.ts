@@ -148,6 +148,7 @@ interface DeltaEntry {
   size: number;
   /** The serialised size of everything but the payload (an estimate). */
   overhead: number;
+  /** Deltas in this frame; 0 for the stub of a stream's dropped newest delta, which only says `dropped`. */
   count: number;
   dropped: number;
   live: boolean;
@@ -202,6 +203,11 @@ export class OutputBuffer {
   #segmentStart = 0;
   #fragmented = false;
   #carry = new Map<string, number>();
+  /** The bytes of the stubs now queued (see `#makeRoom`). */
+  #stubBytes = 0;
+  /** Each key's latest stub, with the count of control frames queued before it. */
+  #stubs = new Map<string, { entry: DeltaEntry; controls: number }>();
+  #controls = 0;
   #live = new Map<string, number>();
   #scan = 0;
   #waiters: Waiter[] = [];
@@ -294,6 +300,7 @@ export class OutputBuffer {
     // Guarded: `Map.prototype.clear` allocates a new table even when the map is empty.
     if (this.#tail.size > 0) this.#tail.clear();
     this.#segmentStart = this.#queue.length;
+    this.#controls++;
     this.#fragmented = false;
     const total = this.#total();
     if (total <= this.#paceBytes) return RESOLVED;
@@ -470,6 +477,7 @@ export class OutputBuffer {
           entry.more.release();
         }
       } else first.bytes!.push(...entry.bytes!);
+      if (entry.count === 0) this.#stubBytes -= entry.overhead;
       first.size += payload;
       first.count += entry.count;
       first.dropped += entry.dropped;
@@ -518,6 +526,10 @@ export class OutputBuffer {
           continue;
         }
         this.#forget(entry);
+        if (entry.count === 0) {
+          this.#stubBytes -= entry.overhead;
+          if (this.#stubs.get(entry.key)?.entry === entry) this.#stubs.delete(entry.key);
+        }
         let text: string | undefined;
         try {
           text = serialiseDelta(entry);
@@ -598,6 +610,8 @@ export class OutputBuffer {
     this.#tail.clear();
     this.#live.clear();
     this.#carry.clear();
+    this.#stubBytes = 0;
+    this.#stubs.clear();
     this.#dropSpares();
     clearTimeout(this.#stallTimer);
     this.#wakePaced();
@@ -657,27 +671,59 @@ export class OutputBuffer {
     }
   }
 
-  /** Drops the oldest live deltas until the buffer is within its bound or none is left. */
+  /**
+   * Drops the oldest live deltas until the buffer is within its bound or none
+   * is left. The next live delta of the key carries the count. A key's newest
+   * delta, with none after it, keeps its place as a stub with no payload that
+   * carries the count (so a client learns of a lost tail before the control
+   * frames behind it, such as `job.exit`); later drops of the key add to its
+   * stub while no control frame came after it. Stubs take at most an eighth
+   * of the bound; past that the count waits for the key's next delta.
+   */
   #makeRoom(): void {
     if (this.#scan < this.#head) this.#scan = this.#head;
     while (this.#total() > this.#maxBytes && this.#scan < this.#queue.length) {
       const entry = this.#queue[this.#scan++];
-      if (!entry.delta || !entry.live) continue;
-      entry.live = false;
-      this.#queuedBytes -= entry.size;
-      entry.size = 0;
-      entry.text = undefined;
-      if (entry.more !== undefined) entry.more.release();
-      entry.more = undefined;
-      entry.bytes = undefined;
-      this.#dead++;
+      if (!entry.delta || !entry.live || entry.count === 0) continue;
       this.#stats.droppedDeltas += entry.count;
-      this.#forget(entry);
       const next = this.#nextLiveDelta(entry.key, this.#scan);
       const dropped = entry.count + entry.dropped;
+      const stub = next === undefined ? this.#stubs.get(entry.key) : undefined;
+      if (stub !== undefined && stub.controls === this.#controls && stub.entry.live) {
+        stub.entry.dropped += dropped;
+        this.#kill(entry);
+        continue;
+      }
+      if (next === undefined && this.#stubBytes + entry.overhead <= this.#maxBytes / 8) {
+        this.#queuedBytes -= entry.size - entry.overhead;
+        this.#stubBytes += entry.overhead;
+        entry.size = entry.overhead;
+        if (entry.text !== undefined) entry.text = "";
+        else entry.bytes = [];
+        entry.more?.release();
+        entry.more = undefined;
+        entry.count = 0;
+        entry.dropped = dropped;
+        this.#stubs.set(entry.key, { entry, controls: this.#controls });
+        continue;
+      }
+      this.#kill(entry);
       if (next !== undefined) next.dropped += dropped;
       else this.#carryDropped(entry.key, dropped);
     }
+  }
+
+  /** Marks a delta dropped: it stays in the queue, dead, until the writer or a clean-up passes it. */
+  #kill(entry: DeltaEntry): void {
+    entry.live = false;
+    this.#queuedBytes -= entry.size;
+    entry.size = 0;
+    entry.text = undefined;
+    if (entry.more !== undefined) entry.more.release();
+    entry.more = undefined;
+    entry.bytes = undefined;
+    this.#dead++;
+    this.#forget(entry);
   }
 
   /**
@@ -807,7 +853,8 @@ function mergeable(
   cap: number,
   adding: number,
 ): boolean {
-  return first.live && first.method === method && first.size + adding <= cap &&
+  // Not into a stub: it stays behind the drop scan, where a payload could never be dropped again.
+  return first.live && first.count > 0 && first.method === method && first.size + adding <= cap &&
     (isText ? first.text !== undefined : first.bytes !== undefined);
 }
 

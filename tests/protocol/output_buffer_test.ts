@@ -401,6 +401,48 @@ Deno.test("OutputBuffer drops a delta whose params cannot be serialised and send
   assert.equal(buffer.empty, true);
 });
 
+/** A buffer of 2000 bytes with a batch of 1950 being written: a stream's deltas are all it can drop. */
+function busyBuffer(): { buffer: OutputBuffer; inFlight: { bytes: number } } {
+  const buffer = new OutputBuffer({ maxBytes: 2000 });
+  void buffer.pushControl(JSON.stringify({ p: "x".repeat(1941) }));
+  return { buffer, inFlight: buffer.take()! };
+}
+
+function sumDropped(frames: Frame[]): number {
+  return frames.reduce((n, f) => n + Number(f.params?.dropped ?? 0), 0);
+}
+
+Deno.test("OutputBuffer keeps the place of a stream's dropped newest delta, so the client learns of a lost tail before the control frame behind it", () => {
+  const { buffer, inFlight } = busyBuffer();
+  for (let i = 0; i < 8; i++) {
+    buffer.pushDelta("job:1:stdout", "job.output", {}, { text: `${i}`.repeat(100) });
+  }
+  void buffer.pushControl(JSON.stringify({ jsonrpc: "2.0", method: "job.exit", params: {} }));
+  buffer.release(inFlight.bytes);
+  const frames = drain(buffer);
+  assert.equal(buffer.stats().droppedDeltas, 8);
+  assert.equal(sumDropped(frames), 8, "every dropped delta is told on the wire");
+  assert.deepEqual(frames.map((f) => f.method), ["job.output", "job.exit"]);
+  assert.equal(frames[0].params!.text, "", "the newest delta left a stub with no payload");
+  // Nothing is left to carry: the stream's next delta says nothing more.
+  buffer.pushDelta("job:1:stdout", "job.output", {}, { text: "y" });
+  assert.equal(drain(buffer)[0].params!.dropped, undefined);
+});
+
+Deno.test("OutputBuffer stubs take at most an eighth of the bound, then the next delta of the key carries the count", () => {
+  const { buffer, inFlight } = busyBuffer();
+  for (let i = 0; i < 20; i++) {
+    buffer.pushDelta(`job:${i}:stdout`, "job.output", {}, { text: "z".repeat(100) });
+  }
+  const stubBytes = buffer.stats().queuedBytes - inFlight.bytes;
+  assert.ok(stubBytes <= 250, `stubs hold ${stubBytes} bytes`);
+  buffer.release(inFlight.bytes);
+  const stubs = drain(buffer);
+  assert.ok(stubs.length > 0 && stubs.length < 20);
+  for (let i = 0; i < 20; i++) buffer.pushDelta(`job:${i}:stdout`, "job.output", {}, { text: "y" });
+  assert.equal(sumDropped(stubs) + sumDropped(drain(buffer)), 20);
+});
+
 Deno.test("OutputBuffer remembers dropped deltas for the latest 1024 keys only", () => {
   // Each key's one delta is dropped for room, and no later delta of it comes to tell.
   const buffer = new OutputBuffer({ maxBytes: 200 });
