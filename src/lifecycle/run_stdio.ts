@@ -205,10 +205,12 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   }
   transport.start();
   lifecycle.start();
+  // The watchdog as soon as the first frame is on its way, not once the main thread sees its
+  // write finish: a burst the client sends on reading it can hold that up for 0.5 s, and a
+  // SIGTERM before the worker runs would be seen late and get a full grace period from then.
+  // It costs the main thread ~10 ms, while the write goes on off the main thread.
+  void transport.firstWriteStarted.then(() => lifecycle.startBackground());
   void transport.firstWrite.then(async () => {
-    // The watchdog first and at once: a main isolate blocked from now on must not outlive
-    // SIGTERM. It costs the main thread ~10 ms.
-    lifecycle.startBackground();
     // Loading node:net for the move (~20 ms) blocks the main thread too: it waits for a pause
     // in the client's first burst, so its requests are not held up, but not for long (the move
     // is what makes round trips fast).

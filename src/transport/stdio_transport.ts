@@ -249,6 +249,14 @@ export class StdioTransport {
   /** Resolves after the first successful write to the output. */
   readonly firstWrite: Promise<void>;
   /**
+   * Resolves once the first frame has been handed to the writer: its write
+   * runs off the main thread from then on, so work started now no longer
+   * delays it. Unlike {@linkcode firstWrite}, it does not wait until the main
+   * thread sees the write finish, which a client's burst can hold up for
+   * hundreds of milliseconds.
+   */
+  readonly firstWriteStarted: Promise<void>;
+  /**
    * Resolves with the error when writing the output fails for a reason other
    * than the reader being gone, even after the transport ended otherwise (at
    * stdin EOF, say): a frame may be half written, so that is a crash.
@@ -256,6 +264,7 @@ export class StdioTransport {
   readonly failed: Promise<unknown>;
   #failed!: (error: unknown) => void;
   #firstWrite!: () => void;
+  #firstWriteStarted!: () => void;
   #host: PeerHost;
   #input: ByteSource;
   #framing: Framing;
@@ -315,6 +324,7 @@ export class StdioTransport {
     this.ended = new Promise((resolve) => (this.#end = resolve));
     this.failed = new Promise((resolve) => (this.#failed = resolve));
     this.firstWrite = new Promise((resolve) => (this.#firstWrite = resolve));
+    this.firstWriteStarted = new Promise((resolve) => (this.#firstWriteStarted = resolve));
   }
 
   /** The current state. */
@@ -641,7 +651,9 @@ export class StdioTransport {
     }
     let ok: boolean;
     try {
-      ok = await this.writer.write(this.#format(batch.frames));
+      const writing = this.writer.write(this.#format(batch.frames));
+      this.#firstWriteStarted();
+      ok = await writing;
     } catch (error) {
       output.release(batch.bytes);
       this.#writeStopped = true;

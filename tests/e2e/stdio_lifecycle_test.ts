@@ -162,7 +162,7 @@ for (
   });
 }
 
-Deno.test("Gateway exits 0 (stdout-peer-gone) within 2 s when the reader closes its stdout during a burst of CPU-heavy requests", async () => {
+Deno.test("Gateway exits 0 (stdout-peer-gone) within 3 s when the reader closes its stdout during a burst of CPU-heavy requests", async () => {
   await using burst = await burstGateway("test.crunch", { ms: 2, size: 20_000, async: true }, {
     script: TEST_GATEWAY,
   });
@@ -173,9 +173,10 @@ Deno.test("Gateway exits 0 (stdout-peer-gone) within 2 s when the reader closes 
   assert.equal(status.code, 0);
   // 64 handlers in flight, each computing 2 ms after an await, make every turn of the event loop
   // last about 130 ms, and the failed write is seen a few turns later: 0.5–0.8 s on an idle
-  // machine, up to 1.6 s with two busy loops beside it. What this guards is the orderly exit
-  // (not the watchdog's SIGKILL, not a hang); the plain case keeps its 1 s bound below.
-  assert.ok(status.ms < 2000, `exit took ${status.ms.toFixed(0)} ms`);
+  // machine, up to 1.6 s with two busy loops beside it, 2.3 s with three. What this guards is the
+  // orderly exit during the burst (not after its 6 s of work, not the watchdog's SIGKILL, not a
+  // hang); the plain case keeps its 1 s bound below.
+  assert.ok(status.ms < 3000, `exit took ${status.ms.toFixed(0)} ms`);
   assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-peer-gone");
 });
 
