@@ -49,16 +49,16 @@ export interface OutputBufferOptions {
    */
   maxBatchBytes?: number;
   /**
-   * While the writer keeps writing, a producer that awaits
+   * While the client reads fast, a producer that awaits
    * {@linkcode OutputBuffer.pushControl} is held back once more than this is
    * queued (at most `maxBytes`): see {@linkcode OutputBuffer.pushControl}.
    * @default {524288}
    */
   paceBytes?: number;
   /**
-   * The longest a producer is paced at a time, in ms: a client that reads
-   * slower than that is not waited for (see {@linkcode OutputBuffer.pushControl}).
-   * @default {20}
+   * The longest a producer is paced at a time, in ms (see
+   * {@linkcode OutputBuffer.pushControl}).
+   * @default {100}
    */
   paceMaxWaitMs?: number;
 }
@@ -116,6 +116,15 @@ export interface OutputBufferStats {
  * ```
  */
 export const DEFAULT_OUT_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The reading speed, in bytes per ms, from which a client counts as fast and
+ * producers are paced (see {@linkcode OutputBuffer.pushControl}): 10 MB/s.
+ */
+const PACE_MIN_BYTES_PER_MS = 10_000;
+
+/** Batches at least this large tell whether the client reads fast (smaller ones may fit the pipe). */
+const PACE_JUDGE_BYTES = 64 * 1024;
 
 /** How many stream keys a buffer remembers dropped deltas for, until their next delta says so. */
 const MAX_CARRY_KEYS = 1024;
@@ -220,11 +229,13 @@ export class OutputBuffer {
   #paceTimer: ReturnType<typeof setTimeout> | undefined;
   #paceMaxWaitMs: number;
   /**
-   * Cleared when paced producers waited {@linkcode OutputBufferOptions.paceMaxWaitMs} (the
-   * client reads slowly or not at all, or no writer takes batches): until the
-   * next batch is written, producers then run on up to the bound.
+   * Whether producers are paced: set when a large batch was written at
+   * {@linkcode PACE_MIN_BYTES_PER_MS} or faster, cleared when one was slower or
+   * a paced wait reached {@linkcode OutputBufferOptions.paceMaxWaitMs}.
    */
   #pacing = true;
+  /** When the batch being written was taken. */
+  #takenAt = 0;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #stalled = false;
   /** When the writer last finished a batch: a reader that makes progress is slow, not stalled. */
@@ -246,7 +257,7 @@ export class OutputBuffer {
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUT_BUFFER_BYTES;
     this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
     this.#paceBytes = Math.min(options.paceBytes ?? 512 * 1024, this.#maxBytes);
-    this.#paceMaxWaitMs = options.paceMaxWaitMs ?? 20;
+    this.#paceMaxWaitMs = options.paceMaxWaitMs ?? 100;
     this.#mergeCap = Math.floor(this.#maxBytes / 4);
     this.#stallMs = options.stallTimeoutMs ?? 10_000;
     this.#onStall = options.onStall;
@@ -283,13 +294,14 @@ export class OutputBuffer {
    *
    * - at once while at most {@linkcode OutputBufferOptions.paceBytes} are
    *   queued or being written;
-   * - above that, once the writer has written the buffer down to that level,
-   *   or after 20 ms, whichever comes first: a fast producer then runs just
-   *   ahead of a fast client instead of filling the whole bound, and its
-   *   frames die young instead of filling the old generation. After a wait
-   *   cut short (a slow client), producers run on until the writer finishes
-   *   its next batch, so a slow client holds a producer back by at most
-   *   20 ms per batch it reads;
+   * - above that, while the client reads fast (its last large batch was
+   *   written at 10 MB/s or more), once the writer has written the buffer
+   *   down to that level, for at most `paceMaxWaitMs` (100 ms): a fast
+   *   producer then runs just ahead of a fast client instead of filling the
+   *   whole bound, and its frames die young instead of filling the old
+   *   generation. A slow client (a batch written slower, or a wait that
+   *   reached its limit) is not waited for: producers then run on up to the
+   *   bound until a batch is written fast again;
    * - beyond the bound, once the writer has made room; the stall timeout
    *   runs meanwhile.
    */
@@ -568,6 +580,7 @@ export class OutputBuffer {
     this.#compactQueue();
     this.#queuedBytes -= bytes;
     this.#inFlightBytes += bytes;
+    this.#takenAt = performance.now();
     if (parts.length === 0) {
       this.release(bytes);
       return undefined;
@@ -589,8 +602,12 @@ export class OutputBuffer {
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;
     this.#progressAt = Date.now();
-    this.#pacing = true;
-    if (this.#paced.length > 0 && this.#total() <= this.#paceBytes) this.#wakePaced();
+    if (bytes >= PACE_JUDGE_BYTES) {
+      this.#pacing = bytes >= (performance.now() - this.#takenAt) * PACE_MIN_BYTES_PER_MS;
+    }
+    if (this.#paced.length > 0 && (!this.#pacing || this.#total() <= this.#paceBytes)) {
+      this.#wakePaced();
+    }
     if (this.#pressure && this.#total() < this.#maxBytes / 2) {
       this.#pressure = false;
       this.#dropSpares();

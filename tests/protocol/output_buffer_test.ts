@@ -132,33 +132,41 @@ Deno.test("OutputBuffer holds an awaiting producer above paceBytes until the wri
   buffer.close();
 });
 
-Deno.test("OutputBuffer paces a producer for at most 20 ms, then lets producers run on to the bound until the next batch is written", async () => {
+Deno.test("OutputBuffer stops pacing after a wait reaches paceMaxWaitMs, until a batch is written fast, and after a batch written slowly", async () => {
   let stalled = 0;
   const buffer = new OutputBuffer({
-    maxBytes: 3000,
-    paceBytes: 1000,
-    maxBatchBytes: 500,
-    stallTimeoutMs: 200,
+    maxBytes: 3_000_000,
+    paceBytes: 1_000_000,
+    maxBatchBytes: 100_000,
+    paceMaxWaitMs: 50,
+    stallTimeoutMs: 300,
     onStall: () => stalled++,
   });
-  const held = pushPast(buffer, 1000);
+  const held = pushPast(buffer, 1_000_000);
   const started = performance.now();
   await held;
   const waited = performance.now() - started;
   assert.ok(
-    waited >= 15 && waited < 1000,
-    `held for the 20 ms cap, not at once or for good: ${waited}`,
+    waited >= 45 && waited < 2000,
+    `held for the 50 ms limit, not at once or for good: ${waited}`,
   );
-  assert.equal(await settled(pushPast(buffer, 2900)), true, "then at once up to the bound");
-  const beyond = pushPast(buffer, 3000);
+  assert.equal(await settled(pushPast(buffer, 2_900_000)), true, "then at once up to the bound");
+  const beyond = pushPast(buffer, 3_000_000);
   assert.equal(await settled(beyond), false, "beyond the bound: waits for room");
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await new Promise((resolve) => setTimeout(resolve, 400));
   assert.equal(stalled, 1, "and the stall timeout runs as before");
-  // A written batch turns pacing back on.
+  // A large batch written at once (a fast client) turns pacing back on.
   buffer.release(buffer.take()!.bytes);
   await beyond;
   drain(buffer);
-  assert.equal(await settled(pushPast(buffer, 1000)), false);
+  const paced = pushPast(buffer, 1_000_000);
+  assert.equal(await settled(paced), false, "paced again");
+  // A large batch written slowly (100 KB in 30 ms: 3.3 MB/s) lets it go.
+  const slow = buffer.take()!;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  buffer.release(slow.bytes);
+  assert.equal(await settled(paced), true);
+  assert.equal(await settled(pushPast(buffer, 1_500_000)), true, "and does not pace after it");
   buffer.close();
 });
 
