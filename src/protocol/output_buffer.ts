@@ -234,7 +234,7 @@ export class OutputBuffer {
    * a paced wait reached {@linkcode OutputBufferOptions.paceMaxWaitMs}.
    */
   #pacing = true;
-  /** When the batch being written was taken. */
+  /** When the batch being written was taken; `NaN` for a batch of dropped deltas only. */
   #takenAt = 0;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #stalled = false;
@@ -580,11 +580,13 @@ export class OutputBuffer {
     this.#compactQueue();
     this.#queuedBytes -= bytes;
     this.#inFlightBytes += bytes;
-    this.#takenAt = performance.now();
     if (parts.length === 0) {
+      // Only dropped deltas: nothing is written, so nothing tells how fast the client reads.
+      this.#takenAt = Number.NaN;
       this.release(bytes);
       return undefined;
     }
+    this.#takenAt = performance.now();
     this.#stats.framesOut += parts.length;
     return { frames: parts, bytes };
   }
@@ -602,8 +604,9 @@ export class OutputBuffer {
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;
     this.#progressAt = Date.now();
-    if (bytes >= PACE_JUDGE_BYTES) {
-      this.#pacing = bytes >= (performance.now() - this.#takenAt) * PACE_MIN_BYTES_PER_MS;
+    const elapsed = performance.now() - this.#takenAt;
+    if (bytes >= PACE_JUDGE_BYTES && !Number.isNaN(elapsed)) {
+      this.#pacing = bytes >= elapsed * PACE_MIN_BYTES_PER_MS;
     }
     if (this.#paced.length > 0 && (!this.#pacing || this.#total() <= this.#paceBytes)) {
       this.#wakePaced();

@@ -257,7 +257,10 @@ export class Peer {
     return this.output.pushControl(text);
   }
 
-  /** Sends a control notification; await it to be held back while the client is behind (see {@linkcode OutputBuffer.pushControl}). */
+  /**
+   * Sends a control notification. Await it to be held back while the client
+   * is behind (see {@linkcode OutputBuffer.pushControl}).
+   */
   notify(method: string, params?: unknown): Promise<void> {
     if (this.#state === PeerState.Closed) return Promise.resolve();
     const message = params === undefined
