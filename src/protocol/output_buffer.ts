@@ -489,7 +489,7 @@ export class OutputBuffer {
           entry.more.release();
         }
       } else first.bytes!.push(...entry.bytes!);
-      if (entry.count === 0) this.#stubBytes -= entry.overhead;
+      if (entry.count === 0) this.#unstub(entry);
       first.size += payload;
       first.count += entry.count;
       first.dropped += entry.dropped;
@@ -538,10 +538,7 @@ export class OutputBuffer {
           continue;
         }
         this.#forget(entry);
-        if (entry.count === 0) {
-          this.#stubBytes -= entry.overhead;
-          if (this.#stubs.get(entry.key)?.entry === entry) this.#stubs.delete(entry.key);
-        }
+        if (entry.count === 0) this.#unstub(entry);
         let text: string | undefined;
         try {
           text = serialiseDelta(entry);
@@ -731,6 +728,12 @@ export class OutputBuffer {
       if (next !== undefined) next.dropped += dropped;
       else this.#carryDropped(entry.key, dropped);
     }
+  }
+
+  /** Forgets a stub that leaves the queue (taken by the writer, or merged into an earlier delta). */
+  #unstub(entry: DeltaEntry): void {
+    this.#stubBytes -= entry.overhead;
+    if (this.#stubs.get(entry.key)?.entry === entry) this.#stubs.delete(entry.key);
   }
 
   /** Marks a delta dropped: it stays in the queue, dead, until the writer or a clean-up passes it. */
