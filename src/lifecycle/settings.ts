@@ -204,16 +204,6 @@ const MAX_LOG_FILE_KEEP = 1000;
  */
 const MAX_SECONDS = 2_147_483;
 
-/** The name to report and the raw value: the flag's when given, else the variable's. */
-function pick(
-  flag: string,
-  flagValue: string | undefined,
-  variable: string,
-  variableValue: string | undefined,
-): [string, string | undefined] {
-  return flagValue !== undefined ? [flag, flagValue] : [variable, variableValue];
-}
-
 /** One of two values, the first by default; anything else is a {@linkcode UsageError}. */
 function either<T extends string>(
   [name, raw]: [string, string | undefined],
@@ -349,13 +339,19 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     }
   }
 
+  // The name to report and the raw value of a string option: the flag's when given, else the
+  // variable's; with `emptyUnset`, an empty variable counts as unset.
+  const given = (
+    flag: string,
+    variable: string,
+    emptyUnset = false,
+  ): [string, string | undefined] => {
+    const flagValue = (values as Record<string, unknown>)[flag] as string | undefined;
+    if (flagValue !== undefined) return [`--${flag}`, flagValue];
+    return [variable, emptyUnset ? env[variable] || undefined : env[variable]];
+  };
   // An empty variable counts as unset, as for the path variables (and runStdio's TUIGATE_FRAMING).
-  const [levelName, levelRaw] = pick(
-    "--log-level",
-    values["log-level"],
-    "TUIGATE_LOG_LEVEL",
-    env.TUIGATE_LOG_LEVEL || undefined,
-  );
+  const [levelName, levelRaw] = given("log-level", "TUIGATE_LOG_LEVEL", true);
   const logLevel = (levelRaw ?? "info").toLowerCase();
   const level = logLevel === "warn" ? "warning" : logLevel;
   if (!LOG_LEVELS.includes(level as LogLevelName)) {
@@ -364,27 +360,22 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     );
   }
   const framing = either(
-    pick("--framing", values.framing, "TUIGATE_FRAMING", env.TUIGATE_FRAMING || undefined),
+    given("framing", "TUIGATE_FRAMING", true),
     ["line", "lsp"],
   );
   const stdioIo = either(
-    pick("--stdio-io", values["stdio-io"], "TUIGATE_STDIO_IO", env.TUIGATE_STDIO_IO || undefined),
+    given("stdio-io", "TUIGATE_STDIO_IO", true),
     ["auto", "deno"],
   );
   const state = either(
-    pick("--state", values.state, "TUIGATE_STATE", env.TUIGATE_STATE || undefined),
+    given("state", "TUIGATE_STATE", true),
     ["sqlite", "memory"],
   );
   // An empty path means "not set", as for every path flag and variable.
   const chosenStateDir = values["state-dir"] || env.TUIGATE_STATE_DIR || undefined;
   const stateDir = chosenStateDir ?? defaultStateDir({ HOME: options.home, ...env });
   const listen = parseListen(values.listen || env.TUIGATE_LISTEN || "127.0.0.1:0");
-  const [mirrorName, mirrorUrl] = pick(
-    "--mirror",
-    values.mirror,
-    "TUIGATE_MIRROR_URL",
-    env.TUIGATE_MIRROR_URL,
-  );
+  const [mirrorName, mirrorUrl] = given("mirror", "TUIGATE_MIRROR_URL");
   if (mirrorUrl !== undefined && mirrorUrl !== "" && !isWebSocketUrl(mirrorUrl)) {
     throw new UsageError(
       `Invalid value for ${mirrorName}: "${mirrorUrl}" is not a ws:// or wss:// URL`,
@@ -395,46 +386,26 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     mode: positionals[0] === "serve" ? "serve" : "stdio",
     graceSeconds,
     maxFrameBytes: integer(
-      ...pick(
-        "--max-frame-bytes",
-        values["max-frame-bytes"],
-        "TUIGATE_MAX_FRAME_BYTES",
-        env.TUIGATE_MAX_FRAME_BYTES,
-      ),
+      ...given("max-frame-bytes", "TUIGATE_MAX_FRAME_BYTES"),
       16 * 1024 * 1024,
       64,
     ),
     outBufferBytes: integer(
-      ...pick(
-        "--out-buffer-bytes",
-        values["out-buffer-bytes"],
-        "TUIGATE_OUT_BUFFER_BYTES",
-        env.TUIGATE_OUT_BUFFER_BYTES,
-      ),
+      ...given("out-buffer-bytes", "TUIGATE_OUT_BUFFER_BYTES"),
       8 * 1024 * 1024,
       1024,
     ),
     stallTimeoutSeconds: seconds(
-      ...pick(
-        "--stall-timeout",
-        values["stall-timeout"],
-        "TUIGATE_STALL_TIMEOUT_S",
-        env.TUIGATE_STALL_TIMEOUT_S,
-      ),
+      ...given("stall-timeout", "TUIGATE_STALL_TIMEOUT_S"),
       10,
     ),
     maxInflight: integer(
-      ...pick(
-        "--max-inflight",
-        values["max-inflight"],
-        "TUIGATE_MAX_INFLIGHT",
-        env.TUIGATE_MAX_INFLIGHT,
-      ),
+      ...given("max-inflight", "TUIGATE_MAX_INFLIGHT"),
       64,
       1,
     ),
     maxQueued: integer(
-      ...pick("--max-queued", values["max-queued"], "TUIGATE_MAX_QUEUED", env.TUIGATE_MAX_QUEUED),
+      ...given("max-queued", "TUIGATE_MAX_QUEUED"),
       1024,
       0,
     ),
@@ -443,22 +414,12 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     logLevel: level as LogLevelName,
     logFile: values["log-file"] || env.TUIGATE_LOG_FILE || undefined,
     logFileMaxBytes: integer(
-      ...pick(
-        "--log-file-max-bytes",
-        values["log-file-max-bytes"],
-        "TUIGATE_LOG_FILE_MAX_BYTES",
-        env.TUIGATE_LOG_FILE_MAX_BYTES,
-      ),
+      ...given("log-file-max-bytes", "TUIGATE_LOG_FILE_MAX_BYTES"),
       10 * 1024 * 1024,
       1024,
     ),
     logFileKeep: integer(
-      ...pick(
-        "--log-file-keep",
-        values["log-file-keep"],
-        "TUIGATE_LOG_FILE_KEEP",
-        env.TUIGATE_LOG_FILE_KEEP,
-      ),
+      ...given("log-file-keep", "TUIGATE_LOG_FILE_KEEP"),
       3,
       0,
       // Each rotation renames every kept file: a bound keeps it quick.
@@ -470,47 +431,27 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     stateDirChosen: chosenStateDir !== undefined,
     state,
     sessionMaxEvents: integer(
-      ...pick(
-        "--session-max-events",
-        values["session-max-events"],
-        "TUIGATE_SESSION_MAX_EVENTS",
-        env.TUIGATE_SESSION_MAX_EVENTS,
-      ),
+      ...given("session-max-events", "TUIGATE_SESSION_MAX_EVENTS"),
       50_000,
       1,
     ),
     sessionMaxBytes: integer(
-      ...pick(
-        "--session-max-bytes",
-        values["session-max-bytes"],
-        "TUIGATE_SESSION_MAX_BYTES",
-        env.TUIGATE_SESSION_MAX_BYTES,
-      ),
+      ...given("session-max-bytes", "TUIGATE_SESSION_MAX_BYTES"),
       32 * 1024 * 1024,
       1,
     ),
     stateMaxBytes: integer(
-      ...pick(
-        "--state-max-bytes",
-        values["state-max-bytes"],
-        "TUIGATE_STATE_MAX_BYTES",
-        env.TUIGATE_STATE_MAX_BYTES,
-      ),
+      ...given("state-max-bytes", "TUIGATE_STATE_MAX_BYTES"),
       256 * 1024 * 1024,
       1,
     ),
     stateBusyTimeoutSeconds: seconds(
-      ...pick(
-        "--state-busy-timeout",
-        values["state-busy-timeout"],
-        "TUIGATE_STATE_BUSY_TIMEOUT_S",
-        env.TUIGATE_STATE_BUSY_TIMEOUT_S,
-      ),
+      ...given("state-busy-timeout", "TUIGATE_STATE_BUSY_TIMEOUT_S"),
       5,
     ),
     testHooks: values["test-hooks"] ?? false,
     maxJobs: integer(
-      ...pick("--max-jobs", values["max-jobs"], "TUIGATE_MAX_JOBS", env.TUIGATE_MAX_JOBS),
+      ...given("max-jobs", "TUIGATE_MAX_JOBS"),
       16,
       1,
     ),
@@ -522,16 +463,11 @@ export function parseSettings(args: string[], options: ParseSettingsOptions = {}
     allowRemote: values["allow-remote"] ?? false,
     allowHosts: values["allow-host"] ?? [],
     heartbeatSeconds: seconds(
-      ...pick("--heartbeat", values.heartbeat, "TUIGATE_HEARTBEAT_S", env.TUIGATE_HEARTBEAT_S),
+      ...given("heartbeat", "TUIGATE_HEARTBEAT_S"),
       20,
     ),
     sendDeadlineSeconds: seconds(
-      ...pick(
-        "--send-deadline",
-        values["send-deadline"],
-        "TUIGATE_SEND_DEADLINE_S",
-        env.TUIGATE_SEND_DEADLINE_S,
-      ),
+      ...given("send-deadline", "TUIGATE_SEND_DEADLINE_S"),
       10,
     ),
     exitWithParent: values["exit-with-parent"] ?? false,
