@@ -422,6 +422,16 @@ export class ProcessLifecycle {
       const worker = new Worker(new URL("./watchdog_worker.ts", import.meta.url), {
         type: "module",
       });
+      // A worker that cannot load (its file missing from a copied build, say) fails later, as an
+      // event: said as what it is, not left to surface as an anonymous unhandled error.
+      worker.addEventListener("error", (event) => {
+        event.preventDefault();
+        worker.terminate();
+        logger.warn(
+          "Watchdog worker failed, so a signal or a dead parent goes unheard while the main thread is blocked: {message}",
+          { message: event.message },
+        );
+      });
       worker.postMessage({
         type: "config",
         config: {
