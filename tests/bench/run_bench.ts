@@ -8,6 +8,11 @@
  *
  *   deno task bench [--reps 3] [--servers a,b] [--skip-harness] [--skip-floors] [--skip-slow-reader] [-- client options]
  *
+ * The bench gateway runs twice: `tuigate` from its TypeScript source, and
+ * `tuigate_built` prebuilt into `.bench/built` as `deno task build` does
+ * (scripts/build.ts), both with the start task's flags; the targets are
+ * given for each.
+ *
  * The shared folder is read-only, so the harness is copied to
  * `.bench/harness` and its npm dependencies installed
  * there. Raw results go to `.bench/raw-STAMP.jsonl`.
@@ -16,6 +21,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { build } from "../../scripts/build.ts";
 import { startFlags } from "./_start_flags.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -119,8 +125,12 @@ function table(rows: string[][]): string {
   ].join("\n");
 }
 
-async function targets(rows: Row[], ledgerPath: string, graceMs: number): Promise<string> {
-  const t = "tuigate";
+async function targets(
+  rows: Row[],
+  t: string,
+  options: { ledgerPath: string; graceMs: number },
+): Promise<string> {
+  const { ledgerPath, graceMs } = options;
   const mcp = "node_mcp_sdk";
   const rpc = figure(rows, t, "rpc", "req_s") / figure(rows, mcp, "rpc", "req_s");
   const p99t = figure(rows, t, "rpc", "lat_p99_us");
@@ -232,7 +242,7 @@ async function clientTest(harness: string, server: Server, test: string): Promis
  */
 async function floors(
   harness: string,
-  tuigate: Server,
+  tuigate: Server[],
   shared: Server[],
   reps: number,
 ): Promise<string> {
@@ -244,7 +254,7 @@ async function floors(
   });
   const byName = (name: string) => shared.find((s) => s.name === name);
   const plan: [Server | undefined, string[]][] = [
-    [tuigate, ["startup", "rpc"]],
+    ...tuigate.map((server): [Server, string[]] => [server, ["startup", "rpc"]]),
     [byName("node_mcp_sdk"), ["rpc"]],
     [byName("deno_naive"), ["startup"]],
     [floor("floor_deno_stdio", []), ["startup", "rpc"]],
@@ -296,27 +306,30 @@ async function main(): Promise<void> {
   });
   const scratch = `${root}.bench`;
   await Deno.mkdir(scratch, { recursive: true });
-  const ledger = `${scratch}/bench-exits.jsonl`;
-  const tuigate: Server = {
-    name: "tuigate",
+  // The same gateway twice: from its TypeScript source, and prebuilt as `deno task build` does.
+  const built = await build(`${scratch}/built`, { entries: ["tests/bench/bench_gateway.ts"] });
+  const gateway = (name: string, script: string): Server & { ledger: string } => ({
+    name,
     framing: "ndjson",
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      ...startFlags(),
-      `${root}tests/bench/bench_gateway.ts`,
-    ],
-    env: { TUIGATE_CRASH_LOG: ledger, DENO_NO_UPDATE_CHECK: "1" },
-  };
+    cmd: [Deno.execPath(), "run", "--quiet", ...startFlags(), script],
+    env: { TUIGATE_CRASH_LOG: `${scratch}/${name}-exits.jsonl`, DENO_NO_UPDATE_CHECK: "1" },
+    ledger: `${scratch}/${name}-exits.jsonl`,
+  });
+  const tuigate = [
+    gateway("tuigate", `${root}tests/bench/bench_gateway.ts`),
+    gateway("tuigate_built", built.entries[0]),
+  ];
   const needHarness = !values["skip-harness"] || !values["skip-floors"];
   const harness = needHarness ? await prepareHarness(values["shared-dir"]!, scratch) : "";
   const shared: Server[] = needHarness
     ? JSON.parse(await Deno.readTextFile(`${harness}/servers.json`)).servers
     : [];
   if (!values["skip-harness"]) {
-    await Deno.remove(ledger).catch(() => {});
-    const servers = [tuigate, ...shared.filter((s) => REFERENCES.includes(s.name))]
+    for (const { ledger } of tuigate) await Deno.remove(ledger).catch(() => {});
+    const servers = [
+      ...tuigate.map(({ ledger: _, ...server }) => server),
+      ...shared.filter((s) => REFERENCES.includes(s.name)),
+    ]
       .filter((s) => values.servers === undefined || values.servers.split(",").includes(s.name));
     const serversFile = `${scratch}/servers.json`;
     await Deno.writeTextFile(serversFile, JSON.stringify({ servers }, null, 2));
@@ -338,8 +351,12 @@ async function main(): Promise<void> {
     await say(await run("node", ["report.mjs", out], harness, true));
     const rows: Row[] = (await Deno.readTextFile(out)).split("\n").filter((l) => l.trim() !== "")
       .map((l) => JSON.parse(l));
-    await say("\n## tuigate targets (ratios within this run)\n");
-    await say(await targets(rows, ledger, 1000));
+    for (const { name, ledger } of tuigate) {
+      if (!rows.some((row) => row.server === name)) continue;
+      const form = name === "tuigate" ? "from TypeScript source" : "prebuilt with deno task build";
+      await say(`\n## ${name} targets, the gateway ${form} (ratios within this run)\n`);
+      await say(await targets(rows, name, { ledgerPath: ledger, graceMs: 1000 }));
+    }
   }
   if (!values["skip-floors"]) {
     await say("\n## stdio floors (startup and rpc, interleaved, medians of --reps)\n");
