@@ -250,6 +250,22 @@ export class GatewayProcess {
     }
   }
 
+  /**
+   * Blocks the main isolate with `debug.block` (needs `--test-hooks`) for 20 s,
+   * sends `signal` 300 ms later, and waits up to 6 s for the exit. Resolves
+   * with the block's answer and the exit status (ms counted from the signal).
+   */
+  async signalWhileBlocked(signal: Deno.Signal): Promise<{
+    reply: Frame;
+    status: Deno.CommandStatus & { ms: number; timedOut: boolean };
+  }> {
+    const reply = await this.request("debug.block", { ms: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const since = performance.now();
+    this.kill(signal);
+    return { reply, status: await this.waitExit(6000, since) };
+  }
+
   /** Waits for exit, killing the process after `timeoutMs`. Resolves with the status and ms since `since`. */
   async waitExit(
     timeoutMs = 10_000,
