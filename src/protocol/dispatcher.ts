@@ -132,6 +132,26 @@ function inflightKey(holder: { id?: unknown }): JsonRpcId {
 
 const CANCEL_METHOD = "$/cancelRequest";
 
+/**
+ * Whether `JSON.stringify(value)` gives JSON or throws, but cannot give
+ * `undefined` (as a function, a symbol or a `toJSON()` that returns
+ * `undefined` do). May throw (a hostile `Proxy`).
+ */
+function surelyHasJson(value: unknown): boolean {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return true;
+    case "object":
+      // `in`, not a read of `toJSON`: as fast whatever the object, and a toJSON that is not a
+      // function only sends it the careful way.
+      return value === null || !("toJSON" in value);
+    default:
+      return false;
+  }
+}
+
 /** The context a handler receives: one small object per call, its signal made on first use. */
 class RequestContext implements MethodContext {
   readonly peer: Peer;
@@ -776,17 +796,26 @@ export class Dispatcher {
     }
     const { record, message } = call;
     if (call.respond === undefined || record === undefined || record.answered) return;
-    let result: string | undefined;
-    let reason: string;
+    let frame: string | undefined;
+    let reason = "it has no JSON form (a function or a symbol, say)";
     try {
-      result = JSON.stringify(value === undefined ? null : value);
-      // A function, a symbol, or a toJSON() that returns undefined: no JSON at all.
-      reason = "it has no JSON form (a function or a symbol, say)";
+      const result = value === undefined ? null : value;
+      if (surelyHasJson(result)) {
+        // One pass over the whole frame: building it around the result's JSON would copy a
+        // large result once more, and leave one more large string for the collector.
+        frame = JSON.stringify({ jsonrpc: "2.0", id: message.id, result });
+      } else {
+        // A function, a symbol, or a toJSON() that returns undefined has no JSON at all.
+        const json = JSON.stringify(result);
+        if (json !== undefined) {
+          frame = `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${json}}`;
+        }
+      }
     } catch (error) {
       const loggable = loggableError(error);
       reason = typeof loggable === "string" ? loggable : loggable.message;
     }
-    if (result === undefined) {
+    if (frame === undefined) {
       logger.error("Result of {method} could not be serialised: {reason}", {
         method: message.method,
         reason,
@@ -802,8 +831,8 @@ export class Dispatcher {
       return;
     }
     record.answered = true;
-    // Built around the result's JSON: the id goes first, as exact ids (exact_ids.ts) expect.
-    call.respond(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${result}}`);
+    // The id comes right after "jsonrpc", as exact ids (exact_ids.ts) expect.
+    call.respond(frame);
   }
 
   #fail(call: Call, error: unknown): void {

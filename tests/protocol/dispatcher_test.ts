@@ -121,6 +121,28 @@ Deno.test("Dispatcher answers -32603 for a result with no JSON form: a function,
   client.close();
 });
 
+Deno.test("Dispatcher answers -32603 for a result that throws when looked at, and goes on serving", async () => {
+  const gateway = new Gateway();
+  const hostile = new Proxy({}, {
+    has() {
+      throw new Error("Nothing to see");
+    },
+    ownKeys() {
+      throw new Error("Nothing to see");
+    },
+  });
+  gateway.register({ name: "hostile", handler: () => hostile });
+  gateway.register({ name: "dated", handler: () => new Date(0) });
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "hostile" });
+  client.send({ jsonrpc: "2.0", id: 2, method: "dated" });
+  const reply = await client.response(1);
+  assert.equal(reply.error.code, -32603);
+  assert.match(reply.error.message, /could not be serialised: Nothing to see/);
+  assert.equal((await client.response(2)).result, "1970-01-01T00:00:00.000Z");
+  client.close();
+});
+
 Deno.test("Dispatcher answers -32603 when a handler throws a value that throws when inspected", async () => {
   const gateway = new Gateway();
   // A hostile thrown value: asking for its prototype (as instanceof does) throws.
