@@ -678,23 +678,28 @@ export class StdioTransport {
       const direct = frames.length <= 8
         ? encodeLines(frames, this.#outputBuffer(asciiLinesLength(frames)))
         : undefined;
-      return direct ?? this.#encode(frames.join("\n") + "\n");
+      return direct ?? this.#encodeJoined(frames.join("\n"));
     }
     return concatBytes(frames.map(encodeLspFrame));
   }
 
-  /** Encodes text into the reused output buffer. */
-  #encode(text: string): Uint8Array {
-    let out = this.#outputBuffer(text.length);
+  /**
+   * Encodes text and a final newline into the reused output buffer. The
+   * newline is written as a byte: appending it to the text first would make
+   * a second string the encoder copies the whole batch into.
+   */
+  #encodeJoined(text: string): Uint8Array {
+    let out = this.#outputBuffer(text.length + 1);
     let { read, written } = textEncoder.encodeInto(text, out);
-    if (read < text.length) {
+    if (read < text.length || written === out.length) {
       // Not ASCII. A UTF-16 code unit takes at most three bytes; long text gets
       // a buffer of its exact size instead of one kept three times as large.
-      if (text.length * 3 > KEEP_OUTPUT_BYTES) return textEncoder.encode(text);
-      out = this.#outputBuffer(text.length * 3);
+      if (text.length * 3 > KEEP_OUTPUT_BYTES) return textEncoder.encode(text + "\n");
+      out = this.#outputBuffer(text.length * 3 + 1);
       ({ written } = textEncoder.encodeInto(text, out));
     }
-    return out.subarray(0, written);
+    out[written] = 0x0a;
+    return out.subarray(0, written + 1);
   }
 
   /**
