@@ -692,8 +692,9 @@ export class StdioTransport {
     let out = this.#outputBuffer(text.length + 1);
     let { read, written } = textEncoder.encodeInto(text, out);
     if (read < text.length || written === out.length) {
-      // Not ASCII. A UTF-16 code unit takes at most three bytes; long text gets
-      // a buffer of its exact size instead of one kept three times as large.
+      // Not ASCII (or it filled the buffer, leaving no room for the newline). A UTF-16 code
+      // unit takes at most three bytes; long text gets a buffer of its exact size instead of
+      // one kept three times as large.
       if (text.length * 3 > KEEP_OUTPUT_BYTES) return textEncoder.encode(text + "\n");
       out = this.#outputBuffer(text.length * 3 + 1);
       ({ written } = textEncoder.encodeInto(text, out));

@@ -2,10 +2,10 @@
  * Benchmark (not a test): what one request costs the gateway without any
  * I/O. Batches of 256 `echo` requests (the shape of ../shared/bench's rpc
  * test) go through `Dispatcher.handleText` and the peer's output buffer,
- * whose frames are taken, encoded and released as a transport would; the figure is
- * nanoseconds per request, per round. `--size 1048576 --window 4
+ * whose frames are taken, encoded and released as a transport would; the
+ * figure is nanoseconds per request, per round. `--size 1048576 --window 4
  * --requests 400` gives the large test's shape instead (1 MiB pads, four at
- * a time), where the cost is the frame's parse and serialisation.
+ * a time), where the cost is parsing, serialising and encoding the frames.
  *
  * Run with the start task's V8 flags to match the product, and add
  * `--trace-gc-nvp` to see what each young-generation collection copies
