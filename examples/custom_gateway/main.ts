@@ -17,6 +17,9 @@ import { defineMethod, Gateway, JsonRpcError, runStdio } from "../../src/mod.ts"
 const Todo = z.object({ id: z.number().int(), title: z.string(), done: z.boolean() });
 type Todo = z.infer<typeof Todo>;
 
+/** This backend's own error code: outside -32768..-32000, which JSON-RPC and the gateway reserve. */
+const TODO_NOT_FOUND = 404;
+
 const todos = new Map<number, Todo>();
 let nextId = 1;
 
@@ -45,7 +48,7 @@ gateway.register(defineMethod({
   result: Todo,
   handler: async ({ id }, ctx) => {
     const todo = todos.get(id);
-    if (todo === undefined) throw new JsonRpcError(-32060, `To-do ${id} not found`, { id });
+    if (todo === undefined) throw new JsonRpcError(TODO_NOT_FOUND, `To-do ${id} not found`, { id });
     todo.done = true;
     const completed = { ...todo };
     await ctx.notify("todo.changed", { todo: completed });

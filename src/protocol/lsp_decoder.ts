@@ -96,6 +96,7 @@ export class LspDecoder implements FrameDecoder {
   #overlong = false;
   #fields = 0;
   #length: number | undefined;
+  #lengthConflict = false;
   #blockError: string | undefined;
   #resyncing = false;
   // Body state.
@@ -202,6 +203,7 @@ export class LspDecoder implements FrameDecoder {
         this.#blockError ??= `Invalid Content-Length ${describe(value)}`;
       } else if (this.#length !== undefined && this.#length !== length) {
         this.#blockError ??= `Conflicting Content-Length headers (${this.#length} and ${length})`;
+        this.#lengthConflict = true;
       } else {
         this.#length = length;
       }
@@ -222,7 +224,8 @@ export class LspDecoder implements FrameDecoder {
 
   #endBlock(emit: (event: FrameEvent) => void): void {
     if (this.#fields === 0) return; // A stray blank line between frames.
-    const length = this.#length;
+    // With two lengths, neither says where the body ends: look for the next header block instead.
+    const length = this.#lengthConflict ? undefined : this.#length;
     const error = this.#blockError ??
       (length === undefined ? "Header block has no Content-Length" : undefined);
     this.#resetBlock();
@@ -266,6 +269,7 @@ export class LspDecoder implements FrameDecoder {
   #resetBlock(): void {
     this.#fields = 0;
     this.#length = undefined;
+    this.#lengthConflict = false;
     this.#blockError = undefined;
   }
 
@@ -277,7 +281,7 @@ export class LspDecoder implements FrameDecoder {
 function describe(text: string): string {
   const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
   return /^\s*[[{]/.test(text)
-    ? `${shown} (this looks like line-delimited JSON: the gateway speaks Content-Length framing)`
+    ? `${shown} (this looks like line-delimited JSON: this gateway speaks Content-Length framing; use --framing line for newline-delimited JSON)`
     : shown;
 }
 

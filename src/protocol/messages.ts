@@ -204,5 +204,15 @@ export function classifyMessage(value: unknown): ClassifiedMessage {
     }
     return { kind: "response", message: value as unknown as JsonRpcResponse };
   }
+  if (hasResult && hasError) {
+    return {
+      kind: "invalid",
+      id,
+      reason: 'A response must have either "result" or "error", not both',
+    };
+  }
+  if (!hasId && (hasResult || hasError)) {
+    return { kind: "invalid", id: null, reason: 'A response must have an "id" member' };
+  }
   return { kind: "invalid", id, reason: 'The message has no "method" and is not a response' };
 }

@@ -651,7 +651,10 @@ Deno.test("TuigateClient rejects a call whose answer is not a valid response wit
   for (
     const [answer, reason] of [
       ['{"jsonrpc":"2.0","id":"ID","error":null}', /"error" member must be an error object/],
-      ['{"jsonrpc":"2.0","id":"ID","result":1,"error":{"code":1,"message":"m"}}', /not a response/],
+      [
+        '{"jsonrpc":"2.0","id":"ID","result":1,"error":{"code":1,"message":"m"}}',
+        /either "result" or "error", not both/,
+      ],
       ['{"id":"ID","result":1}', /"jsonrpc" member/],
     ] as const
   ) {

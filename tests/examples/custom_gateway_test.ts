@@ -27,7 +27,7 @@ Deno.test("Custom gateway example serves its methods, the built-ins and schemas 
   assert.equal(invalid.error.data.issues[0].path, "title");
   const missing = await gw.request("todo.complete", { id: 99 });
   assert.deepEqual(missing.error, {
-    code: -32060,
+    code: 404,
     message: "To-do 99 not found",
     data: { id: 99 },
   });
