@@ -192,7 +192,7 @@ export interface ServeAnnouncement {
 }
 
 /** Why serving never started; the reason of its ledger line. */
-type StartFailure = "token-file-failed" | "listen-failed";
+type StartFailure = "token-file-failed" | "ready-file-failed" | "listen-failed";
 
 /** Writes all of `text`; resolves false when the stream refuses it. */
 async function writeAll(
@@ -225,9 +225,10 @@ function stdinIsTerminal(): boolean {
  * (the process exits first).
  *
  * When serving cannot start, it resolves at once, without exiting, with
- * `EXIT_CODES.USAGE` (2: the address or the token file given cannot be
- * used), after one line on stderr, `[tuigate-exit] <reason>` and one ledger
- * line whose reason is `"token-file-failed"` (the token file cannot be
+ * `EXIT_CODES.USAGE` (2: the address, the token file or the ready file
+ * given cannot be used), after one line on stderr, `[tuigate-exit] <reason>`
+ * and one ledger line whose reason is `"token-file-failed"` (the token file
+ * cannot be written), `"ready-file-failed"` (the ready file cannot be
  * written) or `"listen-failed"` (the address is taken, not loopback without
  * `allowRemote`, or cannot be bound).
  *
@@ -266,11 +267,12 @@ export async function serveWebSocket(
     heartbeatMs: (options.heartbeatSeconds ?? 20) * 1000,
   });
   const fail = (reason: StartFailure, message: string, error: unknown): Promise<number> => {
-    logger.fatal(message);
     return writeEarlyExit(reason, {
       crashLog,
       stderr,
       code: EXIT_CODES.USAGE,
+      // One plain line, as for a bad flag: a log record's format would bury it.
+      line: `${gateway.name}: ${message}`,
       error,
       fields: { epoch: gateway.epoch, version: gateway.version, transport: "websocket" },
       flushMs: 200,
@@ -309,6 +311,33 @@ export async function serveWebSocket(
     }
   }
 
+  const announcement: ServeAnnouncement = {
+    listening: address,
+    url: address.url,
+    port: address.port,
+    tokenFile: tokenFile ?? null,
+    pid: Deno.pid,
+    epoch: gateway.epoch,
+  };
+  const line = JSON.stringify(announcement) + "\n";
+  // Before the lifecycle starts: a signal caught during start-up then shuts down right after,
+  // and its drain step removes this file (it must not outlive the server). A launcher waits for
+  // this file, so a server that cannot write it must not go on serving unannounced.
+  if (options.readyFile !== undefined) {
+    try {
+      await writePrivateFile(options.readyFile, line);
+    } catch (error) {
+      await server.close({ timeoutMs: 200 });
+      if (tokenFile !== undefined) await removeIfOwned(tokenFile, server.token + "\n");
+      await claim?.release();
+      return await fail(
+        "ready-file-failed",
+        `Cannot write the ready file ${options.readyFile}: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
   const lifecycle = new ProcessLifecycle(new ExitLedger(crashLog), {
     graceMs,
     stderr,
@@ -337,27 +366,6 @@ export async function serveWebSocket(
   gateway.addInfo("websocket", () => server.stats());
   options.setup?.(lifecycle, server);
 
-  const announcement: ServeAnnouncement = {
-    listening: address,
-    url: address.url,
-    port: address.port,
-    tokenFile: tokenFile ?? null,
-    pid: Deno.pid,
-    epoch: gateway.epoch,
-  };
-  const line = JSON.stringify(announcement) + "\n";
-  // Before the lifecycle starts: a signal caught during start-up then shuts down right after,
-  // and its drain step removes this file (it must not outlive the server).
-  if (options.readyFile !== undefined) {
-    try {
-      await writePrivateFile(options.readyFile, line);
-    } catch (error) {
-      logger.error("Cannot write the ready file {path}: {error}", {
-        path: options.readyFile,
-        error,
-      });
-    }
-  }
   lifecycle.start();
   if (lifecycle.state !== LifecycleState.Running) return await lifecycle.exited;
   if (options.announce ?? true) {

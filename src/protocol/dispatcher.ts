@@ -15,7 +15,9 @@ import { exactIdOf, isInexactId, parseExactIds, withExactId } from "./exact_ids.
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
 import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
+import type { ZodType } from "zod";
 import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
+import { nameParams, paramNamesOf } from "./_param_names.ts";
 import { runInContext } from "./request_scope.ts";
 import { nextTurn, turnOverdue } from "./turn_budget.ts";
 
@@ -194,6 +196,25 @@ class RequestContext implements MethodContext {
 }
 
 /** Whether a parsed message (or `$/cancelRequest`'s params) carries an integer id that lost digits. */
+/**
+ * Params given by position to a method whose schema names them: named in the
+ * schema's order (the order `rpc.discover` lists them in). Arrays for other
+ * schemas are left as they are.
+ */
+function byName(params: unknown[], schema: ZodType, method: string): unknown {
+  const names = paramNamesOf(schema);
+  if (names === null) return params;
+  const named = nameParams(params, names);
+  if (named !== undefined) return named;
+  throw JsonRpcError.from(
+    "INVALID_PARAMS",
+    { method, issues: [{ path: "", message: "Too many params", code: "too_big" }] },
+    `Invalid params for ${method}: it takes at most ${names.length} params by position (${
+      names.join(", ") || "none"
+    }), got ${params.length}`,
+  );
+}
+
 function hasInexactId(message: unknown): boolean {
   if (typeof message !== "object" || message === null) return false;
   const { id, params } = message as { id?: unknown; params?: unknown };
@@ -766,6 +787,7 @@ export class Dispatcher {
     }
     let params: unknown = message.params;
     if (definition.params !== undefined) {
+      if (Array.isArray(params)) params = byName(params, definition.params, message.method);
       const parsed = definition.params.safeParse(params ?? {});
       if (!parsed.success) {
         const issues = parsed.error.issues.map((issue) => ({

@@ -106,9 +106,10 @@ export async function buildOpenRpcDocument(
       entry.params = Object.entries(stripped.properties as Record<string, JsonSchema>).map(
         ([name, schema]) => ({ name, schema, required: required.has(name) }),
       );
-      entry.paramStructure = "by-name";
+      // By position too, in this order (the dispatcher names them).
+      entry.paramStructure = "either";
     } else if (stripped !== undefined && stripped.type === "object") {
-      // An object with no declared properties: the method takes no named params.
+      // An object with no declared properties (a record, say): params go by name.
       entry.params = [];
       entry.paramStructure = "by-name";
     } else if (stripped !== undefined) {

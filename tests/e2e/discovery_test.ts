@@ -62,12 +62,15 @@ Deno.test("rpc.discover returns an OpenRPC 1.3 document that validates against t
   }
 });
 
-Deno.test("rpc.discover converts zod params into by-name params with required flags", async () => {
+Deno.test("rpc.discover lists zod params in order with required flags, and they may go by position", async () => {
   await using gw = await spawnGateway([], { script: `${ROOT}/tests/_support/test_gateway.ts` });
   await gw.ready();
   const { result } = await gw.request("rpc.discover");
   const add = result.methods.find((m: { name: string }) => m.name === "test.add");
-  assert.equal(add.paramStructure, "by-name");
+  assert.equal(add.paramStructure, "either");
+  // In the order listed: a, then b.
+  assert.equal((await gw.request("test.add", [2, 3])).result, 5);
+  assert.equal((await gw.request("test.add", { b: 3, a: 2 })).result, 5);
   assert.deepEqual(
     add.params.map((p: { name: string; required: boolean }) => [p.name, p.required]),
     [["a", true], ["b", true]],

@@ -128,12 +128,46 @@ Deno.test("Serve exits 2 with a ledger line when the token file cannot be writte
     ]);
     const status = await gw.waitExit();
     assert.equal(status.code, 2);
-    assert.match(gw.stderr, /Cannot write the token file/);
-    assert.match(gw.stderr, /^\[tuigate-exit\] token-file-failed$/m);
+    // One plain line, then the exit line: no log records around them.
+    const lines = gw.stderr.trim().split("\n");
+    assert.equal(lines.length, 2, gw.stderr);
+    assert.match(lines[0], /^tuigate: Cannot write the token file .*blocker\/token: /);
+    assert.equal(lines[1], "[tuigate-exit] token-file-failed");
     assert.equal(gw.frames.length, 0);
     const ledger = await gw.ledger();
     assert.equal(ledger.length, 1, JSON.stringify(ledger));
     assert.equal(ledger[0].reason, "token-file-failed");
+    assert.equal(ledger[0].exitCode, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Serve exits 2 with one line and a ledger line when the ready file cannot be written, leaving nothing behind", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-ready-" });
+  try {
+    await Deno.writeTextFile(`${dir}/blocker`, "");
+    await using gw = await spawnGateway([
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--ready-file",
+      `${dir}/blocker/ready.json`,
+    ]);
+    const status = await gw.waitExit();
+    assert.equal(status.code, 2, gw.stderr);
+    const lines = gw.stderr.trim().split("\n");
+    assert.equal(lines.length, 2, gw.stderr);
+    assert.match(lines[0], /^tuigate: Cannot write the ready file .*blocker\/ready\.json: /);
+    assert.equal(lines[1], "[tuigate-exit] ready-file-failed");
+    assert.equal(gw.frames.length, 0, "nothing announced on stdout");
+    // The generated token file was removed with the claim on it.
+    const left: string[] = [];
+    for await (const entry of Deno.readDir(`${gw.dir}/state`)) left.push(entry.name);
+    assert.deepEqual(left.filter((name) => name.startsWith("token")), [], left.join(", "));
+    const ledger = await gw.ledger();
+    assert.equal(ledger.length, 1, JSON.stringify(ledger));
+    assert.equal(ledger[0].reason, "ready-file-failed");
     assert.equal(ledger[0].exitCode, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -349,6 +349,48 @@ Deno.test("Dispatcher answers -32602 with the failing paths for invalid params",
   client.close();
 });
 
+Deno.test("Dispatcher names params given by position in the schema's order", async () => {
+  const gateway = new Gateway();
+  gateway.register(defineMethod({
+    name: "subtract",
+    params: z.object({ minuend: z.number(), subtrahend: z.number().default(0) }),
+    handler: ({ minuend, subtrahend }) => minuend - subtrahend,
+  }));
+  gateway.register(defineMethod({
+    name: "maybe",
+    params: z.object({ flag: z.boolean() }).optional(),
+    handler: (params) => params?.flag ?? "absent",
+  }));
+  gateway.register(defineMethod({
+    name: "pair",
+    params: z.tuple([z.string(), z.number()]),
+    handler: ([name, n]) => `${name}${n}`,
+  }));
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "subtract", params: [42, 23] });
+  assert.equal((await client.response(1)).result, 19);
+  client.send({ jsonrpc: "2.0", id: 2, method: "subtract", params: [42] });
+  assert.equal((await client.response(2)).result, 42, "a missing trailing param takes its default");
+  client.send({ jsonrpc: "2.0", id: 3, method: "maybe", params: [true] });
+  assert.equal((await client.response(3)).result, true, "through optional()");
+  client.send({ jsonrpc: "2.0", id: 4, method: "pair", params: ["x", 1] });
+  assert.equal((await client.response(4)).result, "x1", "a tuple schema gets the array itself");
+
+  client.send({ jsonrpc: "2.0", id: 5, method: "subtract", params: [1, 2, 3] });
+  const tooMany = await client.response(5);
+  assert.equal(tooMany.error.code, -32602);
+  assert.match(
+    tooMany.error.message,
+    /at most 2 params by position \(minuend, subtrahend\), got 3/,
+  );
+  assert.equal(tooMany.error.data.method, "subtract");
+  client.send({ jsonrpc: "2.0", id: 6, method: "subtract", params: ["42"] });
+  const wrong = await client.response(6);
+  assert.equal(wrong.error.code, -32602);
+  assert.deepEqual(wrong.error.data.issues.map((i: { path: string }) => i.path), ["minuend"]);
+  client.close();
+});
+
 Deno.test("Peer binding follows the asking peer into timers and promises with two peers interleaved", async () => {
   const gateway = new Gateway();
   gateway.register({

@@ -294,7 +294,7 @@ export class WebSocketServer {
       allowHosts: this.#options.allowHosts,
     });
     this.#state = WebSocketServerState.Listening;
-    logger.info("Listening on {url}", { url: this.#address.url });
+    logger.debug("Listening on {url}", { url: this.#address.url });
     return Promise.resolve(this.#address);
   }
 
