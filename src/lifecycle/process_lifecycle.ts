@@ -218,6 +218,7 @@ export class ProcessLifecycle {
   #watchdogDelayMs: number;
   #parentCheckMs: number;
   #inflight: () => number;
+  #inflightAtShutdown = 0;
   #earlySignals: EarlySignals | undefined;
   #meta: Record<string, unknown>;
   #callExit: boolean;
@@ -518,12 +519,13 @@ export class ProcessLifecycle {
     this.#state = LifecycleState.Draining;
     this.#reason = reason;
     this.#details = details;
+    this.#inflightAtShutdown = this.#inflight();
     this.startBackground();
     this.#worker?.postMessage({
       type: "arm",
       reason,
       signal: details.signal,
-      inflight: this.#inflight(),
+      inflight: this.#inflightAtShutdown,
     });
     const graceLeft = this.#graceLeft(reason);
     this.#deadline = Date.now() + graceLeft;
@@ -585,7 +587,9 @@ export class ProcessLifecycle {
       ...(this.#details.signal ? { signal: this.#details.signal } : {}),
       ...(error !== undefined ? { error } : {}),
       uptimeMs: Date.now() - this.#startedAt,
-      inflight: this.#inflight(),
+      // In flight when the exit began, and those the exit cut short.
+      inflight: this.#inflightAtShutdown,
+      inflightAtExit: this.#inflight(),
       exitCode: code,
       ...this.#meta,
     };

@@ -19,6 +19,7 @@ import { Peer } from "../protocol/peer.ts";
 import { nextTurn, turnOverdue } from "../protocol/turn_budget.ts";
 import type { PeerHost } from "../protocol/peer_host.ts";
 import { type ByteSink, FrameWriter, isPeerGoneError } from "./frame_writer.ts";
+import { WriteSlices } from "./_write_slices.ts";
 
 const logger = getLogger(["tuigate", "stdio"]);
 const READ_BUFFER_BYTES = 256 * 1024;
@@ -26,8 +27,6 @@ const textEncoder = new TextEncoder();
 /** What ends a last line that has no newline of its own, at the end of input. */
 const NEWLINE = new Uint8Array([0x0a]);
 
-/** The most bytes written at once while the output is over its bound (see `FrameWriterOptions`). */
-const SLICE_BYTES = 256 * 1024;
 /**
  * Within one chunk of input, the answers are sent early every this many
  * frames when the writer is idle (see `#sendEarly`): a client that pipelines
@@ -295,11 +294,16 @@ export class StdioTransport {
   constructor(host: PeerHost, options: StdioTransportOptions = {}) {
     this.#host = host;
     this.#input = options.input ?? Deno.stdin;
+    // Over its bound, the output counts a reader that makes no progress as stalled, and a write
+    // shows progress only once done: writes are sized to the reader's speed, so that a slow but
+    // steady reader is seen reading.
+    const slices = new WriteSlices();
     this.writer = new FrameWriter(options.output ?? Deno.stdout, {
-      // Over its bound, the output counts a reader that makes no progress as stalled: a batch
-      // that large goes in slices, so that a slow but steady reader is seen reading.
-      maxWriteBytes: () => this.peer.output.overBound ? SLICE_BYTES : Infinity,
-      onProgress: () => this.peer.output.progress(),
+      maxWriteBytes: () => slices.next(this.peer.output.overBound),
+      onProgress: (bytes) => {
+        slices.written(bytes);
+        this.peer.output.progress();
+      },
     });
     this.#framing = options.framing ?? "line";
     this.#tap = options.tap;

@@ -236,6 +236,8 @@ Deno.test("Gateway on SIGTERM lets in-flight requests finish and their answers d
   const last = (await gw.ledger()).at(-1);
   assert.equal(last?.reason, "signal");
   assert.equal(last?.signal, "SIGTERM");
+  assert.equal(last?.inflight, 2, "in flight when the signal came");
+  assert.equal(last?.inflightAtExit, 0, "none cut short");
 });
 
 Deno.test("Gateway on SIGTERM answers a handler that ignores its signal -32002 after the finish window and exits then, not at grace", async () => {
@@ -256,7 +258,10 @@ Deno.test("Gateway on SIGTERM answers a handler that ignores its signal -32002 a
     status.ms < 1800,
     `exit took ${status.ms.toFixed(0)} ms: the grace period (2 s) ran out`,
   );
-  assert.equal((await gw.ledger()).at(-1)?.reason, "signal");
+  const last = (await gw.ledger()).at(-1);
+  assert.equal(last?.reason, "signal");
+  assert.equal(last?.inflight, 1);
+  assert.equal(last?.inflightAtExit, 1, "its handler was still running: the exit cut it short");
 });
 
 Deno.test("Gateway on SIGTERM still reads the client's answer to an in-flight handler's question, and refuses new requests", async () => {
@@ -913,6 +918,48 @@ Deno.test("Gateway keeps a slow but steady reader of a frame larger than its out
   await reader.cancel();
   assert.equal((await gw.ledger()).length, 0, "the gateway exited while the reader was reading");
 });
+
+for (const io of STDIO_IO) {
+  Deno.test(`Gateway keeps a reader that takes in a flood slowly but steadily, and counts it stalled once it stops (${io})`, async () => {
+    await using gw = await spawnGateway([], {
+      script: TEST_GATEWAY,
+      readStdout: false,
+      // The default output bound (8 MiB): batches far larger than the reader takes in a while.
+      env: { TEST_STALL_S: "2", TUIGATE_STDIO_IO: io },
+    });
+    const ready = await readUntilReady(gw.child.stdout);
+    await untilStdio(gw, ready, io);
+    ready.releaseLock();
+    const reader = gw.child.stdout.getReader({ mode: "byob" });
+    await gw.send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "test.flood",
+      params: { count: 1_000_000, size: 64 },
+    });
+    // 4 KiB every 100 ms (about 40 kB/s) for 6 s, three stall timeouts: within one the reader
+    // takes in about 80 kB, less than a 256 KiB write, so the gateway sees it reading only if
+    // its writes are sized to it.
+    let read = 0;
+    const started = Date.now();
+    while (Date.now() - started < 6000) {
+      const { value, done } = await reader.read(new Uint8Array(4096));
+      if (done) break;
+      read += value.length;
+      await delay(100);
+    }
+    assert.ok(read > 150_000, `read ${read} bytes`);
+    assert.equal((await gw.ledger()).length, 0, "the gateway exited while the reader was reading");
+    // Now it stops reading: the stall timeout applies.
+    const since = performance.now();
+    const status = await gw.waitExit(8000, since);
+    assert.equal(status.timedOut, false);
+    assert.equal(status.code, 0);
+    assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-stalled");
+    assert.ok(status.ms < 5000, `stalled exit after ${status.ms.toFixed(0)} ms`);
+    await reader.cancel();
+  });
+}
 
 Deno.test("Gateway whose stdout fails with ENOSPC exits 70 as a crash, even when stdin ends at the same time", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tuigate-test-" });
