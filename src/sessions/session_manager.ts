@@ -724,13 +724,19 @@ export class SessionManager {
    * Attaches a peer to a session: every stored event after `options.after`
    * (by default, none: only new events) is sent to it as `session.event`,
    * then every new event, in order, with no gap and no duplicate. Resolves
-   * once the replay has caught up. Attaching again replaces the cursor.
+   * once the replay has caught up. Attaching again with `after` restarts
+   * the stream from there; without it, the stream goes on where it is.
    */
   async attach(peer: Peer, session: string, options: AttachOptions = {}): Promise<AttachResult> {
     const { after, signal } = options;
     signal?.throwIfAborted();
     const info = this.get(session);
-    const start = after === undefined ? info.latest : Math.max(0, Math.min(after, info.latest));
+    // Attached already: without a cursor the stream goes on from where it is (events it has not
+    // been sent yet are not skipped); with one it restarts from there.
+    const current = this.#byPeer.get(peer)?.sessions.get(session)?.cursor;
+    const start = after === undefined
+      ? (current ?? info.latest)
+      : Math.max(0, Math.min(after, info.latest));
     this.detach(peer, session);
     const attachment: Attachment = {
       peer,

@@ -209,6 +209,33 @@ Deno.test("session.attach without a cursor sends only new events, and attaching 
   await client.close();
 });
 
+Deno.test("session.attach again without a cursor goes on from where a slow peer's stream is, skipping nothing", async () => {
+  await using s = await setup();
+  const client = new PeerClient(s.gateway, { maxBytes: 16 * 1024 });
+  const { id } = s.sessions.create();
+  await client.call("session.attach", { session: id });
+  client.pause();
+  const padding = "p".repeat(150);
+  // The first commit goes to the peer's output, more than it holds; the second waits in the store
+  // until the peer has read the first.
+  for (let i = 0; i < 100; i++) void s.sessions.append(id, "x", { i, padding });
+  await s.sessions.flush();
+  await tick(20);
+  for (let i = 100; i < 200; i++) void s.sessions.append(id, "x", { i, padding });
+  await s.sessions.flush();
+  await tick(20);
+  const again = client.request("session.attach", { session: id });
+  await tick(20);
+  client.resume();
+  const result = (await again).result;
+  assert.equal(result.after, 100, "the stream goes on after the events already sent");
+  await client.waitForSeq(id, 200, 20_000);
+  await tick(50);
+  const events = client.events(id);
+  assert.deepEqual(events.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+  await client.close();
+});
+
 Deno.test("Cancelling a session.attach whose replay is held back by a slow reader detaches the peer", async () => {
   await using s = await setup();
   const client = new PeerClient(s.gateway, { maxBytes: 4096 });
