@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ZodType } from "zod";
 import { decodeUtf8 } from "./bytes.ts";
 import { loggableError } from "./loggable_error.ts";
 import { getLogger, type Logger } from "./logger.ts";
@@ -15,7 +16,6 @@ import { exactIdOf, isInexactId, parseExactIds, withExactId } from "./exact_ids.
 import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
 import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
-import type { ZodType } from "zod";
 import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
 import { nameParams, paramNamesOf } from "./_param_names.ts";
 import { runInContext } from "./request_scope.ts";
@@ -195,7 +195,6 @@ class RequestContext implements MethodContext {
   }
 }
 
-/** Whether a parsed message (or `$/cancelRequest`'s params) carries an integer id that lost digits. */
 /**
  * Params given by position to a method whose schema names them: named in the
  * schema's order (the order `rpc.discover` lists them in). Arrays for other
@@ -215,6 +214,7 @@ function byName(params: unknown[], schema: ZodType, method: string): unknown {
   );
 }
 
+/** Whether a parsed message (or `$/cancelRequest`'s params) carries an integer id that lost digits. */
 function hasInexactId(message: unknown): boolean {
   if (typeof message !== "object" || message === null) return false;
   const { id, params } = message as { id?: unknown; params?: unknown };
