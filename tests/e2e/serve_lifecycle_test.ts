@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sleep } from "../../src/protocol/timing.ts";
-import { ROOT, spawnGateway } from "../_support/gateway_process.ts";
+import { type GatewayProcess, ROOT, spawnGateway } from "../_support/gateway_process.ts";
 import { spawnServe, TestWebSocket } from "../_support/websocket_client.ts";
 
 async function alive(pid: number): Promise<boolean> {
@@ -114,64 +114,70 @@ Deno.test("Serve takes over the token file claim of a server that was killed", a
   assert.equal((await client.request("gateway.ping")).result.pong, true);
 });
 
-Deno.test("Serve exits 2 with a ledger line when the token file cannot be written", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tuigate-token-" });
+/**
+ * Serves with `flag` naming `file` inside a regular file, so that it cannot be
+ * written, and checks the failed start: exit 2, one plain line naming what
+ * failed, the exit line, nothing on stdout and one ledger line with `reason`.
+ * `more` checks the stopped gateway further.
+ */
+async function assertFailedStart(
+  flag: string,
+  file: string,
+  what: RegExp,
+  reason: string,
+  more?: (gw: GatewayProcess) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tuigate-start-" });
   try {
-    // A regular file where the token file's folder should be.
+    // A regular file where the folder should be.
     await Deno.writeTextFile(`${dir}/blocker`, "");
     await using gw = await spawnGateway([
       "serve",
       "--listen",
       "127.0.0.1:0",
-      "--token-file",
-      `${dir}/blocker/token`,
-    ]);
-    const status = await gw.waitExit();
-    assert.equal(status.code, 2);
-    // One plain line, then the exit line: no log records around them.
-    const lines = gw.stderr.trim().split("\n");
-    assert.equal(lines.length, 2, gw.stderr);
-    assert.match(lines[0], /^tuigate: Cannot write the token file .*blocker\/token: /);
-    assert.equal(lines[1], "[tuigate-exit] token-file-failed");
-    assert.equal(gw.frames.length, 0);
-    const ledger = await gw.ledger();
-    assert.equal(ledger.length, 1, JSON.stringify(ledger));
-    assert.equal(ledger[0].reason, "token-file-failed");
-    assert.equal(ledger[0].exitCode, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("Serve exits 2 with one line and a ledger line when the ready file cannot be written, leaving nothing behind", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tuigate-ready-" });
-  try {
-    await Deno.writeTextFile(`${dir}/blocker`, "");
-    await using gw = await spawnGateway([
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--ready-file",
-      `${dir}/blocker/ready.json`,
+      flag,
+      `${dir}/blocker/${file}`,
     ]);
     const status = await gw.waitExit();
     assert.equal(status.code, 2, gw.stderr);
+    // One plain line, then the exit line: no log records around them.
     const lines = gw.stderr.trim().split("\n");
     assert.equal(lines.length, 2, gw.stderr);
-    assert.match(lines[0], /^tuigate: Cannot write the ready file .*blocker\/ready\.json: /);
-    assert.equal(lines[1], "[tuigate-exit] ready-file-failed");
+    assert.match(lines[0], what);
+    assert.equal(lines[1], `[tuigate-exit] ${reason}`);
     assert.equal(gw.frames.length, 0, "nothing announced on stdout");
-    // The generated token file was removed with the claim on it.
-    const left: string[] = [];
-    for await (const entry of Deno.readDir(`${gw.dir}/state`)) left.push(entry.name);
-    assert.deepEqual(left.filter((name) => name.startsWith("token")), [], left.join(", "));
+    await more?.(gw);
     const ledger = await gw.ledger();
     assert.equal(ledger.length, 1, JSON.stringify(ledger));
-    assert.equal(ledger[0].reason, "ready-file-failed");
+    assert.equal(ledger[0].reason, reason);
     assert.equal(ledger[0].exitCode, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("Serve exits 2 with a ledger line when the token file cannot be written", async () => {
+  await assertFailedStart(
+    "--token-file",
+    "token",
+    /^tuigate: Cannot write the token file .*blocker\/token: /,
+    "token-file-failed",
+  );
+});
+
+Deno.test("Serve exits 2 with one line and a ledger line when the ready file cannot be written, leaving nothing behind", async () => {
+  await assertFailedStart(
+    "--ready-file",
+    "ready.json",
+    /^tuigate: Cannot write the ready file .*blocker\/ready\.json: /,
+    "ready-file-failed",
+    async (gw) => {
+      // The generated token file was removed with the claim on it.
+      const left: string[] = [];
+      for await (const entry of Deno.readDir(`${gw.dir}/state`)) left.push(entry.name);
+      assert.deepEqual(left.filter((name) => name.startsWith("token")), [], left.join(", "));
+    },
+  );
 });
 
 Deno.test("serveWebSocket writes its ledger line to $TUIGATE_CRASH_LOG when no crashLog is given", async () => {

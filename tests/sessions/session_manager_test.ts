@@ -48,6 +48,15 @@ async function setup(
   };
 }
 
+/** A peer holding 16 KiB of output, attached to a new session, that has stopped reading. */
+async function pausedPeer(s: { gateway: Gateway; sessions: SessionManager }) {
+  const client = new PeerClient(s.gateway, { maxBytes: 16 * 1024 });
+  const { id } = s.sessions.create();
+  await client.call("session.attach", { session: id });
+  client.pause();
+  return { client, id, padding: "p".repeat(150) };
+}
+
 function tick(ms = 0): Promise<void> {
   return sleep(ms);
 }
@@ -211,11 +220,7 @@ Deno.test("session.attach without a cursor sends only new events, and attaching 
 
 Deno.test("session.attach again without a cursor goes on from where a slow peer's stream is, skipping nothing", async () => {
   await using s = await setup();
-  const client = new PeerClient(s.gateway, { maxBytes: 16 * 1024 });
-  const { id } = s.sessions.create();
-  await client.call("session.attach", { session: id });
-  client.pause();
-  const padding = "p".repeat(150);
+  const { client, id, padding } = await pausedPeer(s);
   // The first commit goes to the peer's output, more than it holds; the second waits in the store
   // until the peer has read the first.
   for (let i = 0; i < 100; i++) void s.sessions.append(id, "x", { i, padding });
@@ -554,11 +559,7 @@ Deno.test("SessionManager.shutdownSync takes over a commit that waits for a lock
 
 Deno.test("SessionManager feeds a slow peer from the store instead of queueing without bound", async () => {
   await using s = await setup();
-  const client = new PeerClient(s.gateway, { maxBytes: 16 * 1024 });
-  const { id } = s.sessions.create();
-  await client.call("session.attach", { session: id });
-  client.pause();
-  const padding = "p".repeat(150);
+  const { client, id, padding } = await pausedPeer(s);
   for (let burst = 0; burst < 100; burst++) {
     for (let i = 0; i < 30; i++) void s.sessions.append(id, "x", { burst, i, padding });
     await tick();
