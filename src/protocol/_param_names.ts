@@ -1,5 +1,6 @@
 /**
- * Params given by position, for methods whose schema takes them by name.
+ * Params schemas read from outside: absent params, and params given by
+ * position for methods whose schema takes them by name.
  *
  * @module
  */
@@ -8,6 +9,18 @@ import type { ZodType } from "zod";
 
 /** Wrappers that leave an object schema's properties as they are. */
 const WRAPPERS = new Set(["optional", "default", "prefault", "nullable", "readonly"]);
+
+const absentAccepted = new WeakMap<ZodType, boolean>();
+
+/** Whether a params schema takes no params at all (`undefined`), as `optional()` and `default()` do. */
+export function acceptsAbsent(schema: ZodType): boolean {
+  let accepted = absentAccepted.get(schema);
+  if (accepted === undefined) {
+    accepted = schema.safeParse(undefined).success;
+    absentAccepted.set(schema, accepted);
+  }
+  return accepted;
+}
 
 const namesOfSchema = new WeakMap<object, readonly string[] | null>();
 

@@ -17,7 +17,7 @@ import { JsonRpcError, type JsonRpcErrorObject } from "./json_rpc_error.ts";
 import { classifyMessage, type JsonRpcId, type JsonRpcRequest } from "./messages.ts";
 import type { AnyMethodDefinition, MethodContext, MethodDefinition } from "./method.ts";
 import { InflightRequest, type Peer, PeerState, type ServerRequestOptions } from "./peer.ts";
-import { nameParams, paramNamesOf } from "./_param_names.ts";
+import { acceptsAbsent, nameParams, paramNamesOf } from "./_param_names.ts";
 import { runInContext } from "./request_scope.ts";
 import { nextTurn, turnOverdue } from "./turn_budget.ts";
 
@@ -446,7 +446,7 @@ export class Dispatcher {
     if (message.method === CANCEL_METHOD) {
       const params = message.params as { id?: unknown } | undefined;
       const id = params && !Array.isArray(params) ? params.id : undefined;
-      if (typeof id === "string" || typeof id === "number") {
+      if (typeof id === "string" || typeof id === "number" || id === null) {
         this.#cancel(peer, inflightKey(params!));
       }
       return;
@@ -788,7 +788,11 @@ export class Dispatcher {
     let params: unknown = message.params;
     if (definition.params !== undefined) {
       if (Array.isArray(params)) params = byName(params, definition.params, message.method);
-      const parsed = definition.params.safeParse(params ?? {});
+      // Absent params are `undefined` to a schema that takes that (`optional()`, `default()`),
+      // and `{}` to any other, so that its fields' own defaults apply.
+      const parsed = definition.params.safeParse(
+        params === undefined && !acceptsAbsent(definition.params) ? {} : params,
+      );
       if (!parsed.success) {
         const issues = parsed.error.issues.map((issue) => ({
           path: issue.path.map(String).join("."),

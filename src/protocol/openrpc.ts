@@ -4,6 +4,7 @@
  * @module
  */
 
+import { acceptsAbsent } from "./_param_names.ts";
 import { ERROR_CODES } from "./error_codes.ts";
 import type { JsonSchema, MethodDefinition } from "./method.ts";
 
@@ -100,8 +101,12 @@ export async function buildOpenRpcDocument(
       stripped !== undefined && stripped.type === "object" &&
       typeof stripped.properties === "object"
     ) {
+      // A schema that takes no params at all (`optional()`, `default()`) requires none of them.
       const required = new Set(
-        Array.isArray(stripped.required) ? stripped.required as string[] : [],
+        Array.isArray(stripped.required) &&
+          (method.params === undefined || !acceptsAbsent(method.params))
+          ? stripped.required as string[]
+          : [],
       );
       entry.params = Object.entries(stripped.properties as Record<string, JsonSchema>).map(
         ([name, schema]) => ({ name, schema, required: required.has(name) }),
@@ -113,8 +118,9 @@ export async function buildOpenRpcDocument(
       entry.params = [];
       entry.paramStructure = "by-name";
     } else if (stripped !== undefined) {
-      // Params the dispatcher would accept when absent (it validates `params ?? {}`) are optional.
-      const required = method.params !== undefined && !method.params.safeParse({}).success;
+      // Params the dispatcher would accept when absent (as `undefined`, or else as `{}`) are optional.
+      const required = method.params !== undefined && !acceptsAbsent(method.params) &&
+        !method.params.safeParse({}).success;
       entry.params = [{ name: "params", schema: stripped, required }];
       entry.paramStructure = "either";
     } else {

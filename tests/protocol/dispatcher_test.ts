@@ -202,6 +202,21 @@ Deno.test("Dispatcher drops a queued request cancelled before it starts, and ign
   client.close();
 });
 
+Deno.test("Dispatcher cancels a request whose id is null", async () => {
+  const { gateway, aborted } = slowGateway();
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: null, method: "slow", params: { ms: 10_000 } });
+  await sleep(20);
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: {} });
+  await sleep(20);
+  assert.equal(aborted.length, 0, "a cancel with no id cancels nothing");
+  client.send({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id: null } });
+  const reply = await client.waitFor((f) => "id" in f && f.id === null);
+  assert.equal(reply.error.code, -32800);
+  assert.equal(aborted.length, 1);
+  client.close();
+});
+
 Deno.test("Dispatcher ignores a cancel that arrives after the result was sent", async () => {
   const gateway = new Gateway();
   gateway.register({ name: "quick", handler: () => 42 });
@@ -388,6 +403,44 @@ Deno.test("Dispatcher names params given by position in the schema's order", asy
   const wrong = await client.response(6);
   assert.equal(wrong.error.code, -32602);
   assert.deepEqual(wrong.error.data.issues.map((i: { path: string }) => i.path), ["minuend"]);
+  client.close();
+});
+
+Deno.test("Dispatcher hands absent params to an optional() or default() schema as undefined, and {} to others", async () => {
+  const gateway = new Gateway();
+  gateway.register(defineMethod({
+    name: "maybe",
+    params: z.object({ ms: z.number() }).optional(),
+    handler: (params) => params ?? "absent",
+  }));
+  gateway.register(defineMethod({
+    name: "defaulted",
+    params: z.object({ ms: z.number() }).default({ ms: 5 }),
+    handler: ({ ms }) => ms,
+  }));
+  gateway.register(defineMethod({
+    name: "fields",
+    params: z.object({ open: z.boolean().default(false) }),
+    handler: ({ open }) => open,
+  }));
+  gateway.register(defineMethod({
+    name: "needs",
+    params: z.object({ ms: z.number() }),
+    handler: ({ ms }) => ms,
+  }));
+  const client = new TestPeer(gateway);
+  client.send({ jsonrpc: "2.0", id: 1, method: "maybe" });
+  assert.equal((await client.response(1)).result, "absent");
+  client.send({ jsonrpc: "2.0", id: 2, method: "defaulted" });
+  assert.equal((await client.response(2)).result, 5);
+  client.send({ jsonrpc: "2.0", id: 3, method: "fields" });
+  assert.equal((await client.response(3)).result, false, "a field's own default still applies");
+  client.send({ jsonrpc: "2.0", id: 4, method: "needs" });
+  const missing = await client.response(4);
+  assert.equal(missing.error.code, -32602);
+  assert.deepEqual(missing.error.data.issues.map((i: { path: string }) => i.path), ["ms"]);
+  client.send({ jsonrpc: "2.0", id: 5, method: "maybe", params: {} });
+  assert.equal((await client.response(5)).error.code, -32602, "params given are still checked");
   client.close();
 });
 
