@@ -501,7 +501,8 @@ export class ProcessLifecycle {
    * Starts the orderly exit: runs the drain steps, bounded by the grace
    * period, then exits. Later calls are ignored, but a later crash still
    * makes the exit a crash (reason `crash`, the first reason as `trigger`,
-   * exit code 70). Idempotent.
+   * exit code 70), and a later `stdout-stalled` ends the drain at once with
+   * that reason (the answers can no longer reach the client). Idempotent.
    */
   shutdown(reason: ExitReason, details: ShutdownDetails = {}): void {
     if (reason === "crash") {
@@ -509,6 +510,15 @@ export class ProcessLifecycle {
       this.#crashError ??= details.error;
     }
     if (this.#state === LifecycleState.Exiting) return;
+    if (
+      this.#state === LifecycleState.Draining && reason === "stdout-stalled" &&
+      this.#reason !== reason
+    ) {
+      // The answers being drained can no longer reach the client: waiting out the grace
+      // period would change nothing.
+      void this.#exit(reason);
+      return;
+    }
     if (this.#state === LifecycleState.Draining) {
       logger.debug("Already shutting down ({first}); ignored {reason}", {
         first: this.#reason,

@@ -188,6 +188,8 @@ export function runStdio(gateway: Gateway, options: RunStdioOptions = {}): Promi
   });
   // A write failure after another ending (stdin EOF, say) still makes the exit a crash.
   void transport.failed.then((error) => lifecycle.shutdown("crash", { error }));
+  // A stall while answers drain (after stdin EOF, say) ends the exit at once.
+  void transport.stalled.then(() => lifecycle.shutdown("stdout-stalled"));
   options.setup?.(lifecycle);
   const logging = options.logging !== false && !loggingConfigured();
   let loggingStarted: Promise<void> | undefined;

@@ -327,12 +327,6 @@ export class OutputBuffer {
   }
 
   /**
-   * Resolves once the buffer is within its bound: at once while it is. A
-   * transport awaits it before it reads more input, so answers cannot pile up
-   * past the bound while the reader is slow. The wait counts towards the
-   * stall timeout like a waiting control frame's.
-   */
-  /**
    * Lowers the stall timeout to `ms` (it is never raised), from now on: for
    * when the client's input has ended, since a client that sends no more
    * and reads nothing is gone.
@@ -350,7 +344,9 @@ export class OutputBuffer {
   /**
    * Resolves once the buffer holds no more than its bound (at once when it
    * does, or when it is closed), making room first by dropping what may be
-   * dropped. Producers that must not run ahead await it.
+   * dropped. Producers that must not run ahead await it, and a transport
+   * before it reads more input. The wait counts towards the stall timeout
+   * like a waiting control frame's.
    */
   room(): Promise<void> {
     if (this.#closed || this.#total() <= this.#maxBytes) return RESOLVED;

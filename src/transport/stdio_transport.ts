@@ -261,7 +261,15 @@ export class StdioTransport {
    * stdin EOF, say): a frame may be half written, so that is a crash.
    */
   readonly failed: Promise<unknown>;
+  /**
+   * Resolves when the output stalls (control frames waited the stall timeout
+   * with no progress), even after the transport ended otherwise: after stdin
+   * EOF the stall timeout is {@linkcode EOF_STALL_MS} at most, so a client
+   * that closed its input and reads nothing does not hold the exit.
+   */
+  readonly stalled: Promise<void>;
   #failed!: (error: unknown) => void;
+  #stalled!: () => void;
   #firstWrite!: () => void;
   #firstWriteStarted!: () => void;
   #host: PeerHost;
@@ -323,10 +331,14 @@ export class StdioTransport {
       grants: options.grants ?? ["jobs"],
       maxBytes: options.outBufferBytes,
       stallTimeoutMs: options.stallTimeoutMs,
-      onStall: () => this.#finish({ reason: "stdout-stalled" }),
+      onStall: () => {
+        this.#stalled();
+        this.#finish({ reason: "stdout-stalled" });
+      },
     });
     this.ended = new Promise((resolve) => (this.#end = resolve));
     this.failed = new Promise((resolve) => (this.#failed = resolve));
+    this.stalled = new Promise((resolve) => (this.#stalled = resolve));
     this.firstWrite = new Promise((resolve) => (this.#firstWrite = resolve));
     this.firstWriteStarted = new Promise((resolve) => (this.#firstWriteStarted = resolve));
   }
@@ -414,6 +426,8 @@ export class StdioTransport {
       if (n === null) {
         logger.debug("stdin reached end of input");
         this.#endOfInput(emit);
+        // Answers that wait for room now wait on a client that sends no more: it gets 1 s to read.
+        this.peer.output.limitStall(EOF_STALL_MS);
         this.#finish({ reason: "stdin-eof" });
         return;
       }

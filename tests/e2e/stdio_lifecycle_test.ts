@@ -206,6 +206,38 @@ Deno.test("Gateway exits 0 about 1 s after stdin EOF when its answers are backlo
   await reader.cancel();
 });
 
+Deno.test("Gateway exits about 1 s after stdin EOF, not at the grace period's end, when answers made after the last read are backlogged", async () => {
+  const gw = await spawnGateway([], {
+    script: TEST_GATEWAY,
+    readStdout: false,
+    env: { TUIGATE_SHUTDOWN_GRACE_S: "5" },
+  });
+  await using _ = gw;
+  const reader = await readUntilReady(gw.child.stdout);
+  // Answered after an await: the read loop has read every request and waits on a plain read
+  // when the answers (12 MB, over the 8 MiB bound) pile up; the end of input comes later.
+  let burst = "";
+  for (let id = 0; id < 600; id++) {
+    burst += JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "test.crunch",
+      params: { ms: 0, size: 20_000, async: true },
+    }) + "\n";
+  }
+  await gw.send(burst);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const since = performance.now();
+  await gw.closeStdin();
+  const status = await gw.waitExit(15_000, since);
+  assert.equal(status.code, 0);
+  assert.ok(status.ms < 2500, `exit took ${status.ms.toFixed(0)} ms (grace 5 s)`);
+  const last = (await gw.ledger()).at(-1);
+  assert.equal(last?.reason, "stdout-stalled");
+  assert.equal(last?.trigger, "stdin-eof");
+  await reader.cancel();
+});
+
 /** Waits until the test gateway has started the `test.sleep` calls with these tags. */
 async function started(gw: GatewayProcess, ...tags: string[]): Promise<void> {
   for (let i = 0; i < 200; i++) {
