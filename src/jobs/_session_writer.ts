@@ -37,6 +37,8 @@ export class SessionWriter {
   #inflight = 0;
   #inflightBytes = 0;
   #failed = false;
+  /** The last append's settling. */
+  #tail: Promise<void> = Promise.resolve();
   #waiters: (() => void)[] = [];
 
   /** Makes a writer for `session`. */
@@ -47,9 +49,14 @@ export class SessionWriter {
     this.#job = options.job ?? "?";
   }
 
-  /** Appends an event now (calls keep their order); failures are logged once and stop later appends. */
-  append(type: string, data: Record<string, unknown>, deltaKey?: string): void {
-    if (this.#failed) return;
+  /**
+   * Appends an event now (calls keep their order); failures are logged once
+   * and stop later appends. Resolves once the event is stored, or its append
+   * failed (never rejects), so that it can be sent to peers only then.
+   */
+  append(type: string, data: Record<string, unknown>, deltaKey?: string): Promise<void> {
+    // After a failure nothing more is stored, but what was appended before still settles first.
+    if (this.#failed) return this.#tail;
     const bytes = roughSize(data);
     this.#inflight++;
     this.#inflightBytes += bytes;
@@ -64,7 +71,7 @@ export class SessionWriter {
     } catch (error) {
       appended = Promise.reject(error);
     }
-    appended.then(
+    return this.#tail = appended.then(
       () => this.#settle(bytes),
       (error) => {
         if (!this.#failed) {

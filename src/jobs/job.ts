@@ -521,13 +521,18 @@ export class Job {
   #emit(key: string, stream: JobStream, segments: Utf8Segment[]): void {
     for (const segment of segments) {
       const params = { job: this.id, stream };
-      this.#target?.delta(key, JOB_OUTPUT_METHOD, params, segment);
-      if (this.#session !== undefined) {
-        const data = "text" in segment
-          ? { ...params, text: segment.text }
-          : { ...params, base64: toBase64(segment.bytes) };
-        this.#session.append(JOB_OUTPUT_METHOD, data, key);
+      if (this.#session === undefined) {
+        this.#target?.delta(key, JOB_OUTPUT_METHOD, params, segment);
+        continue;
       }
+      const data = "text" in segment
+        ? { ...params, text: segment.text }
+        : { ...params, base64: toBase64(segment.bytes) };
+      // Stored before it is sent: what the client saw survives a crash of the gateway. Appends
+      // settle in order, so the deltas keep theirs.
+      void this.#session.append(JOB_OUTPUT_METHOD, data, key).then(() =>
+        this.#target?.delta(key, JOB_OUTPUT_METHOD, params, segment)
+      );
     }
   }
 
@@ -588,7 +593,8 @@ export class Job {
       signal: this.#exit.signal,
       durationMs,
     };
-    this.#session?.append(JOB_EXIT_METHOD, { ...exit });
+    // Stored first, and after the output's appends, which send the last output deltas.
+    if (this.#session !== undefined) await this.#session.append(JOB_EXIT_METHOD, { ...exit });
     void this.#target?.notify(JOB_EXIT_METHOD, exit);
     this.#resolveEnded(this.info());
   }

@@ -369,6 +369,49 @@ Deno.test("A job with a session appends its start, output and exit to the sessio
   assert.deepEqual(stderr.map((e) => e.data.text ?? e.data.base64), ["x", btoa("\xff")]);
 });
 
+/** A session log that stores job.start at once and holds every later event until released. */
+class GatedSessionLog implements JobSessionLog {
+  readonly stored: { type: string; data: Record<string, unknown> }[] = [];
+  #open = false;
+  #held: (() => void)[] = [];
+
+  async append(_session: string, type: string, data: Record<string, unknown>): Promise<unknown> {
+    if (!this.#open && type !== "job.start") {
+      await new Promise<void>((resolve) => this.#held.push(resolve));
+    }
+    this.stored.push({ type, data });
+    return { seq: this.stored.length };
+  }
+
+  release(): void {
+    this.#open = true;
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+}
+
+Deno.test("A job with a session sends its output and job.exit only once they are stored", async () => {
+  const log = new GatedSessionLog();
+  await using jobs = new JobManager({ sessionLog: log });
+  await using reader = new PeerReader(new Peer());
+  const job = await jobs.start(sh("printf 'a\\n'; sleep 0.05; printf 'b\\n'", { session: "s1" }), {
+    target: reader.peer,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(
+    reader.frames.filter((f) => f.params?.job === job.id).map((f) => f.method),
+    [],
+    "nothing is sent while the store holds it",
+  );
+  log.release();
+  await reader.exit(job.id);
+  assert.equal(reader.text(job.id), "a\nb\n");
+  const sent = reader.frames.filter((f) => f.params?.job === job.id).map((f) => f.method);
+  assert.equal(sent.at(-1), "job.exit", "the exit comes after the last output");
+  assert.deepEqual(log.stored.map((e) => e.type).slice(-1), ["job.exit"]);
+  const stored = log.stored.filter((e) => e.type === "job.output").map((e) => e.data.text).join("");
+  assert.equal(stored, "a\nb\n");
+});
+
 Deno.test("job.start with an unknown session fails with the log's error and leaves no process", async () => {
   const log = new MemorySessionLog();
   await using jobs = new JobManager({ sessionLog: log });
