@@ -113,6 +113,13 @@ export interface JobOutputTarget {
   readonly output?: {
     stats(): { queuedBytes: number; droppedDeltas: number };
     drainedTo(bytes: number, signal?: AbortSignal): Promise<void>;
+    /** Whether the buffer is closed (its client gone). */
+    readonly closed?: boolean;
+    /**
+     * When the client last took output (`Date.now()`): while it reads, the job
+     * waits for it however slowly it reads.
+     */
+    readonly progressAt?: number;
   };
 }
 
@@ -248,12 +255,19 @@ export const JOB_EXIT_METHOD = "job.exit";
  */
 const SOFT_LIMIT_BYTES = 64 * 1024;
 /**
- * The longest wait for the client per chunk read, in ms: after it, reading
- * goes on and the output buffer merges or drops (a stalled client does not
- * wedge the job, and costs little CPU: at most one 64 KiB chunk per stream
- * per wait).
+ * The longest wait per chunk read for a client that takes no output, in ms:
+ * after it, reading goes on and the output buffer merges or drops (a stalled
+ * client does not wedge the job, and costs little CPU: at most one 64 KiB
+ * chunk per stream per wait).
  */
 const PACE_MAX_WAIT_MS = 100;
+/**
+ * A client that took output within this long is reading, in ms: the job
+ * waits for it however slow it is, so that its answers never queue behind
+ * more than {@linkcode SOFT_LIMIT_BYTES} of output (a stdout write to a slow
+ * reader is sized to about half a second of its reading).
+ */
+const READING_WINDOW_MS = 1000;
 
 /**
  * A running command. Make one with {@linkcode Job.spawn}, then
@@ -539,7 +553,9 @@ export class Job {
   /**
    * Holds the reader back while the client is behind: until the output
    * buffer has drained to {@linkcode SOFT_LIMIT_BYTES} (so frames the client
-   * asks for, such as a ping's answer, wait behind little output), for at most
+   * asks for, such as a ping's answer, wait behind little output). A client
+   * that keeps reading is waited for however slow it is; one that took
+   * nothing for {@linkcode READING_WINDOW_MS} only for
    * {@linkcode PACE_MAX_WAIT_MS} per chunk. Also waits for the session store.
    */
   async #pace(): Promise<void> {
@@ -547,10 +563,16 @@ export class Job {
     if (output !== undefined) {
       const { queuedBytes, droppedDeltas } = output.stats();
       if (queuedBytes > SOFT_LIMIT_BYTES || droppedDeltas !== this.#seenDropped) {
-        const deadline = new AbortController();
-        const timer = setTimeout(() => deadline.abort(), PACE_MAX_WAIT_MS);
-        await output.drainedTo(SOFT_LIMIT_BYTES, deadline.signal);
-        clearTimeout(timer);
+        for (;;) {
+          const deadline = new AbortController();
+          const timer = setTimeout(() => deadline.abort(), PACE_MAX_WAIT_MS);
+          await output.drainedTo(SOFT_LIMIT_BYTES, deadline.signal);
+          clearTimeout(timer);
+          if (!deadline.signal.aborted || output.closed) break;
+          const reading = output.progressAt !== undefined &&
+            Date.now() - output.progressAt < READING_WINDOW_MS;
+          if (!reading || this.#state !== JobState.Running) break;
+        }
       }
       this.#seenDropped = output.stats().droppedDeltas;
     }

@@ -593,6 +593,14 @@ export class OutputBuffer {
     this.#progressAt = Date.now();
   }
 
+  /**
+   * When the writer last made progress (`Date.now()`; 0 before any): a
+   * batch, or part of one, written.
+   */
+  get progressAt(): number {
+    return this.#progressAt;
+  }
+
   /** Tells the buffer a batch from {@linkcode OutputBuffer.take} was written (or abandoned). */
   release(bytes: number): void {
     this.#inFlightBytes -= bytes;

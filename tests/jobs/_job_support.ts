@@ -128,10 +128,13 @@ export class LeanStdoutReader extends FrameLog {
   #gw: GatewayProcess;
   #nextId = 0;
 
-  /** Starts reading the gateway's stdout. */
-  constructor(gw: GatewayProcess) {
+  #pauseMs: number;
+
+  /** Starts reading the gateway's stdout, pausing `pauseMs` after each chunk read (a slow client). */
+  constructor(gw: GatewayProcess, options: { pauseMs?: number } = {}) {
     super();
     this.#gw = gw;
+    this.#pauseMs = options.pauseMs ?? 0;
     this.done = this.#loop(gw.child.stdout);
   }
 
@@ -176,6 +179,7 @@ export class LeanStdoutReader extends FrameLog {
           }
         }
         pending = pending.slice(start);
+        if (this.#pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
       }
     } catch {
       // Cancelled.

@@ -154,6 +154,31 @@ Deno.test("Gateway answers gateway.ping while a job prints as fast as it can (ye
   await reader.done;
 });
 
+Deno.test("Gateway answers gateway.ping within a second while a yes job runs and the client reads slowly but steadily", async () => {
+  await using gw = await spawnGateway([], { readStdout: false });
+  // A chunk every 200 ms: a few hundred kB/s, far less than yes writes.
+  const reader = new LeanStdoutReader(gw, { pauseMs: 200 });
+  const call = (method: string, params?: unknown) => reader.call(method, params);
+  await reader.wait((f) => f.method === "gateway.ready");
+  const job = (await call("job.start", { cmd: "yes" })).result.job;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const waits: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const since = performance.now();
+    const pong = await call("gateway.ping", { i });
+    waits.push(Math.round(performance.now() - since));
+    assert.equal(pong.result.pong, true);
+  }
+  // The job waits for a client that keeps reading, so an answer queues behind little output
+  // (it waited behind megabytes before: 4–12 s each).
+  assert.ok(Math.max(...waits) < 1500, `pings waited ${waits.join(", ")} ms`);
+  assert.ok(reader.outputChars > 100_000, `only ${reader.outputChars} chars of output`);
+  await call("job.cancel", { job });
+  assert.deepEqual(reader.invalid, []);
+  await gw.closeStdin();
+  await gw.waitExit(5000);
+});
+
 Deno.test("Gateway answers gateway.ping at once while a yes job logs to a SQLite session", async () => {
   await using gw = await spawnGateway([], { readStdout: false });
   const reader = new LeanStdoutReader(gw);
