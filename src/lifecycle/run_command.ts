@@ -202,6 +202,12 @@ async function main(args: string[], earlySignals: EarlySignals): Promise<number>
     return EXIT_CODES.OK;
   }
   const settings = parsed.settings;
+  // Read: the secret is not handed on to every job's environment.
+  try {
+    Deno.env.delete("TUIGATE_TOKEN");
+  } catch {
+    // Without --allow-env there is nothing to hand on either.
+  }
   const stderr = new AsyncLineSink(Deno.stderr);
   const logFile = settings.logFile;
   const file = logFile === undefined ? undefined : new RotatingFileSink(logFile, {

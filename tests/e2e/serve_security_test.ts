@@ -176,6 +176,22 @@ Deno.test("Serve uses --token and TUIGATE_TOKEN as given and writes no token fil
   }
 });
 
+Deno.test("Serve does not hand TUIGATE_TOKEN on to the jobs it runs", async () => {
+  const token = "secret-token-456";
+  const serve = await spawnServe(["--allow-jobs"], { token, env: { TUIGATE_TOKEN: token } });
+  await using _gw = serve.gw;
+  await using client = await TestWebSocket.open(serve.url, { token });
+  const started = await client.request("job.start", {
+    cmd: "sh",
+    args: ["-c", 'printf "%s" "${TUIGATE_TOKEN-unset}"'],
+  });
+  assert.equal(started.error, undefined, JSON.stringify(started.error));
+  const output = await client.next((f) =>
+    f.method === "job.output" && f.params.job === started.result.job
+  );
+  assert.equal(output.params.text, "unset");
+});
+
 Deno.test("Serve refuses job methods with -32003 unless --allow-jobs is given", async () => {
   {
     const serve = await spawnServe();
