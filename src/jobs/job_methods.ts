@@ -186,7 +186,8 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
 
 /**
  * Registers the `job.*` methods on a gateway, announces the `jobs`
- * capability and adds a `jobs` section to `gateway.info`.
+ * capability (`false` without `--allow-run`) and adds a `jobs` section to
+ * `gateway.info`.
  *
  * @example
  * ```ts
@@ -198,8 +199,18 @@ export function jobMethods(jobs: JobManager): MethodDefinition<never, unknown>[]
  */
 export function registerJobMethods(host: JobMethodHost, jobs: JobManager): void {
   for (const method of jobMethods(jobs)) host.register(method);
-  host.setCapability?.(JOBS_CAPABILITY, true);
+  // Without --allow-run every job.start would fail (`not-allowed`): a client hears so at once.
+  host.setCapability?.(JOBS_CAPABILITY, mayRun());
   host.addInfo?.("jobs", () => jobs.stats());
+}
+
+/** Whether this process may run commands (it was given `--allow-run`). */
+function mayRun(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "run" }).state === "granted";
+  } catch {
+    return true; // Cannot tell: job.start says so if not.
+  }
 }
 
 function fromBase64(text: string): Uint8Array {

@@ -113,6 +113,21 @@ Deno.test("job.write, job.signal and job.cancel work over stdio", async () => {
   }
 });
 
+Deno.test("Gateway without --allow-run announces jobs: false, and job.start says why it cannot run", async () => {
+  await using gw = await spawnGateway([], {
+    permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-net"],
+  });
+  const ready = await gw.next((f) => f.method === "gateway.ready");
+  assert.equal(ready.params.capabilities.jobs, false);
+  const refused = await gw.request("job.start", { cmd: "true" });
+  assert.equal(refused.error.code, -32022);
+  assert.equal(refused.error.data.reason, "not-allowed");
+  const granted = await spawnGateway([]);
+  await using _ = granted;
+  const announced = await granted.next((f) => f.method === "gateway.ready");
+  assert.equal(announced.params.capabilities.jobs, true);
+});
+
 Deno.test("job.start answers JOB_SPAWN_FAILED for an unknown command and JOB_LIMIT beyond --max-jobs", async () => {
   await using gw = await spawnGateway(["--max-jobs", "1"]);
   await gw.ready();
