@@ -571,7 +571,7 @@ export class Job {
           if (!deadline.signal.aborted || output.closed) break;
           const reading = output.progressAt !== undefined &&
             Date.now() - output.progressAt < READING_WINDOW_MS;
-          if (!reading || this.#state !== JobState.Running) break;
+          if (!reading) break;
         }
       }
       this.#seenDropped = output.stats().droppedDeltas;
