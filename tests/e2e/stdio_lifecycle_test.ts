@@ -180,22 +180,27 @@ Deno.test("Gateway exits 0 (stdout-peer-gone) within 3 s when the reader closes 
   assert.equal((await gw.ledger()).at(-1)?.reason, "stdout-peer-gone");
 });
 
-Deno.test("Gateway exits 0 about 1 s after stdin EOF when its answers are backlogged and the client reads nothing", async () => {
-  const gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
-  await using _ = gw;
-  const reader = await readUntilReady(gw.child.stdout);
-  // 600 answers of 20 KB: over the 8 MiB output bound, so the gateway stops handling requests
-  // and waits for room; the requests themselves (55 KB) all fit the pipe.
+/** 600 `test.crunch` requests answered with 20 KB each: 12 MB, over the 8 MiB output bound. */
+function crunchBurst(options: { async: boolean }): string {
   let burst = "";
   for (let id = 0; id < 600; id++) {
     burst += JSON.stringify({
       jsonrpc: "2.0",
       id,
       method: "test.crunch",
-      params: { ms: 0, size: 20_000 },
+      params: { ms: 0, size: 20_000, async: options.async },
     }) + "\n";
   }
-  await gw.send(burst);
+  return burst;
+}
+
+Deno.test("Gateway exits 0 about 1 s after stdin EOF when its answers are backlogged and the client reads nothing", async () => {
+  const gw = await spawnGateway([], { script: TEST_GATEWAY, readStdout: false });
+  await using _ = gw;
+  const reader = await readUntilReady(gw.child.stdout);
+  // 600 answers of 20 KB: over the 8 MiB output bound, so the gateway stops handling requests
+  // and waits for room; the requests themselves (55 KB) all fit the pipe.
+  await gw.send(crunchBurst({ async: false }));
   const since = performance.now();
   await gw.closeStdin();
   const status = await gw.waitExit(15_000, since);
@@ -216,16 +221,7 @@ Deno.test("Gateway exits about 1 s after stdin EOF, not at the grace period's en
   const reader = await readUntilReady(gw.child.stdout);
   // Answered after an await: the read loop has read every request and waits on a plain read
   // when the answers (12 MB, over the 8 MiB bound) pile up; the end of input comes later.
-  let burst = "";
-  for (let id = 0; id < 600; id++) {
-    burst += JSON.stringify({
-      jsonrpc: "2.0",
-      id,
-      method: "test.crunch",
-      params: { ms: 0, size: 20_000, async: true },
-    }) + "\n";
-  }
-  await gw.send(burst);
+  await gw.send(crunchBurst({ async: true }));
   await new Promise((resolve) => setTimeout(resolve, 500));
   const since = performance.now();
   await gw.closeStdin();
